@@ -1,0 +1,88 @@
+//! Canonical cache keys: `{prefix}:{env}:{resource}[:{id}][:{sub}][:params_{hash}]:{version}`.
+//!
+//! Query parameters are hashed from a canonical form (keys sorted, values as given by the caller
+//! after its own canonicalisation) with 64-bit xxh3, printed as 16 hex digits.
+//!
+//! ```
+//! use trigapi_cache::key::KeyBuilder;
+//! let key = KeyBuilder::new("trigapi", "production", "trig")
+//!     .id("123")
+//!     .sub("logs")
+//!     .param("limit", "10")
+//!     .param("skip", "0")
+//!     .build("v1");
+//! assert!(key.starts_with("trigapi:production:trig:123:logs:params_"));
+//! assert!(key.ends_with(":v1"));
+//! ```
+
+use std::collections::BTreeMap;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Builds one key. Parameters may be added in any order; the key does not depend on it.
+#[derive(Debug, Clone)]
+pub struct KeyBuilder {
+    prefix: String,
+    params: BTreeMap<String, String>,
+}
+
+impl KeyBuilder {
+    /// Start a key for `resource` under an application prefix and environment.
+    pub fn new(prefix: &str, environment: &str, resource: &str) -> Self {
+        Self { prefix: format!("{prefix}:{environment}:{resource}"), params: BTreeMap::new() }
+    }
+
+    /// Append the resource id segment.
+    pub fn id(mut self, id: impl std::fmt::Display) -> Self {
+        self.prefix.push_str(&format!(":{id}"));
+        self
+    }
+
+    /// Append a sub-resource segment (`logs`, `photos`, `list`).
+    pub fn sub(mut self, sub: &str) -> Self {
+        self.prefix.push(':');
+        self.prefix.push_str(sub);
+        self
+    }
+
+    /// Add one canonical parameter.
+    pub fn param(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.params.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Finish with the response-shape version (`v1`).
+    pub fn build(self, version: &str) -> String {
+        if self.params.is_empty() {
+            return format!("{}:{version}", self.prefix);
+        }
+        let mut canonical = String::new();
+        for (k, v) in &self.params {
+            canonical.push_str(k);
+            canonical.push('\u{1f}');
+            canonical.push_str(v);
+            canonical.push('\u{1e}');
+        }
+        format!("{}:params_{:016x}:{version}", self.prefix, xxh3_64(canonical.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyBuilder;
+
+    #[test]
+    fn parameter_order_does_not_change_the_key() {
+        let a = KeyBuilder::new("p", "e", "trigs").sub("list").param("a", "1").param("b", "2").build("v1");
+        let b = KeyBuilder::new("p", "e", "trigs").sub("list").param("b", "2").param("a", "1").build("v1");
+        assert_eq!(a, b);
+        assert_eq!(a.len(), "p:e:trigs:list:params_:v1".len() + 16);
+    }
+
+    #[test]
+    fn different_values_give_different_keys() {
+        let a = KeyBuilder::new("p", "e", "trig").id(1).param("include", "stats").build("v1");
+        let b = KeyBuilder::new("p", "e", "trig").id(1).param("include", "details").build("v1");
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,94 @@
+//! Configuration: defaults, then an optional TOML file, then environment variables.
+//! `Config::load` is the only reader of the environment.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables read (each maps to the lower-cased field).
+pub const ENV_VARS: &[&str] = &[
+    "BIND_ADDR",
+    "DATABASE_URL",
+    "ENVIRONMENT",
+    "DB_MAX_CONNECTIONS",
+    "AUTO_MIGRATE",
+    "PHOTOS_DIR",
+    "PUBLIC_URL",
+    "LOG_FORMAT",
+    "BACKEND_CORS_ORIGINS",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    /// Listen address.
+    pub bind_addr: String,
+    /// `sqlite://…`, `postgres://…` or `mysql://…`.
+    pub database_url: String,
+    /// `development`, `staging`, `production` (reported by `/health`; part of cache keys later).
+    pub environment: String,
+    pub db_max_connections: u32,
+    /// Run migrations on start for PostgreSQL/MySQL too (SQLite always migrates).
+    pub auto_migrate: bool,
+    /// Directory served under `/photos/` (seeded demo images live here).
+    pub photos_dir: PathBuf,
+    /// Public base URL of this server; the seed writes `{public_url}/photos/` into `server`.
+    pub public_url: String,
+    /// `json` (one object per line) or `pretty`.
+    pub log_format: String,
+    /// CORS origins: a JSON list or a comma list; empty = CORS off.
+    pub backend_cors_origins: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind_addr: "127.0.0.1:8000".into(),
+            database_url: "sqlite://data/trigapi.db".into(),
+            environment: "development".into(),
+            db_max_connections: 16,
+            auto_migrate: false,
+            photos_dir: "data/photos".into(),
+            public_url: "http://127.0.0.1:8000".into(),
+            log_format: "json".into(),
+            backend_cors_origins: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults ← `file` (or `trigapi.toml` if present) ← environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => fig = fig.merge(Toml::file_exact(f)),
+            None => fig = fig.merge(Toml::file("trigapi.toml")),
+        }
+        fig.merge(Env::raw().only(ENV_VARS).map(|k| k.as_str().to_ascii_lowercase().into())).extract().map_err(Box::new)
+    }
+
+    /// `BACKEND_CORS_ORIGINS` as a list (JSON list or comma list; trailing `/` stripped).
+    pub fn cors_origins(&self) -> Vec<String> {
+        let raw = self.backend_cors_origins.trim();
+        let list: Vec<String> = if raw.starts_with('[') {
+            serde_json::from_str(raw).unwrap_or_default()
+        } else {
+            raw.split(',').map(str::to_owned).collect()
+        };
+        list.into_iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_accept_json_and_comma_lists() {
+        let mut c = Config { backend_cors_origins: r#"["http://a/", "http://b"]"#.into(), ..Config::default() };
+        assert_eq!(c.cors_origins(), ["http://a", "http://b"]);
+        c.backend_cors_origins = "http://a, http://b/".into();
+        assert_eq!(c.cors_origins(), ["http://a", "http://b"]);
+    }
+}

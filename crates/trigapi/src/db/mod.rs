@@ -1,0 +1,265 @@
+//! The database layer: one set of sea-query statements run on SQLite, PostgreSQL or MySQL/MariaDB.
+//!
+//! [`Db`] wraps one sqlx pool per backend. Every query module (`trigs`, `logs`, `photos`, `users`,
+//! `stats`) builds backend-neutral [`sea_query`] statements and hands them to the small set of
+//! dispatch methods here, which render them with the right dialect and decode rows through a
+//! single `#[derive(sqlx::FromRow)]` struct. SQL lives only in this module tree.
+
+pub mod logs;
+pub mod migrate;
+pub mod photos;
+mod schema;
+pub mod seed_writer;
+pub mod stats;
+pub mod trigs;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_query::{
+    Expr, ExprTrait, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
+};
+use sea_query_sqlx::SqlxBinder;
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, FromRow};
+
+pub use schema::*;
+
+/// Errors of the database layer. Callers map them to HTTP in `crate::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported DATABASE_URL scheme in {0:?} (use sqlite://, postgres:// or mysql://)")]
+    UnsupportedUrl(String),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Which SQL dialect a [`Db`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    /// Name used in logs and test names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+
+    /// `CAST(col AS <double>)`: DECIMAL columns (`wgs_lat`, `score_mean`, …) are read as `f64` on
+    /// every backend; the wire layer re-applies the column's scale where the contract wants strings.
+    pub(crate) fn as_double(self, col: impl Into<Expr>) -> Expr {
+        let ty = match self {
+            Backend::Sqlite => "REAL",
+            Backend::Postgres => "DOUBLE PRECISION",
+            Backend::MySql => "DOUBLE",
+        };
+        col.into().cast_as(sea_query::Alias::new(ty))
+    }
+}
+
+/// A pooled connection to one of the three supported databases. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+/// Rows that decode on all three backends.
+pub trait AnyRow:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin
+{
+}
+impl<T> AnyRow for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin
+{
+}
+
+/// Build a statement for the pool's dialect and run one sqlx call on it.
+macro_rules! dispatch {
+    ($db:expr, $stmt:expr, |$sql:ident, $values:ident, $pool:ident| $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => {
+                let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
+                $body
+            }
+            Db::Postgres($pool) => {
+                let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
+                $body
+            }
+            Db::MySql($pool) => {
+                let ($sql, $values) = $stmt.build_sqlx(MysqlQueryBuilder);
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Connect to `url` (`sqlite://…`, `postgres://…`, `mysql://…`). SQLite files are created on
+    /// first use, run in WAL mode, and get a pool sized for concurrent readers.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        let acquire = Duration::from_secs(5);
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5));
+            if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| DbError::Sqlx(sqlx::Error::Io(e)))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(acquire)
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool =
+                PgPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire).connect(url).await?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            let url = url.replacen("mariadb:", "mysql:", 1);
+            let pool = MySqlPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(acquire)
+                // TIMESTAMP columns are read and written as naive UTC, as on the other backends.
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::Executor::execute(conn, "SET time_zone = '+00:00'").await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?;
+            Ok(Db::MySql(pool))
+        } else {
+            Err(DbError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+            Db::MySql(_) => Backend::MySql,
+        }
+    }
+
+    pub async fn fetch_all<T: AnyRow>(&self, stmt: &SelectStatement) -> Result<Vec<T>, DbError> {
+        dispatch!(self, stmt, |sql, values, pool| {
+            Ok(sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_all(pool).await?)
+        })
+    }
+
+    pub async fn fetch_optional<T: AnyRow>(&self, stmt: &SelectStatement) -> Result<Option<T>, DbError> {
+        dispatch!(self, stmt, |sql, values, pool| {
+            Ok(sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_optional(pool).await?)
+        })
+    }
+
+    /// Run a `SELECT COUNT(*) …` (or any single-`i64` select).
+    pub async fn fetch_count(&self, stmt: &SelectStatement) -> Result<i64, DbError> {
+        let row: Option<Count> = self.fetch_optional(stmt).await?;
+        Ok(row.map(|c| c.n).unwrap_or(0))
+    }
+
+    /// Run inserts in one transaction (bulk loading). Returns rows affected.
+    pub async fn insert_all(&self, stmts: &[InsertStatement]) -> Result<u64, DbError> {
+        let mut affected = 0;
+        match self {
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for s in stmts {
+                    let (sql, values) = s.build_sqlx(SqliteQueryBuilder);
+                    affected += sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for s in stmts {
+                    let (sql, values) = s.build_sqlx(PostgresQueryBuilder);
+                    affected += sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            }
+            Db::MySql(pool) => {
+                let mut tx = pool.begin().await?;
+                for s in stmts {
+                    let (sql, values) = s.build_sqlx(MysqlQueryBuilder);
+                    affected += sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(affected)
+    }
+
+    /// Run one data-changing statement (UPDATE/DELETE) outside a transaction.
+    pub async fn execute(&self, stmt: &sea_query::DeleteStatement) -> Result<u64, DbError> {
+        dispatch!(self, stmt, |sql, values, pool| {
+            Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(pool).await?.rows_affected())
+        })
+    }
+
+    /// Execute raw SQL text that is the same on every backend (admin/seed use only).
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), DbError> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop)?,
+            Db::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop)?,
+            Db::MySql(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// `SELECT 1`-style liveness probe used by `/health`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let stmt = sea_query::Query::select().expr_as(Expr::val(1i64), "n").to_owned();
+        self.fetch_count(&stmt).await.map(drop)
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+            Db::MySql(p) => p.close().await,
+        }
+    }
+}
+
+/// One `i64` column named `n`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct Count {
+    pub n: i64,
+}
+
+/// `scheme://user:password@host/db` → `scheme://user:***@host/db`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,122 @@
+//! Queries over `tphoto`, joined through `tlog` to its user and trig, and to `server` for URLs.
+//! Soft-deleted photos (`deleted_ind = 'Y'`) are excluded from every read.
+
+use chrono::NaiveDate;
+use sea_query::{Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+
+use super::{Db, DbError, Server, Tlog, Tphoto, Trig, User};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PhotoRow {
+    pub id: i32,
+    pub log_id: i32,
+    pub user_id: Option<i32>,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub filesize: i32,
+    pub height: i32,
+    pub width: i32,
+    pub icon_filesize: i32,
+    pub icon_height: i32,
+    pub icon_width: i32,
+    pub caption: String,
+    pub text_desc: String,
+    pub license: String,
+    pub filename: String,
+    pub icon_filename: String,
+    pub server_url: Option<String>,
+    pub user_name: Option<String>,
+    pub trig_id: Option<i32>,
+    pub trig_name: Option<String>,
+    pub log_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PhotoFilter {
+    pub trig_id: Option<i32>,
+    pub log_id: Option<i32>,
+    pub user_id: Option<i32>,
+    pub log_ids: Option<Vec<i32>>,
+}
+
+fn select() -> SelectStatement {
+    Query::select()
+        .column((Tphoto::Table, Tphoto::Id))
+        .expr_as(Expr::col((Tphoto::Table, Tphoto::TlogId)), "log_id")
+        .expr_as(Expr::col((Tlog::Table, Tlog::UserId)), "user_id")
+        .columns([
+            (Tphoto::Table, Tphoto::Type),
+            (Tphoto::Table, Tphoto::Filesize),
+            (Tphoto::Table, Tphoto::Height),
+            (Tphoto::Table, Tphoto::Width),
+            (Tphoto::Table, Tphoto::IconFilesize),
+            (Tphoto::Table, Tphoto::IconHeight),
+            (Tphoto::Table, Tphoto::IconWidth),
+        ])
+        .expr_as(Expr::col((Tphoto::Table, Tphoto::Name)), "caption")
+        .column((Tphoto::Table, Tphoto::TextDesc))
+        .expr_as(Expr::col((Tphoto::Table, Tphoto::PublicInd)), "license")
+        .columns([(Tphoto::Table, Tphoto::Filename), (Tphoto::Table, Tphoto::IconFilename)])
+        .expr_as(Expr::col((Server::Table, Server::Url)), "server_url")
+        .expr_as(Expr::col((User::Table, User::Name)), "user_name")
+        .expr_as(Expr::col((Tlog::Table, Tlog::TrigId)), "trig_id")
+        .expr_as(Expr::col((Trig::Table, Trig::Name)), "trig_name")
+        .expr_as(Expr::col((Tlog::Table, Tlog::Date)), "log_date")
+        .from(Tphoto::Table)
+        .left_join(Tlog::Table, Expr::col((Tlog::Table, Tlog::Id)).equals((Tphoto::Table, Tphoto::TlogId)))
+        .left_join(User::Table, Expr::col((User::Table, User::Id)).equals((Tlog::Table, Tlog::UserId)))
+        .left_join(Trig::Table, Expr::col((Trig::Table, Trig::Id)).equals((Tlog::Table, Tlog::TrigId)))
+        .left_join(Server::Table, Expr::col((Server::Table, Server::Id)).equals((Tphoto::Table, Tphoto::ServerId)))
+        .to_owned()
+}
+
+fn condition(f: &PhotoFilter) -> Condition {
+    let mut cond = Condition::all().add(Expr::col((Tphoto::Table, Tphoto::DeletedInd)).ne("Y"));
+    if let Some(t) = f.trig_id {
+        cond = cond.add(Expr::col((Tlog::Table, Tlog::TrigId)).eq(t));
+    }
+    if let Some(u) = f.user_id {
+        cond = cond.add(Expr::col((Tlog::Table, Tlog::UserId)).eq(u));
+    }
+    if let Some(l) = f.log_id {
+        cond = cond.add(Expr::col((Tphoto::Table, Tphoto::TlogId)).eq(l));
+    }
+    if let Some(ids) = &f.log_ids {
+        cond = cond.add(Expr::col((Tphoto::Table, Tphoto::TlogId)).is_in(ids.iter().copied()));
+    }
+    cond
+}
+
+pub async fn get(db: &Db, id: i32) -> Result<Option<PhotoRow>, DbError> {
+    let f = PhotoFilter::default();
+    db.fetch_optional(
+        &select().cond_where(condition(&f)).and_where(Expr::col((Tphoto::Table, Tphoto::Id)).eq(id)).to_owned(),
+    )
+    .await
+}
+
+/// Newest first (`tphoto.id DESC`).
+pub async fn list(db: &Db, f: &PhotoFilter, limit: u64, offset: u64) -> Result<(Vec<PhotoRow>, i64), DbError> {
+    let stmt = select()
+        .cond_where(condition(f))
+        .order_by((Tphoto::Table, Tphoto::Id), Order::Desc)
+        .limit(limit)
+        .offset(offset)
+        .to_owned();
+    let mut count = Query::select().expr_as(Func::count(Expr::col(Asterisk)), "n").from(Tphoto::Table).to_owned();
+    if f.trig_id.is_some() || f.user_id.is_some() {
+        count.inner_join(Tlog::Table, Expr::col((Tlog::Table, Tlog::Id)).equals((Tphoto::Table, Tphoto::TlogId)));
+    }
+    count.cond_where(condition(f));
+    Ok((db.fetch_all(&stmt).await?, db.fetch_count(&count).await?))
+}
+
+/// Every live photo of the given logs, newest first (for `include=photos`).
+pub async fn for_logs(db: &Db, log_ids: &[i32]) -> Result<Vec<PhotoRow>, DbError> {
+    if log_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let f = PhotoFilter { log_ids: Some(log_ids.to_vec()), ..Default::default() };
+    db.fetch_all(&select().cond_where(condition(&f)).order_by((Tphoto::Table, Tphoto::Id), Order::Desc).to_owned())
+        .await
+}

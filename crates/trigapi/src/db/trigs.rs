@@ -1,0 +1,256 @@
+//! Queries over `trig` (+ `status`, `trigstats`, the `attr*` tables).
+
+use chrono::NaiveDate;
+use sea_query::{Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+
+use super::{Attr, Attrset, AttrsetAttrval, Attrsource, Attrval, Backend, Db, DbError, Status, Tlog, Trig, Trigstats};
+use crate::domain::trig_query::{Centre, KM_PER_DEGREE, TrigListQuery, TrigOrder};
+
+/// The columns every trig representation carries (`TrigMinimal`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrigRow {
+    pub id: i32,
+    pub waypoint: String,
+    pub name: String,
+    pub status_name: Option<String>,
+    pub physical_type: String,
+    pub condition: String,
+    pub wgs_lat: f64,
+    pub wgs_long: f64,
+    pub osgb_gridref: String,
+}
+
+/// `TrigRow` plus the `details` columns.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrigFullRow {
+    #[sqlx(flatten)]
+    pub base: TrigRow,
+    pub current_use: String,
+    pub historic_use: String,
+    pub wgs_height: i32,
+    pub postcode6: String,
+    pub county: String,
+    pub town: String,
+    pub fb_number: String,
+    pub stn_number: String,
+    pub stn_number_active: Option<String>,
+    pub stn_number_passive: Option<String>,
+    pub stn_number_osgb36: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrigStatsRow {
+    pub logged_first: Option<NaiveDate>,
+    pub logged_last: Option<NaiveDate>,
+    pub logged_count: i32,
+    pub found_last: Option<NaiveDate>,
+    pub found_count: i32,
+    pub photo_count: i32,
+    pub score_mean: f64,
+    pub score_baysian: f64,
+}
+
+/// One (attrset, attribute) value, in display order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttrValueRow {
+    pub source_id: i32,
+    pub source_name: String,
+    pub source_url: Option<String>,
+    pub attrset_id: i32,
+    pub attr_id: i32,
+    pub attr_name: String,
+    pub value_string: Option<String>,
+}
+
+fn minimal_select(b: Backend) -> SelectStatement {
+    Query::select()
+        .column((Trig::Table, Trig::Id))
+        .column((Trig::Table, Trig::Waypoint))
+        .column((Trig::Table, Trig::Name))
+        .expr_as(Expr::col((Status::Table, Status::Name)), "status_name")
+        .column((Trig::Table, Trig::PhysicalType))
+        .column((Trig::Table, Trig::Condition))
+        .expr_as(b.as_double(Expr::col((Trig::Table, Trig::WgsLat))), "wgs_lat")
+        .expr_as(b.as_double(Expr::col((Trig::Table, Trig::WgsLong))), "wgs_long")
+        .column((Trig::Table, Trig::OsgbGridref))
+        .from(Trig::Table)
+        .left_join(Status::Table, Expr::col((Status::Table, Status::Id)).equals((Trig::Table, Trig::StatusId)))
+        .to_owned()
+}
+
+pub async fn get(db: &Db, id: i32) -> Result<Option<TrigFullRow>, DbError> {
+    let stmt = minimal_select(db.backend())
+        .columns([
+            (Trig::Table, Trig::CurrentUse),
+            (Trig::Table, Trig::HistoricUse),
+            (Trig::Table, Trig::WgsHeight),
+            (Trig::Table, Trig::Postcode6),
+            (Trig::Table, Trig::County),
+            (Trig::Table, Trig::Town),
+            (Trig::Table, Trig::FbNumber),
+            (Trig::Table, Trig::StnNumber),
+            (Trig::Table, Trig::StnNumberActive),
+            (Trig::Table, Trig::StnNumberPassive),
+            (Trig::Table, Trig::StnNumberOsgb36),
+        ])
+        .and_where(Expr::col((Trig::Table, Trig::Id)).eq(id))
+        .to_owned();
+    db.fetch_optional(&stmt).await
+}
+
+pub async fn by_waypoint(db: &Db, waypoint: &str) -> Result<Option<TrigRow>, DbError> {
+    let stmt = minimal_select(db.backend()).and_where(Expr::col((Trig::Table, Trig::Waypoint)).eq(waypoint)).to_owned();
+    db.fetch_optional(&stmt).await
+}
+
+pub async fn stats(db: &Db, id: i32) -> Result<Option<TrigStatsRow>, DbError> {
+    let b = db.backend();
+    let stmt = Query::select()
+        .columns([
+            Trigstats::LoggedFirst,
+            Trigstats::LoggedLast,
+            Trigstats::LoggedCount,
+            Trigstats::FoundLast,
+            Trigstats::FoundCount,
+            Trigstats::PhotoCount,
+        ])
+        .expr_as(b.as_double(Expr::col(Trigstats::ScoreMean)), "score_mean")
+        .expr_as(b.as_double(Expr::col(Trigstats::ScoreBaysian)), "score_baysian")
+        .from(Trigstats::Table)
+        .and_where(Expr::col(Trigstats::Id).eq(id))
+        .to_owned();
+    db.fetch_optional(&stmt).await
+}
+
+pub async fn attrs(db: &Db, trig_id: i32) -> Result<Vec<AttrValueRow>, DbError> {
+    let stmt = Query::select()
+        .expr_as(Expr::col((Attrsource::Table, Attrsource::Id)), "source_id")
+        .expr_as(Expr::col((Attrsource::Table, Attrsource::Name)), "source_name")
+        .expr_as(Expr::col((Attrsource::Table, Attrsource::Url)), "source_url")
+        .expr_as(Expr::col((Attrset::Table, Attrset::Id)), "attrset_id")
+        .expr_as(Expr::col((Attr::Table, Attr::Id)), "attr_id")
+        .expr_as(Expr::col((Attr::Table, Attr::Name)), "attr_name")
+        .column((Attrval::Table, Attrval::ValueString))
+        .from(Attrset::Table)
+        .inner_join(
+            Attrsource::Table,
+            Expr::col((Attrsource::Table, Attrsource::Id)).equals((Attrset::Table, Attrset::AttrsourceId)),
+        )
+        .inner_join(
+            AttrsetAttrval::Table,
+            Expr::col((AttrsetAttrval::Table, AttrsetAttrval::AttrsetId)).equals((Attrset::Table, Attrset::Id)),
+        )
+        .inner_join(
+            Attrval::Table,
+            Expr::col((Attrval::Table, Attrval::Id)).equals((AttrsetAttrval::Table, AttrsetAttrval::AttrvalId)),
+        )
+        .inner_join(Attr::Table, Expr::col((Attr::Table, Attr::Id)).equals((Attrval::Table, Attrval::AttrId)))
+        .and_where(Expr::col((Attrset::Table, Attrset::TrigId)).eq(trig_id))
+        .order_by((Attrsource::Table, Attrsource::SortOrder), Order::Asc)
+        .order_by((Attrset::Table, Attrset::SortOrder), Order::Asc)
+        .order_by((Attrset::Table, Attrset::Id), Order::Asc)
+        .order_by((Attr::Table, Attr::SortOrder), Order::Asc)
+        .order_by((Attr::Table, Attr::Id), Order::Asc)
+        .to_owned();
+    db.fetch_all(&stmt).await
+}
+
+/// Squared planar distance (km²) from `c`, as the contract computes it.
+fn distance_sq(c: Centre) -> Expr {
+    let dlat = Expr::col((Trig::Table, Trig::WgsLat)).sub(c.lat).mul(KM_PER_DEGREE);
+    let dlon = Expr::col((Trig::Table, Trig::WgsLong)).sub(c.lon).mul(c.km_per_degree_lon());
+    dlat.clone().mul(dlat).add(dlon.clone().mul(dlon))
+}
+
+fn list_condition(q: &TrigListQuery, exclude_user: Option<i32>) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(name) = q.name.as_deref().filter(|n| !n.is_empty()) {
+        cond = cond.add(Func::lower(Expr::col((Trig::Table, Trig::Name))).like(format!("%{}%", name.to_lowercase())));
+    }
+    if let Some(county) = q.county.as_deref().filter(|c| !c.is_empty()) {
+        cond = cond.add(Func::lower(Expr::col((Trig::Table, Trig::County))).eq(county.to_lowercase()));
+    }
+    if !q.physical_types.is_empty() {
+        cond = cond.add(Expr::col((Trig::Table, Trig::PhysicalType)).is_in(q.physical_types.iter().cloned()));
+    }
+    if let Some((c, max_km)) = q.radius() {
+        // The bounding box is a superset of the circle; it lets the (wgs_lat, wgs_long) index
+        // narrow the scan before the exact planar test.
+        let dlat = max_km / KM_PER_DEGREE;
+        cond = cond.add(Expr::col((Trig::Table, Trig::WgsLat)).between(c.lat - dlat, c.lat + dlat));
+        let kx = c.km_per_degree_lon();
+        if kx > 1e-6 {
+            let dlon = max_km / kx;
+            cond = cond.add(Expr::col((Trig::Table, Trig::WgsLong)).between(c.lon - dlon, c.lon + dlon));
+        }
+        cond = cond.add(distance_sq(c).lte(max_km * max_km));
+    }
+    if let Some(user_id) = exclude_user {
+        cond = cond.add(
+            Expr::col((Trig::Table, Trig::Id)).not_in_subquery(
+                Query::select()
+                    .column(Tlog::TrigId)
+                    .from(Tlog::Table)
+                    .and_where(Expr::col(Tlog::UserId).eq(user_id))
+                    .to_owned(),
+            ),
+        );
+    }
+    cond
+}
+
+/// One page of the filtered list, and the filtered total.
+pub async fn list(db: &Db, q: &TrigListQuery, exclude_user: Option<i32>) -> Result<(Vec<TrigRow>, i64), DbError> {
+    let cond = list_condition(q, exclude_user);
+    let (limit, offset) = q.page.sql();
+    let mut stmt = minimal_select(db.backend()).cond_where(cond.clone()).to_owned();
+    match (q.order, q.centre) {
+        (TrigOrder::Distance, Some(c)) => {
+            stmt.order_by_expr(distance_sq(c), Order::Asc);
+        }
+        (TrigOrder::Name, _) => {
+            stmt.order_by((Trig::Table, Trig::Name), Order::Asc);
+        }
+        _ => {}
+    }
+    stmt.order_by((Trig::Table, Trig::Id), Order::Asc).limit(limit).offset(offset);
+    let count =
+        Query::select().expr_as(Func::count(Expr::col(Asterisk)), "n").from(Trig::Table).cond_where(cond).to_owned();
+    let rows = db.fetch_all(&stmt).await?;
+    let total = db.fetch_count(&count).await?;
+    Ok((rows, total))
+}
+
+/// Every trig, by id (`/trigs/export`).
+pub async fn all(db: &Db, limit: u64) -> Result<Vec<TrigRow>, DbError> {
+    let stmt = minimal_select(db.backend()).order_by((Trig::Table, Trig::Id), Order::Asc).limit(limit).to_owned();
+    db.fetch_all(&stmt).await
+}
+
+/// Trigs of one physical type, by id (`/trigs/geojson`).
+pub async fn of_physical_type(db: &Db, physical_type: &str, limit: u64) -> Result<Vec<TrigRow>, DbError> {
+    let stmt = minimal_select(db.backend())
+        .and_where(Expr::col((Trig::Table, Trig::PhysicalType)).eq(physical_type))
+        .order_by((Trig::Table, Trig::Id), Order::Asc)
+        .limit(limit)
+        .to_owned();
+    db.fetch_all(&stmt).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::params::QueryParams;
+    use sea_query::PostgresQueryBuilder;
+
+    #[test]
+    fn distance_expression_keeps_its_parentheses() {
+        let q = TrigListQuery::from_query(&mut QueryParams::parse(Some("lat=57.5&lon=-4&max_km=10")));
+        let sql = Query::select()
+            .column(Trig::Id)
+            .from(Trig::Table)
+            .cond_where(list_condition(&q, None))
+            .to_string(PostgresQueryBuilder);
+        assert!(sql.contains(r#"("trig"."wgs_lat" - 57.5) * 111.32"#), "{sql}");
+    }
+}

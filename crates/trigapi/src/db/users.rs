@@ -1,0 +1,139 @@
+//! Queries over `user` and the per-user aggregates (`stats`, `breakdown`).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sea_query::{Asterisk, Condition, Expr, ExprTrait, Func, Order, Query};
+
+use super::{Db, DbError, Tlog, Tphoto, Trig, User};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i32,
+    pub name: String,
+    pub firstname: String,
+    pub surname: String,
+    pub homepage: Option<String>,
+    pub about: String,
+    pub member_since: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserStatsRow {
+    pub total_logs: i64,
+    pub total_trigs_logged: i64,
+    pub total_photos: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BreakdownRows {
+    pub by_current_use: Vec<(String, i64)>,
+    pub by_historic_use: Vec<(String, i64)>,
+    pub by_physical_type: Vec<(String, i64)>,
+    pub by_condition: Vec<(String, i64)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyCount {
+    k: String,
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserCounts {
+    user_id: i32,
+    n: i64,
+    t: i64,
+}
+
+fn user_select() -> sea_query::SelectStatement {
+    Query::select()
+        .columns([User::Id, User::Name, User::Firstname, User::Surname, User::Homepage, User::About])
+        .expr_as(Expr::col(User::CrtDate), "member_since")
+        .from(User::Table)
+        .to_owned()
+}
+
+pub async fn get(db: &Db, id: i32) -> Result<Option<UserRow>, DbError> {
+    db.fetch_optional(&user_select().and_where(Expr::col(User::Id).eq(id)).to_owned()).await
+}
+
+/// Users whose name contains `name` (case-insensitive), by id.
+pub async fn list(db: &Db, name: Option<&str>, limit: u64, offset: u64) -> Result<(Vec<UserRow>, i64), DbError> {
+    let mut cond = Condition::all();
+    if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
+        cond = cond.add(Func::lower(Expr::col(User::Name)).like(format!("%{}%", n.to_lowercase())));
+    }
+    let stmt =
+        user_select().cond_where(cond.clone()).order_by(User::Id, Order::Asc).limit(limit).offset(offset).to_owned();
+    let count =
+        Query::select().expr_as(Func::count(Expr::col(Asterisk)), "n").from(User::Table).cond_where(cond).to_owned();
+    Ok((db.fetch_all(&stmt).await?, db.fetch_count(&count).await?))
+}
+
+/// `stats` for several users at once (three grouped queries, whatever the page size).
+pub async fn stats_for(db: &Db, ids: &[i32]) -> Result<HashMap<i32, UserStatsRow>, DbError> {
+    let mut out: HashMap<i32, UserStatsRow> = ids.iter().map(|id| (*id, UserStatsRow::default())).collect();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let logs = Query::select()
+        .column(Tlog::UserId)
+        .expr_as(Func::count(Expr::col(Asterisk)), "n")
+        .expr_as(Func::count_distinct(Expr::col(Tlog::TrigId)), "t")
+        .from(Tlog::Table)
+        .and_where(Expr::col(Tlog::UserId).is_in(ids.iter().copied()))
+        .group_by_col(Tlog::UserId)
+        .to_owned();
+    for r in db.fetch_all::<UserCounts>(&logs).await? {
+        if let Some(s) = out.get_mut(&r.user_id) {
+            s.total_logs = r.n;
+            s.total_trigs_logged = r.t;
+        }
+    }
+    let photos = Query::select()
+        .column((Tlog::Table, Tlog::UserId))
+        .expr_as(Func::count(Expr::col(Asterisk)), "n")
+        .expr_as(Expr::val(0i64), "t")
+        .from(Tphoto::Table)
+        .inner_join(Tlog::Table, Expr::col((Tlog::Table, Tlog::Id)).equals((Tphoto::Table, Tphoto::TlogId)))
+        .and_where(Expr::col((Tlog::Table, Tlog::UserId)).is_in(ids.iter().copied()))
+        .and_where(Expr::col((Tphoto::Table, Tphoto::DeletedInd)).ne("Y"))
+        .group_by_col((Tlog::Table, Tlog::UserId))
+        .to_owned();
+    for r in db.fetch_all::<UserCounts>(&photos).await? {
+        if let Some(s) = out.get_mut(&r.user_id) {
+            s.total_photos = r.n;
+        }
+    }
+    Ok(out)
+}
+
+pub async fn breakdown(db: &Db, user_id: i32) -> Result<BreakdownRows, DbError> {
+    let by_trig_col = |col: Trig| {
+        Query::select()
+            .expr_as(Expr::col((Trig::Table, col)), "k")
+            .expr_as(Func::count_distinct(Expr::col((Trig::Table, Trig::Id))), "n")
+            .from(Tlog::Table)
+            .inner_join(Trig::Table, Expr::col((Trig::Table, Trig::Id)).equals((Tlog::Table, Tlog::TrigId)))
+            .and_where(Expr::col((Tlog::Table, Tlog::UserId)).eq(user_id))
+            .group_by_col((Trig::Table, col))
+            .order_by((Trig::Table, col), Order::Asc)
+            .to_owned()
+    };
+    let by_condition = Query::select()
+        .expr_as(Expr::col(Tlog::Condition), "k")
+        .expr_as(Func::count(Expr::col(Asterisk)), "n")
+        .from(Tlog::Table)
+        .and_where(Expr::col(Tlog::UserId).eq(user_id))
+        .group_by_col(Tlog::Condition)
+        .order_by(Tlog::Condition, Order::Asc)
+        .to_owned();
+    let pairs = |rows: Vec<KeyCount>| rows.into_iter().map(|r| (r.k, r.n)).collect();
+    Ok(BreakdownRows {
+        by_current_use: pairs(db.fetch_all(&by_trig_col(Trig::CurrentUse)).await?),
+        by_historic_use: pairs(db.fetch_all(&by_trig_col(Trig::HistoricUse)).await?),
+        by_physical_type: pairs(db.fetch_all(&by_trig_col(Trig::PhysicalType)).await?),
+        by_condition: pairs(db.fetch_all(&by_condition).await?),
+    })
+}

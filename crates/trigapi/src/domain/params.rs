@@ -1,0 +1,214 @@
+//! Query-string and path parsing with FastAPI/pydantic-compatible 422 errors.
+//!
+//! [`QueryParams`] reads the raw query once; each typed getter records a [`FieldError`] instead
+//! of failing, so one response lists every bad parameter, as the original does. Repeated keys:
+//! the last value wins (Starlette's behaviour).
+
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, FieldError};
+
+#[derive(Debug, Default)]
+pub struct QueryParams {
+    pairs: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl QueryParams {
+    pub fn parse(query: Option<&str>) -> Self {
+        let pairs = query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        Self { pairs, errors: Vec::new() }
+    }
+
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// An optional string; an empty value counts as given (FastAPI semantics).
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.raw(name).map(str::to_owned)
+    }
+
+    /// An optional integer with inclusive bounds.
+    pub fn int(&mut self, name: &str, min: Option<i64>, max: Option<i64>) -> Option<i64> {
+        let raw = self.raw(name)?.to_owned();
+        match parse_int(&raw) {
+            Some(v) => {
+                if let Some(e) = bound_error("query", name, v, min, max, &raw) {
+                    self.errors.push(e);
+                    None
+                } else {
+                    Some(v)
+                }
+            }
+            None => {
+                self.errors.push(int_parsing("query", name, &raw));
+                None
+            }
+        }
+    }
+
+    /// An optional float, at least `min` when given.
+    pub fn float(&mut self, name: &str, min: Option<f64>) -> Option<f64> {
+        let raw = self.raw(name)?.to_owned();
+        match raw.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => match min {
+                Some(m) if v < m => {
+                    self.errors.push(
+                        FieldError::new(
+                            "greater_than_equal",
+                            "query",
+                            name,
+                            format!("Input should be greater than or equal to {}", fmt_num(m)),
+                            json!(raw),
+                        )
+                        .with_ctx(json!({ "ge": num_value(m) })),
+                    );
+                    None
+                }
+                _ => Some(v),
+            },
+            _ => {
+                self.errors.push(FieldError::new(
+                    "float_parsing",
+                    "query",
+                    name,
+                    "Input should be a valid number, unable to parse string as a number",
+                    json!(raw),
+                ));
+                None
+            }
+        }
+    }
+
+    /// A boolean in pydantic's lax forms (`true/false/1/0/yes/no/on/off/t/f/y/n`).
+    pub fn bool(&mut self, name: &str) -> Option<bool> {
+        let raw = self.raw(name)?.to_owned();
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+            "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+            _ => {
+                self.errors.push(FieldError::new(
+                    "bool_parsing",
+                    "query",
+                    name,
+                    "Input should be a valid boolean, unable to interpret input",
+                    json!(raw),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Record an error found by a caller-side check.
+    pub fn push_error(&mut self, e: FieldError) {
+        self.errors.push(e);
+    }
+
+    /// `Ok(())` when every getter succeeded, else the 422 listing all failures.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
+    }
+}
+
+/// Parse an integer path parameter (`/trigs/{trig_id}`); failure is a 422 at `["path", name]`.
+pub fn path_int(name: &str, raw: &str) -> Result<i64, ApiError> {
+    parse_int(raw).ok_or_else(|| ApiError::Validation(vec![int_parsing("path", name, raw)]))
+}
+
+/// Ids are `MEDIUMINT`s: a number outside `i32` can match no row.
+pub fn as_row_id(v: i64) -> Option<i32> {
+    i32::try_from(v).ok()
+}
+
+fn parse_int(raw: &str) -> Option<i64> {
+    let t = raw.trim();
+    t.parse::<i64>().ok().or_else(|| {
+        // pydantic accepts integral floats written as "5.0".
+        let f = t.parse::<f64>().ok()?;
+        (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+    })
+}
+
+fn int_parsing(source: &str, name: &str, raw: &str) -> FieldError {
+    FieldError::new(
+        "int_parsing",
+        source,
+        name,
+        "Input should be a valid integer, unable to parse string as an integer",
+        json!(raw),
+    )
+}
+
+fn bound_error(source: &str, name: &str, v: i64, min: Option<i64>, max: Option<i64>, raw: &str) -> Option<FieldError> {
+    if let Some(m) = min.filter(|m| v < *m) {
+        return Some(
+            FieldError::new(
+                "greater_than_equal",
+                source,
+                name,
+                format!("Input should be greater than or equal to {m}"),
+                json!(raw),
+            )
+            .with_ctx(json!({ "ge": m })),
+        );
+    }
+    if let Some(m) = max.filter(|m| v > *m) {
+        return Some(
+            FieldError::new(
+                "less_than_equal",
+                source,
+                name,
+                format!("Input should be less than or equal to {m}"),
+                json!(raw),
+            )
+            .with_ctx(json!({ "le": m })),
+        );
+    }
+    None
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 { format!("{}", v as i64) } else { format!("{v}") }
+}
+
+fn num_value(v: f64) -> Value {
+    if v.fract() == 0.0 { json!(v as i64) } else { json!(v) }
+}
+
+/// Python's `repr(float)`: `-4.0`, `57.5`, `0.1` (used in pagination links and echoes).
+pub fn py_float(v: f64) -> String {
+    let s = format!("{v:?}");
+    if s.contains('e') {
+        // Rust `1e-5` vs Python `1e-05`: pad the exponent to two digits.
+        if let Some((m, e)) = s.split_once('e') {
+            let (sign, digits) = e.strip_prefix('-').map(|d| ("-", d)).unwrap_or(("+", e));
+            return format!("{m}e{sign}{digits:0>2}");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn py_float_matches_python_repr() {
+        assert_eq!(py_float(-4.0), "-4.0");
+        assert_eq!(py_float(57.5), "57.5");
+        assert_eq!(py_float(500.0), "500.0");
+        assert_eq!(py_float(1e-5), "1e-05");
+    }
+
+    #[test]
+    fn bad_values_are_all_reported() {
+        let mut q = QueryParams::parse(Some("limit=500&skip=-1&lat=x"));
+        assert_eq!(q.int("limit", Some(1), Some(100)), None);
+        assert_eq!(q.int("skip", Some(0), None), None);
+        assert_eq!(q.float("lat", None), None);
+        let Err(ApiError::Validation(items)) = q.finish() else { panic!("expected 422") };
+        let kinds: Vec<_> = items.iter().map(|i| i.kind).collect();
+        assert_eq!(kinds, ["less_than_equal", "greater_than_equal", "float_parsing"]);
+    }
+}

@@ -1,0 +1,96 @@
+//! `ApiError`: the one error type handlers return, and the one place errors become HTTP.
+//!
+//! Bodies follow the contract: `{"detail": "<message>"}` for raised errors and
+//! `{"detail": [{"type","loc","msg","input"[,"ctx"]}]}` (pydantic v2 shape) for 422 validation.
+//! 5xx bodies are generic; the cause is logged once, here, and never echoed to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::db::DbError;
+
+/// One item of a 422 body, in pydantic v2's shape.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct FieldError {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[schema(value_type = Object)]
+    pub input: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub ctx: Option<Value>,
+}
+
+impl FieldError {
+    pub fn new(kind: &'static str, source: &str, name: &str, msg: impl Into<String>, input: Value) -> Self {
+        Self { kind, loc: vec![source.to_owned(), name.to_owned()], msg: msg.into(), input, ctx: None }
+    }
+
+    pub fn with_ctx(mut self, ctx: Value) -> Self {
+        self.ctx = Some(ctx);
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 404 with the contract's message (`Trigpoint not found`, …).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 400 with a message (invalid `include`, invalid `order`, …).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422 with pydantic-shaped items.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// The database failed: logged, answered 500 (or 503 when it is unreachable).
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+/// Body of `{"detail": "..."}` errors, for the OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub detail: String,
+}
+
+/// Body of 422 errors, for the OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ValidationErrorBody {
+    pub detail: Vec<FieldError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::NotFound(msg) => (StatusCode::NOT_FOUND, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::Validation(items) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "detail": items }))).into_response()
+            }
+            ApiError::Database(err) => {
+                let unavailable = is_unavailable(&err);
+                tracing::error!(error = %err, unavailable, "database error");
+                if unavailable {
+                    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": "Database unavailable" }))).into_response()
+                } else {
+                    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal Server Error" })))
+                        .into_response()
+                }
+            }
+        }
+    }
+}
+
+/// Connection-level failures (pool timeout, refused, closed) mean "try later", not "bug".
+fn is_unavailable(err: &DbError) -> bool {
+    matches!(
+        err,
+        DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_))
+    )
+}

@@ -1,0 +1,26 @@
+//! trigapi: the TrigpointingUK API, wire-compatible with the original, on SQLite, PostgreSQL and
+//! MySQL/MariaDB.
+//!
+//! The major components:
+//! * [`routes`]: one file per resource; handlers parse inputs, call [`db`], map rows to [`wire`]
+//!   types. The router and the OpenAPI document live in `routes/mod.rs` and `routes/docs.rs`.
+//! * [`domain`]: request inputs parsed once (pagination, include sets, the trig list filters),
+//!   with the contract's 422 validation errors.
+//! * [`db`]: sea-query statements run on any of the three backends; migrations; row types.
+//! * [`wire`]: the JSON shapes of the contract, separate from rows.
+//! * [`error`]: `ApiError`, the single mapping from errors to HTTP.
+//! * [`seed`]: the real OS trig archive plus deterministic synthetic users, logs and photos.
+//! * [`startup`], [`config`], [`cli`], [`telemetry`]: building and running the server.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod seed;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod wire;

@@ -1,0 +1,162 @@
+//! `GET /v1/logs`, `/v1/logs/{log_id}`, `/v1/logs/{log_id}/photos`, and the log-page helper the
+//! trig and user log lists share.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+
+use super::photos::{PageParams, photo_page};
+use crate::db::logs::{LogColumn, LogFilter, LogOrder, LogRow, default_order};
+use crate::db::{self, Db};
+use crate::domain::include::{IncludeRules, IncludeSet};
+use crate::domain::pagination::{Page, Paginated};
+use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::wire::log::{TLogListItem, TLogResponse, TLogWithIncludes};
+use crate::wire::photo::{Denorm, TPhotoListItem, TPhotoResponse};
+
+pub(super) const LOG_INCLUDES: IncludeRules =
+    IncludeRules { allowed: &["photos"], keep_empty: false, options_label: "" };
+
+/// Query parameters of `GET /v1/logs` (for the OpenAPI document).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query string; QueryParams does the parsing")]
+pub struct LogListParams {
+    /// Only logs of this trig.
+    pub trig_id: Option<i64>,
+    /// Only logs by this user.
+    pub user_id: Option<i64>,
+    /// Comma list of columns, `-` prefix for descending (default `-date,-time,-id`).
+    pub order: Option<String>,
+    /// `photos` embeds each log's photos.
+    pub include: Option<String>,
+}
+
+/// One page of logs as list items, with photos embedded when asked.
+pub(super) async fn log_page(
+    db: &Db,
+    filter: &LogFilter,
+    order: &LogOrder,
+    page: Page,
+    include: &IncludeSet,
+    photo_denorm: Denorm,
+) -> Result<(Vec<TLogListItem>, i64), ApiError> {
+    let (limit, offset) = page.sql();
+    let (rows, total) = db::logs::list(db, filter, order, limit, offset).await?;
+    Ok((with_photos(db, rows, include.has("photos"), photo_denorm).await?, total))
+}
+
+async fn with_photos(db: &Db, rows: Vec<LogRow>, include: bool, denorm: Denorm) -> Result<Vec<TLogListItem>, ApiError> {
+    let mut photos = if include {
+        let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
+        db::photos::for_logs(db, &ids).await?
+    } else {
+        Vec::new()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let log_photos = include.then(|| {
+                let (mine, rest): (Vec<_>, Vec<_>) = photos.drain(..).partition(|p| p.log_id == row.id);
+                photos = rest;
+                mine.into_iter().map(|p| TPhotoListItem::new(p, denorm)).collect()
+            });
+            TLogListItem { log: row.into(), photos: log_photos }
+        })
+        .collect())
+}
+
+/// Parse `order=-date,id`: only real columns are accepted (a fix over the original).
+fn parse_order(raw: Option<&str>) -> Result<LogOrder, ApiError> {
+    let raw = raw.unwrap_or("").trim();
+    if raw.is_empty() {
+        return Ok(default_order());
+    }
+    let mut order = Vec::new();
+    let mut invalid = Vec::new();
+    for token in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let (name, desc) = token.strip_prefix('-').map(|n| (n, true)).unwrap_or((token, false));
+        match LogColumn::parse(name) {
+            Some(col) => order.push((col, desc)),
+            None => invalid.push(name.to_owned()),
+        }
+    }
+    if !invalid.is_empty() {
+        invalid.sort_unstable();
+        let mut valid: Vec<&str> = LogColumn::ALL.iter().map(|(n, _)| *n).collect();
+        valid.sort_unstable();
+        return Err(ApiError::BadRequest(format!(
+            "Invalid order field(s): {}. Valid options: {}",
+            invalid.join(", "),
+            valid.join(", ")
+        )));
+    }
+    Ok(if order.is_empty() { default_order() } else { order })
+}
+
+/// Recent logs, newest first.
+#[utoipa::path(get, path = "/v1/logs", tag = "logs", params(LogListParams, PageParams),
+    responses((status = 200, body = Paginated<TLogListItem>), (status = 400, body = crate::error::ErrorDetail),
+              (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Paginated<TLogListItem>>, ApiError> {
+    let mut q = QueryParams::parse(query.as_deref());
+    let trig_id = q.int("trig_id", None, None);
+    let user_id = q.int("user_id", None, None);
+    let order_raw = q.string("order");
+    let include_raw = q.string("include");
+    let page = Page::from_query(&mut q);
+    q.finish()?;
+    let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+    let order = parse_order(order_raw.as_deref())?;
+    let filter = LogFilter {
+        trig_id: trig_id.map(|v| as_row_id(v).unwrap_or(-1)),
+        user_id: user_id.map(|v| as_row_id(v).unwrap_or(-1)),
+    };
+    let (items, total) = log_page(&app.db, &filter, &order, page, &include, Denorm::Filled).await?;
+    let mut params = vec![("limit", page.limit.to_string())];
+    params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
+    params.extend(user_id.map(|v| ("user_id", v.to_string())));
+    params.extend(order_raw.filter(|o| !o.is_empty()).map(|o| ("order", o)));
+    Ok(Json(Paginated::new(items, total, page, "/v1/logs", &params)))
+}
+
+/// One log; `include=photos` embeds its photos (variant A).
+#[utoipa::path(get, path = "/v1/logs/{log_id}", tag = "logs",
+    params(("log_id" = i64, Path), ("include" = Option<String>, Query, description = "`photos`")),
+    responses((status = 200, body = TLogWithIncludes), (status = 404, body = crate::error::ErrorDetail),
+              (status = 400, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn get_one(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<TLogWithIncludes>, ApiError> {
+    let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::NotFound("Log not found"))?;
+    let q = QueryParams::parse(query.as_deref());
+    let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Log not found"))?;
+    let include = IncludeSet::parse(q.string("include").as_deref(), LOG_INCLUDES)?;
+    let photos = if include.has("photos") {
+        let rows = db::photos::for_logs(&app.db, &[id]).await?;
+        Some(rows.into_iter().map(|p| TPhotoResponse::new(p, true)).collect())
+    } else {
+        None
+    };
+    Ok(Json(TLogWithIncludes { log: TLogResponse::from(row), photos }))
+}
+
+/// Photos of one log (variant B, denormalised fields null). No 404 for an unknown log.
+#[utoipa::path(get, path = "/v1/logs/{log_id}/photos", tag = "logs", params(("log_id" = i64, Path), PageParams),
+    responses((status = 200, body = Paginated<TPhotoListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn photos(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
+    let id = path_int("log_id", &raw_id)?;
+    let filter = db::photos::PhotoFilter { log_id: Some(as_row_id(id).unwrap_or(-1)), ..Default::default() };
+    let base = format!("/v1/logs/{id}/photos");
+    photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Null)).await.map(Json)
+}

@@ -1,0 +1,69 @@
+//! The HTTP surface: one file per resource, the router and the OpenAPI document.
+//!
+//! | file | endpoints |
+//! |---|---|
+//! | `stats.rs` | `GET /v1/stats/site` |
+//! | `trigs.rs` | `/v1/trigs`, `/v1/trigs/{id}`, `/waypoint/{wp}`, `/export`, `/geojson`, `/{id}/logs`, `/{id}/photos` |
+//! | `users.rs` | `/v1/users`, `/v1/users/{id}`, `/{id}/logs`, `/{id}/photos` |
+//! | `logs.rs` | `/v1/logs`, `/v1/logs/{id}`, `/v1/logs/{id}/photos` |
+//! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
+//! | `health.rs` | `GET /health` |
+//! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs` |
+
+mod docs;
+mod health;
+mod logs;
+mod photos;
+mod stats;
+mod trigs;
+mod users;
+
+use axum::Router;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub use docs::ApiDoc;
+
+/// All routes, without middleware (see `startup::build_router` for the full stack).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/v1/stats/site", get(stats::site))
+        .route("/v1/trigs", get(trigs::list))
+        .route("/v1/trigs/export", get(trigs::export))
+        .route("/v1/trigs/geojson", get(trigs::geojson))
+        .route("/v1/trigs/waypoint/{waypoint}", get(trigs::by_waypoint))
+        .route("/v1/trigs/{trig_id}", get(trigs::get_one))
+        .route("/v1/trigs/{trig_id}/logs", get(trigs::logs))
+        .route("/v1/trigs/{trig_id}/photos", get(trigs::photos))
+        .route("/v1/users", get(users::list))
+        .route("/v1/users/{user_id}", get(users::get_one))
+        .route("/v1/users/{user_id}/logs", get(users::logs))
+        .route("/v1/users/{user_id}/photos", get(users::photos))
+        .route("/v1/logs", get(logs::list))
+        .route("/v1/logs/{log_id}", get(logs::get_one))
+        .route("/v1/logs/{log_id}/photos", get(logs::photos))
+        .route("/v1/photos", get(photos::list))
+        .route("/v1/photos/{photo_id}", get(photos::get_one))
+        .merge(docs::routes())
+        .fallback(not_found)
+}
+
+/// FastAPI answers unknown paths with `{"detail":"Not Found"}` and redirects a trailing slash
+/// (`/v1/trigs/` → 307 `/v1/trigs`).
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let mut target = path.trim_end_matches('/').to_owned();
+        if let Some(q) = uri.query() {
+            target.push('?');
+            target.push_str(q);
+        }
+        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response();
+    }
+    (StatusCode::NOT_FOUND, axum::Json(json!({ "detail": "Not Found" }))).into_response()
+}

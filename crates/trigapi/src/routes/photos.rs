@@ -1,0 +1,91 @@
+//! `GET /v1/photos`, `/v1/photos/{photo_id}`, and the photo-page helper the other photo lists share.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+
+use crate::db::photos::{PhotoFilter, PhotoRow};
+use crate::db::{self, Db};
+use crate::domain::pagination::{Page, Paginated};
+use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::wire::photo::TPhotoResponse;
+
+/// `skip` (≥ 0, default 0) and `limit` (1..100, default 10), shared by every list.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query string; QueryParams does the parsing")]
+pub struct PageParams {
+    /// Items to skip (≥ 0).
+    #[param(minimum = 0, default = 0)]
+    pub skip: Option<i64>,
+    /// Page size (1..100).
+    #[param(minimum = 1, maximum = 100, default = 10)]
+    pub limit: Option<i64>,
+}
+
+/// Query parameters of `GET /v1/photos`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query string; QueryParams does the parsing")]
+pub struct PhotoListParams {
+    pub trig_id: Option<i64>,
+    pub log_id: Option<i64>,
+    pub user_id: Option<i64>,
+}
+
+/// One page of photos for `filter`, mapped to the endpoint's variant; links carry only
+/// `limit` and `skip`.
+pub(super) async fn photo_page<T>(
+    db: &Db,
+    query: Option<&str>,
+    filter: PhotoFilter,
+    base: &str,
+    map: impl Fn(PhotoRow) -> T,
+) -> Result<Paginated<T>, ApiError> {
+    let mut q = QueryParams::parse(query);
+    let page = Page::from_query(&mut q);
+    q.finish()?;
+    let (limit, offset) = page.sql();
+    let (rows, total) = db::photos::list(db, &filter, limit, offset).await?;
+    let items = rows.into_iter().map(map).collect();
+    Ok(Paginated::new(items, total, page, base, &[("limit", page.limit.to_string())]))
+}
+
+/// Photos, newest first; filters combine (a fix: `trig_id` with `user_id` works).
+#[utoipa::path(get, path = "/v1/photos", tag = "photos", params(PhotoListParams, PageParams),
+    responses((status = 200, body = Paginated<TPhotoResponse>), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Paginated<TPhotoResponse>>, ApiError> {
+    let mut q = QueryParams::parse(query.as_deref());
+    let trig_id = q.int("trig_id", None, None);
+    let log_id = q.int("log_id", None, None);
+    let user_id = q.int("user_id", None, None);
+    let page = Page::from_query(&mut q);
+    q.finish()?;
+    let id = |v: Option<i64>| v.map(|v| as_row_id(v).unwrap_or(-1));
+    let filter = PhotoFilter { trig_id: id(trig_id), log_id: id(log_id), user_id: id(user_id), log_ids: None };
+    let (limit, offset) = page.sql();
+    let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;
+    let items = rows.into_iter().map(|p| TPhotoResponse::new(p, false)).collect();
+    let mut params = vec![("limit", page.limit.to_string())];
+    params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
+    params.extend(log_id.map(|v| ("log_id", v.to_string())));
+    params.extend(user_id.map(|v| ("user_id", v.to_string())));
+    Ok(Json(Paginated::new(items, total, page, "/v1/photos", &params)))
+}
+
+/// One photo (variant A, raw `type`); deleted photos are 404.
+#[utoipa::path(get, path = "/v1/photos/{photo_id}", tag = "photos", params(("photo_id" = i64, Path)),
+    responses((status = 200, body = TPhotoResponse), (status = 404, body = crate::error::ErrorDetail),
+              (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn get_one(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+) -> Result<Json<TPhotoResponse>, ApiError> {
+    let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::NotFound("Photo not found"))?;
+    let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::NotFound("Photo not found"))?;
+    Ok(Json(TPhotoResponse::new(row, false)))
+}

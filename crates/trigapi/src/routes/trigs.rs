@@ -1,0 +1,193 @@
+//! `/v1/trigs…`: the list with every filter, detail, waypoint lookup, export, GeoJSON, and a
+//! trig's logs and photos.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{AppendHeaders, IntoResponse};
+use chrono::Utc;
+
+use super::logs::{LOG_INCLUDES, log_page};
+use super::photos::{PageParams, photo_page};
+use crate::auth::MaybeAuthUser;
+use crate::db;
+use crate::db::logs::{LogFilter, default_order};
+use crate::db::photos::PhotoFilter;
+use crate::domain::include::{IncludeRules, IncludeSet};
+use crate::domain::pagination::{Page, Paginated};
+use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::domain::trig_query::TrigListQuery;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::wire::log::TLogListItem;
+use crate::wire::photo::{Denorm, TPhotoListItem};
+use crate::wire::trig::{
+    Centre, FeatureCollection, TrigAttrsData, TrigDetails, TrigExport, TrigGeoJson, TrigList, TrigListContext,
+    TrigMinimal, TrigWithIncludes,
+};
+
+const TRIG_INCLUDES: IncludeRules =
+    IncludeRules { allowed: &["details", "stats", "attrs"], keep_empty: false, options_label: "" };
+const EXPORT_LIMIT: u64 = 50_000;
+const CACHE_INFO: &str = "This export is cached for 1 year";
+const ONE_YEAR: &str = "public, max-age=31536000";
+
+/// Query parameters of `GET /v1/trigs`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the query string; QueryParams does the parsing")]
+pub struct TrigListParams {
+    /// Name contains (case-insensitive).
+    pub name: Option<String>,
+    /// County equals (case-insensitive).
+    pub county: Option<String>,
+    /// Centre latitude (with `lon` enables distance filtering and ordering).
+    pub lat: Option<f64>,
+    /// Centre longitude.
+    pub lon: Option<f64>,
+    /// Radius in km (with `lat`+`lon`).
+    #[param(minimum = 0)]
+    pub max_km: Option<f64>,
+    /// `id`, `name` or `distance`.
+    pub order: Option<String>,
+    /// Comma list of physical types (`Pillar,FBM`).
+    pub physical_types: Option<String>,
+    /// With a bearer token: drop trigs the caller has logged.
+    pub exclude_found: Option<bool>,
+}
+
+/// Trig points, filtered, with pagination and a `context` block.
+#[utoipa::path(get, path = "/v1/trigs", tag = "trigs", params(TrigListParams, PageParams),
+    responses((status = 200, body = TrigList), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    MaybeAuthUser(caller): MaybeAuthUser,
+    RawQuery(query): RawQuery,
+) -> Result<Json<TrigList>, ApiError> {
+    let mut q = QueryParams::parse(query.as_deref());
+    let tq = TrigListQuery::from_query(&mut q);
+    q.finish()?;
+    let exclude_user = caller.filter(|_| tq.exclude_found).map(|u| u.user_id);
+    let (rows, total) = db::trigs::list(&app.db, &tq, exclude_user).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let d = tq.centre.map(|c| (c.distance_km(r.wgs_lat, r.wgs_long) * 10.0).round() / 10.0);
+            TrigMinimal::new(r, d)
+        })
+        .collect();
+    let page = Paginated::new(items, total, tq.page, "/v1/trigs", &tq.link_params());
+    let order = tq.order_raw.clone().filter(|o| !o.is_empty());
+    let context = match tq.centre {
+        Some(c) => TrigListContext::Spatial {
+            centre: Centre { lat: c.lat, lon: c.lon, srid: 4326 },
+            max_km: tq.max_km,
+            order: order.unwrap_or_else(|| "distance".into()),
+        },
+        None => TrigListContext::Plain { order: order.unwrap_or_else(|| "id".into()) },
+    };
+    Ok(Json(TrigList { items: page.items, pagination: page.pagination, links: page.links, context }))
+}
+
+/// One trig; `include=details,stats,attrs` adds those blocks.
+#[utoipa::path(get, path = "/v1/trigs/{trig_id}", tag = "trigs",
+    params(("trig_id" = i64, Path), ("include" = Option<String>, Query, description = "Comma list of `details`, `stats`, `attrs`")),
+    responses((status = 200, body = TrigWithIncludes), (status = 404, body = crate::error::ErrorDetail),
+              (status = 400, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn get_one(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<TrigWithIncludes>, ApiError> {
+    let id = as_row_id(path_int("trig_id", &raw_id)?).ok_or(ApiError::NotFound("Trigpoint not found"))?;
+    let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Trigpoint not found"))?;
+    let include = IncludeSet::parse(QueryParams::parse(query.as_deref()).string("include").as_deref(), TRIG_INCLUDES)?;
+    let (mut trig, details) = TrigDetails::split(row);
+    trig.details = include.has("details").then_some(details);
+    if include.has("stats") {
+        trig.stats = db::trigs::stats(&app.db, id).await?.map(Into::into);
+    }
+    if include.has("attrs") {
+        trig.attrs = TrigAttrsData::group(db::trigs::attrs(&app.db, id).await?);
+    }
+    Ok(Json(trig))
+}
+
+/// Exact waypoint lookup (`TP0001`). Not cached; marked beta as in the original.
+#[utoipa::path(get, path = "/v1/trigs/waypoint/{waypoint}", tag = "trigs", params(("waypoint" = String, Path)),
+    responses((status = 200, body = TrigWithIncludes), (status = 404, body = crate::error::ErrorDetail)))]
+pub async fn by_waypoint(
+    State(app): State<AppState>,
+    Path(waypoint): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let row = db::trigs::by_waypoint(&app.db, &waypoint).await?.ok_or(ApiError::NotFound("Trigpoint not found"))?;
+    let lifecycle = (HeaderName::from_static("x-api-lifecycle"), HeaderValue::from_static("beta"));
+    Ok((AppendHeaders([lifecycle]), Json(TrigWithIncludes::from(row))))
+}
+
+/// Every trig (about 25k) with string coordinates. Query parameters are ignored.
+#[utoipa::path(get, path = "/v1/trigs/export", tag = "trigs", responses((status = 200, body = TrigExport)))]
+pub async fn export(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let items: Vec<_> = db::trigs::all(&app.db, EXPORT_LIMIT).await?.into_iter().map(Into::into).collect();
+    let body = TrigExport { total: items.len(), items, generated_at: generated_at(), cache_info: CACHE_INFO };
+    Ok(([(header::CACHE_CONTROL, ONE_YEAR)], Json(body)))
+}
+
+/// Pillars and FBMs as two GeoJSON feature collections (the web map's data source).
+#[utoipa::path(get, path = "/v1/trigs/geojson", tag = "trigs",
+    params(("limit" = Option<i64>, Query, description = "Features per type; 0 or absent = 50000")),
+    responses((status = 200, body = TrigGeoJson), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn geojson(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<impl IntoResponse, ApiError> {
+    let mut q = QueryParams::parse(query.as_deref());
+    let limit = q.int("limit", Some(0), None).filter(|l| *l > 0).map_or(EXPORT_LIMIT, |l| l as u64);
+    q.finish()?;
+    let fbm = db::trigs::of_physical_type(&app.db, "FBM", limit).await?;
+    let pillar = db::trigs::of_physical_type(&app.db, "Pillar", limit).await?;
+    let body = TrigGeoJson {
+        fbm: FeatureCollection::new(fbm),
+        pillar: FeatureCollection::new(pillar),
+        generated_at: generated_at(),
+        cache_info: CACHE_INFO,
+    };
+    Ok(([(header::CACHE_CONTROL, ONE_YEAR)], Json(body)))
+}
+
+/// A trig's logs, newest first; `include=photos` embeds photos (denormalised fields null).
+#[utoipa::path(get, path = "/v1/trigs/{trig_id}/logs", tag = "trigs",
+    params(("trig_id" = i64, Path), ("include" = Option<String>, Query, description = "`photos`"), PageParams),
+    responses((status = 200, body = Paginated<TLogListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn logs(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Paginated<TLogListItem>>, ApiError> {
+    let id = path_int("trig_id", &raw_id)?;
+    let mut q = QueryParams::parse(query.as_deref());
+    let include_raw = q.string("include");
+    let page = Page::from_query(&mut q);
+    q.finish()?;
+    let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+    let filter = LogFilter { trig_id: Some(as_row_id(id).unwrap_or(-1)), user_id: None };
+    let (items, total) = log_page(&app.db, &filter, &default_order(), page, &include, Denorm::Null).await?;
+    let params = [("limit", page.limit.to_string())];
+    Ok(Json(Paginated::new(items, total, page, &format!("/v1/trigs/{id}/logs"), &params)))
+}
+
+/// A trig's photos, newest first (variant B with denormalised fields).
+#[utoipa::path(get, path = "/v1/trigs/{trig_id}/photos", tag = "trigs", params(("trig_id" = i64, Path), PageParams),
+    responses((status = 200, body = Paginated<TPhotoListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn photos(
+    State(app): State<AppState>,
+    Path(raw_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
+    let id = path_int("trig_id", &raw_id)?;
+    let filter = PhotoFilter { trig_id: Some(as_row_id(id).unwrap_or(-1)), ..Default::default() };
+    let base = format!("/v1/trigs/{id}/photos");
+    photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Filled)).await.map(Json)
+}
+
+/// Naive UTC ISO timestamp with microseconds, as Python's `datetime.utcnow().isoformat()`.
+fn generated_at() -> String {
+    Utc::now().naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}

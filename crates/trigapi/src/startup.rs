@@ -1,0 +1,129 @@
+//! Building and running the server: database, migrations, first-run seeding, router, listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, Request};
+use axum::response::IntoResponse;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowHeaders, AllowMethods, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::{self, Backend, Db};
+use crate::routes;
+use crate::seed::{self, Scale};
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+}
+
+impl Application {
+    /// Connect, migrate (SQLite always; others when `auto_migrate`), seed an empty SQLite
+    /// database with the demo scale, and bind.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url, config.db_max_connections)
+            .await
+            .with_context(|| format!("connecting to {}", db::redact_url(&config.database_url)))?;
+        if db.backend() == Backend::Sqlite || config.auto_migrate {
+            db::migrate::run(&db).await.context("running migrations")?;
+        }
+        if db.backend() == Backend::Sqlite && seed::is_empty(&db).await? {
+            tracing::info!("empty database: seeding the demo data set");
+            seed::run(&db, &config, Scale::Demo, &mut seed::LogProgress).await.context("seeding demo data")?;
+        }
+        let listener =
+            TcpListener::bind(&config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+        let router = build_router(AppState { db: db.clone(), config: Arc::new(config) });
+        Ok(Self { listener, router, db })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serve until `shutdown` resolves, then drain in-flight requests and close the pool.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr()?, backend = self.db.backend().name(), "listening");
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        self.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The full middleware stack around [`routes::routes`], for the server and `oneshot` tests.
+pub fn build_router(state: AppState) -> Router {
+    let photos = ServeDir::new(&state.config.photos_dir);
+    let cors = cors_layer(&state.config);
+    let mut router = routes::routes()
+        .nest_service("/photos", photos)
+        .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(|_| {
+            // Contract: unhandled errors answer plain-text 500; never echo the panic.
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
+    router
+}
+
+fn cors_layer(config: &Config) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> =
+        config.cors_origins().iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods(AllowMethods::list([
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ]))
+            .allow_headers(AllowHeaders::mirror_request())
+            .max_age(Duration::from_secs(600))
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received");
+}

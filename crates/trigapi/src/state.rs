@@ -1,0 +1,12 @@
+//! `AppState`: what every handler gets, cheap to clone.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::Db;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
