@@ -7,7 +7,7 @@
 //! use trigapi_cache::key::KeyBuilder;
 //! let key = KeyBuilder::new("trigapi", "production", "trig")
 //!     .id("123")
-//!     .sub("logs")
+//!     .subresource("logs")
 //!     .param("limit", "10")
 //!     .param("skip", "0")
 //!     .build("v1");
@@ -39,7 +39,7 @@ impl KeyBuilder {
     }
 
     /// Append a sub-resource segment (`logs`, `photos`, `list`).
-    pub fn sub(mut self, sub: &str) -> Self {
+    pub fn subresource(mut self, sub: &str) -> Self {
         self.prefix.push(':');
         self.prefix.push_str(sub);
         self
@@ -73,8 +73,8 @@ mod tests {
 
     #[test]
     fn parameter_order_does_not_change_the_key() {
-        let a = KeyBuilder::new("p", "e", "trigs").sub("list").param("a", "1").param("b", "2").build("v1");
-        let b = KeyBuilder::new("p", "e", "trigs").sub("list").param("b", "2").param("a", "1").build("v1");
+        let a = KeyBuilder::new("p", "e", "trigs").subresource("list").param("a", "1").param("b", "2").build("v1");
+        let b = KeyBuilder::new("p", "e", "trigs").subresource("list").param("b", "2").param("a", "1").build("v1");
         assert_eq!(a, b);
         assert_eq!(a.len(), "p:e:trigs:list:params_:v1".len() + 16);
     }

@@ -1,0 +1,320 @@
+//! Test harness: a seeded database per backend (once per test process), the real router, and
+//! typed request helpers.
+//!
+//! Backends: SQLite always; PostgreSQL when `TEST_POSTGRES_URL` is set (a server URL such as
+//! `postgres://postgres@127.0.0.1:5432/postgres`), MySQL/MariaDB when `TEST_MYSQL_URL` is set
+//! (`mysql://root@127.0.0.1:3306`). Each process creates its own database
+//! `trigapi_test_<pid>_<n>` there, and drops those left behind by processes that no longer run.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use trigapi::config::Config;
+use trigapi::db::Db;
+use trigapi::seed::{self, Scale};
+use trigapi::startup::build_router;
+use trigapi::state::AppState;
+
+pub use trigapi::db::Backend;
+
+/// The variable naming the server a backend's tests create their database on.
+fn server_env(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some("TEST_POSTGRES_URL"),
+        Backend::MySql => Some("TEST_MYSQL_URL"),
+    }
+}
+
+static SQLITE: OnceLock<Result<String, String>> = OnceLock::new();
+static POSTGRES: OnceLock<Result<String, String>> = OnceLock::new();
+static MYSQL: OnceLock<Result<String, String>> = OnceLock::new();
+
+/// The seeded database URL for `backend`, or `None` when that backend is not configured.
+pub fn seeded_database(backend: Backend) -> Option<String> {
+    let cell = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+        Backend::MySql => &MYSQL,
+    };
+    if let Some(var) = server_env(backend) {
+        if std::env::var(var).map(|v| v.is_empty()).unwrap_or(true) {
+            eprintln!("skipped: {var} is not set");
+            return None;
+        }
+    }
+    // Seeding runs on its own thread and runtime: a pool must not outlive the runtime that
+    // created it, and every #[tokio::test] has its own.
+    let result = cell.get_or_init(|| {
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(prepare(backend)).map_err(|e| format!("{e:#}"))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("seeding thread panicked".into()))
+    });
+    match result {
+        Ok(url) => Some(url.clone()),
+        Err(e) => panic!("preparing the {backend:?} test database failed: {e}"),
+    }
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let photos = std::env::temp_dir().join(format!("trigapi-test-photos-{}", std::process::id()));
+    Config { database_url: database_url.to_owned(), photos_dir: photos, ..Config::default() }
+}
+
+async fn prepare(backend: Backend) -> anyhow::Result<String> {
+    let pid = std::process::id();
+    let url = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("trigapi-test-{pid}"));
+            std::fs::create_dir_all(&dir)?;
+            let file = dir.join("demo.db");
+            let _ = std::fs::remove_file(&file);
+            format!("sqlite://{}", file.display())
+        }
+        Backend::Postgres | Backend::MySql => {
+            let var = server_env(backend).unwrap_or_default();
+            let server = std::env::var(var)?;
+            let admin = Db::connect(&server, 2).await?;
+            drop_orphans(&admin, backend).await;
+            let name = format!(
+                "trigapi_test_{pid}_{}",
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()
+            );
+            admin.execute_raw(&format!("CREATE DATABASE {name}")).await?;
+            admin.close().await;
+            replace_database(&server, &name)
+        }
+    };
+    let db = Db::connect(&url, 4).await?;
+    trigapi::db::migrate::run(&db).await?;
+    seed::run(&db, &test_config(&url), Scale::Demo, &mut NoProgress).await?;
+    db.close().await;
+    Ok(url)
+}
+
+struct NoProgress;
+impl seed::Progress for NoProgress {
+    fn table(&mut self, _: &str, _: usize, _: usize) {}
+}
+
+/// Swap the database name in a server URL (`…/postgres` → `…/name`, keeping any query).
+fn replace_database(server: &str, name: &str) -> String {
+    let (base, query) = server.split_once('?').map_or((server, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Drop `trigapi_test_<pid>_*` databases whose process has exited (Linux: no `/proc/<pid>`).
+async fn drop_orphans(admin: &Db, backend: Backend) {
+    #[derive(sqlx::FromRow)]
+    struct Name {
+        name: String,
+    }
+    let list = match backend {
+        Backend::Postgres => "SELECT datname AS name FROM pg_database WHERE datname LIKE 'trigapi\\_test\\_%'",
+        _ => "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'trigapi\\_test\\_%'",
+    };
+    let names: Vec<Name> = match admin {
+        Db::Postgres(p) => sqlx::query_as(list).fetch_all(p).await.unwrap_or_default(),
+        Db::MySql(p) => sqlx::query_as(list).fetch_all(p).await.unwrap_or_default(),
+        Db::Sqlite(_) => Vec::new(),
+    };
+    for Name { name } in names {
+        let pid = name.split('_').nth(2).unwrap_or("");
+        if !pid.is_empty()
+            && std::path::Path::new("/proc").exists()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = admin.execute_raw(&format!("DROP DATABASE IF EXISTS {name}")).await;
+        }
+    }
+}
+
+/// The real router over a seeded database.
+pub struct TestApp {
+    router: Router,
+    pub db: Db,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let url = seeded_database(backend)?;
+        let db = Db::connect(&url, 4).await.expect("connect to the seeded test database");
+        let router = build_router(AppState { db: db.clone(), config: Arc::new(test_config(&url)) });
+        Some(Self { router, db })
+    }
+
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        let req = Request::builder().uri(uri).body(Body::empty()).expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("router never fails");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse { status, headers, body, text }
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub async fn ok(&self, uri: &str) -> Value {
+        let r = self.get(uri).await;
+        assert_eq!(r.status, StatusCode::OK, "GET {uri}: {}", r.text);
+        r.body
+    }
+}
+
+/// Generate one `#[tokio::test]` per backend for each named `async fn(TestApp)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::Sqlite).await { super::$name(app).await }
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::Postgres).await { super::$name(app).await }
+            })*
+        }
+        mod mysql {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::MySql).await { super::$name(app).await }
+            })*
+        }
+    };
+}
+
+/// JSON type names used by [`assert_shape`].
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        Value::Number(_) => "float",
+        Value::String(_) => "str",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Assert that `v` is an object with exactly these keys, each of one of the `|`-separated types
+/// (`"float"` also accepts an integral JSON number).
+pub fn assert_shape(v: &Value, fields: &[(&str, &str)]) {
+    let obj = v.as_object().unwrap_or_else(|| panic!("expected an object, got {v}"));
+    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    let mut expected: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    keys.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(keys, expected, "keys of {v}");
+    for (k, types) in fields {
+        let actual = json_type(&obj[*k]);
+        let ok = types.split('|').any(|t| t == actual || (t == "float" && actual == "int"));
+        assert!(ok, "field {k}: expected {types}, got {actual} in {v}");
+    }
+}
+
+pub const TRIG_MINIMAL: &[(&str, &str)] = &[
+    ("id", "int"),
+    ("waypoint", "str"),
+    ("name", "str"),
+    ("status_name", "str|null"),
+    ("physical_type", "str"),
+    ("condition", "str"),
+    ("wgs_lat", "float"),
+    ("wgs_long", "float"),
+    ("osgb_gridref", "str"),
+    ("distance_km", "float|null"),
+];
+
+pub const LOG: &[(&str, &str)] = &[
+    ("id", "int"),
+    ("trig_id", "int"),
+    ("user_id", "int"),
+    ("date", "str"),
+    ("time", "str"),
+    ("osgb_eastings", "int|null"),
+    ("osgb_northings", "int|null"),
+    ("osgb_gridref", "str|null"),
+    ("fb_number", "str"),
+    ("condition", "str"),
+    ("comment", "str"),
+    ("score", "int"),
+    ("source", "str"),
+    ("trig_name", "str|null"),
+    ("user_name", "str|null"),
+];
+
+const PHOTO_COMMON: &[(&str, &str)] = &[
+    ("id", "int"),
+    ("log_id", "int"),
+    ("user_id", "int"),
+    ("type", "str"),
+    ("filesize", "int"),
+    ("height", "int"),
+    ("width", "int"),
+    ("icon_filesize", "int"),
+    ("icon_height", "int"),
+    ("icon_width", "int"),
+    ("text_desc", "str"),
+    ("photo_url", "str"),
+    ("icon_url", "str"),
+    ("user_name", "str|null"),
+    ("trig_id", "int|null"),
+    ("trig_name", "str|null"),
+    ("log_date", "str|null"),
+    ("caption", "str"),
+    ("license", "str"),
+];
+
+pub fn photo_a() -> Vec<(&'static str, &'static str)> {
+    PHOTO_COMMON.to_vec()
+}
+
+pub fn photo_b() -> Vec<(&'static str, &'static str)> {
+    let mut v = PHOTO_COMMON.to_vec();
+    v.extend([("name", "str"), ("public_ind", "str")]);
+    v
+}
+
+pub fn with(
+    base: &[(&'static str, &'static str)],
+    extra: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    let mut v = base.to_vec();
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Check the list envelope and return its items.
+pub fn envelope(v: &Value) -> &Vec<Value> {
+    assert_shape(&v["pagination"], &[("total", "int"), ("limit", "int"), ("offset", "int"), ("has_more", "bool")]);
+    assert_shape(&v["links"], &[("self", "str"), ("next", "str|null"), ("prev", "str|null")]);
+    v["items"].as_array().unwrap_or_else(|| panic!("items is not an array: {v}"))
+}

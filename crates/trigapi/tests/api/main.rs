@@ -1,0 +1,12 @@
+//! The API test binary: contract shape tests on every backend, property tests, and a test of
+//! the binary as a newcomer runs it.
+
+mod helpers;
+
+mod fresh_clone;
+mod logs;
+mod misc;
+mod photos;
+mod properties;
+mod trigs;
+mod users;

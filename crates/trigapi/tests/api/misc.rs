@@ -1,0 +1,128 @@
+//! Site stats, health, OpenAPI and docs, served photo files, and the router's fallbacks.
+
+use axum::http::StatusCode;
+
+use crate::backend_tests;
+use crate::helpers::{TestApp, assert_shape};
+
+backend_tests!(
+    site_stats_count_the_seeded_data,
+    health_reports_the_database,
+    openapi_documents_every_read_endpoint,
+    docs_page_is_served_without_a_cdn,
+    photo_files_are_served,
+    unknown_paths_and_trailing_slashes,
+);
+
+async fn site_stats_count_the_seeded_data(app: TestApp) {
+    let v = app.ok("/v1/stats/site").await;
+    assert_shape(
+        &v,
+        &[
+            ("total_trigs", "int"),
+            ("total_users", "int"),
+            ("total_logs", "int"),
+            ("total_photos", "int"),
+            ("recent_logs_7d", "int"),
+            ("recent_users_30d", "int"),
+        ],
+    );
+    assert_eq!(v["total_trigs"], 24_563);
+    assert_eq!(v["total_users"], 600);
+    assert_eq!(v["total_logs"], 12_000);
+    let photos = v["total_photos"].as_i64().unwrap_or(0);
+    assert!((9_000..11_000).contains(&photos), "about 0.86 photos per log: {photos}");
+}
+
+async fn health_reports_the_database(app: TestApp) {
+    let v = app.ok("/health").await;
+    assert_eq!(v["status"], "healthy");
+    assert_eq!(v["database"], "connected");
+    assert_eq!(v["environment"], "development");
+    app.db.close().await;
+    let r = app.get("/health").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.body["detail"]["status"], "unhealthy");
+    assert_eq!(r.body["detail"]["database"], "error");
+    let r = app.get("/v1/stats/site").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "a database outage is a clear 503, not a 500");
+    assert_eq!(r.body["detail"], "Database unavailable");
+}
+
+async fn openapi_documents_every_read_endpoint(app: TestApp) {
+    let v = app.ok("/v1/openapi.json").await;
+    let paths = v["paths"].as_object().expect("paths");
+    for p in [
+        "/health",
+        "/v1/stats/site",
+        "/v1/trigs",
+        "/v1/trigs/{trig_id}",
+        "/v1/trigs/waypoint/{waypoint}",
+        "/v1/trigs/export",
+        "/v1/trigs/geojson",
+        "/v1/trigs/{trig_id}/logs",
+        "/v1/trigs/{trig_id}/photos",
+        "/v1/users",
+        "/v1/users/{user_id}",
+        "/v1/users/{user_id}/logs",
+        "/v1/users/{user_id}/photos",
+        "/v1/logs",
+        "/v1/logs/{log_id}",
+        "/v1/logs/{log_id}/photos",
+        "/v1/photos",
+        "/v1/photos/{photo_id}",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+    }
+    let list_params: Vec<&str> = v["paths"]["/v1/trigs"]["get"]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["name", "county", "lat", "lon", "max_km", "order", "physical_types", "exclude_found", "skip", "limit"]
+    {
+        assert!(list_params.contains(&name), "/v1/trigs parameter {name} is documented");
+    }
+    let schemas = v["components"]["schemas"].as_object().expect("schemas");
+    for s in [
+        "TrigWithIncludes",
+        "TrigMinimal",
+        "TLogResponse",
+        "TPhotoResponse",
+        "TPhotoListItem",
+        "UserWithIncludes",
+        "FieldError",
+    ] {
+        assert!(schemas.contains_key(s), "schema {s} missing");
+    }
+}
+
+async fn docs_page_is_served_without_a_cdn(app: TestApp) {
+    let r = app.get("/docs/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("swagger-ui"), "{}", &r.text[..r.text.len().min(300)]);
+    assert!(!r.text.contains("cdn.jsdelivr") && !r.text.contains("unpkg.com"), "assets are embedded");
+    let js = app.get("/docs/swagger-ui-bundle.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.text.len() > 100_000);
+}
+
+async fn photo_files_are_served(app: TestApp) {
+    let v = app.ok("/v1/photos?limit=1").await;
+    for key in ["photo_url", "icon_url"] {
+        let url = v["items"][0][key].as_str().expect("url");
+        let path = &url[url.find("/photos/").expect("served under /photos/")..];
+        let r = app.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.headers["content-type"], "image/jpeg");
+    }
+}
+
+async fn unknown_paths_and_trailing_slashes(app: TestApp) {
+    let r = app.get("/v1/nothing-here").await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::NOT_FOUND, serde_json::json!({"detail": "Not Found"})));
+    let r = app.get("/v1/trigs/?limit=2").await;
+    assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(r.headers["location"], "/v1/trigs?limit=2");
+}
