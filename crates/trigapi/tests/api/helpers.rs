@@ -42,11 +42,9 @@ pub fn seeded_database(backend: Backend) -> Option<String> {
         Backend::Postgres => &POSTGRES,
         Backend::MySql => &MYSQL,
     };
-    if let Some(var) = server_env(backend) {
-        if std::env::var(var).map(|v| v.is_empty()).unwrap_or(true) {
-            eprintln!("skipped: {var} is not set");
-            return None;
-        }
+    if let Some(var) = server_env(backend).filter(|var| std::env::var(var).map(|v| v.is_empty()).unwrap_or(true)) {
+        eprintln!("skipped: {var} is not set");
+        return None;
     }
     // Seeding runs on its own thread and runtime: a pool must not outlive the runtime that
     // created it, and every #[tokio::test] has its own.
