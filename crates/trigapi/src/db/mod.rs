@@ -119,7 +119,11 @@ impl Db {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(Duration::from_secs(5))
+                // Every pooled connection has its own page cache; memory-map the file so large
+                // index scans (site-wide counts) read shared pages instead of copying them.
+                .pragma("mmap_size", "1073741824")
+                .pragma("cache_size", "-16384");
             if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| DbError::Sqlx(sqlx::Error::Io(e)))?;
             }
@@ -242,6 +246,20 @@ impl Db {
             Db::MySql(p) => p.close().await,
         }
     }
+}
+
+/// `SELECT COUNT(*) AS n FROM table [WHERE cond]`. An empty condition adds no `WHERE` at all:
+/// SQLite answers a bare whole-table `COUNT(*)` from the b-tree without reading rows (2.7 ms
+/// instead of 8 ms over 470k logs), and a `WHERE TRUE` would defeat that.
+pub(crate) fn count_where(table: impl sea_query::IntoTableRef, cond: sea_query::Condition) -> SelectStatement {
+    let mut stmt = sea_query::Query::select()
+        .expr_as(sea_query::Func::count(Expr::col(sea_query::Asterisk)), "n")
+        .from(table)
+        .to_owned();
+    if !cond.is_empty() {
+        stmt.cond_where(cond);
+    }
+    stmt
 }
 
 /// One `i64` column named `n`.

@@ -1,9 +1,12 @@
 //! Queries over `trig` (+ `status`, `trigstats`, the `attr*` tables).
 
 use chrono::NaiveDate;
-use sea_query::{Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 
-use super::{Attr, Attrset, AttrsetAttrval, Attrsource, Attrval, Backend, Db, DbError, Status, Tlog, Trig, Trigstats};
+use super::{
+    Attr, Attrset, AttrsetAttrval, Attrsource, Attrval, Backend, Db, DbError, Status, Tlog, Trig, Trigstats,
+    count_where,
+};
 use crate::domain::trig_query::{Centre, KM_PER_DEGREE, TrigListQuery, TrigOrder};
 
 /// The columns every trig representation carries (`TrigMinimal`).
@@ -214,11 +217,8 @@ pub async fn list(db: &Db, q: &TrigListQuery, exclude_user: Option<i32>) -> Resu
         _ => {}
     }
     stmt.order_by((Trig::Table, Trig::Id), Order::Asc).limit(limit).offset(offset);
-    let count =
-        Query::select().expr_as(Func::count(Expr::col(Asterisk)), "n").from(Trig::Table).cond_where(cond).to_owned();
-    let rows = db.fetch_all(&stmt).await?;
-    let total = db.fetch_count(&count).await?;
-    Ok((rows, total))
+    let count = count_where(Trig::Table, cond);
+    Ok(tokio::try_join!(db.fetch_all(&stmt), db.fetch_count(&count))?)
 }
 
 /// Every trig, by id (`/trigs/export`).

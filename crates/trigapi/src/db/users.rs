@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use sea_query::{Asterisk, Condition, Expr, ExprTrait, Func, Order, Query};
 
-use super::{Db, DbError, Tlog, Tphoto, Trig, User};
+use super::{Db, DbError, Tlog, Tphoto, Trig, User, count_where};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -66,9 +66,8 @@ pub async fn list(db: &Db, name: Option<&str>, limit: u64, offset: u64) -> Resul
     }
     let stmt =
         user_select().cond_where(cond.clone()).order_by(User::Id, Order::Asc).limit(limit).offset(offset).to_owned();
-    let count =
-        Query::select().expr_as(Func::count(Expr::col(Asterisk)), "n").from(User::Table).cond_where(cond).to_owned();
-    Ok((db.fetch_all(&stmt).await?, db.fetch_count(&count).await?))
+    let count = count_where(User::Table, cond);
+    Ok(tokio::try_join!(db.fetch_all(&stmt), db.fetch_count(&count))?)
 }
 
 /// `stats` for several users at once (three grouped queries, whatever the page size).
@@ -109,31 +108,48 @@ pub async fn stats_for(db: &Db, ids: &[i32]) -> Result<HashMap<i32, UserStatsRow
     Ok(out)
 }
 
+/// Distinct trigs logged, grouped by their use and type (one pass over the user's trigs), and
+/// all logs grouped by condition; both run concurrently.
 pub async fn breakdown(db: &Db, user_id: i32) -> Result<BreakdownRows, DbError> {
-    let by_trig_col = |col: Trig| {
-        Query::select()
-            .expr_as(Expr::col((Trig::Table, col)), "k")
-            .expr_as(Func::count_distinct(Expr::col((Trig::Table, Trig::Id))), "n")
-            .from(Tlog::Table)
-            .inner_join(Trig::Table, Expr::col((Trig::Table, Trig::Id)).equals((Tlog::Table, Tlog::TrigId)))
-            .and_where(Expr::col((Tlog::Table, Tlog::UserId)).eq(user_id))
-            .group_by_col((Trig::Table, col))
-            .order_by((Trig::Table, col), Order::Asc)
-            .to_owned()
-    };
+    let logged_trigs = Query::select()
+        .column(Tlog::TrigId)
+        .from(Tlog::Table)
+        .and_where(Expr::col(Tlog::UserId).eq(user_id))
+        .to_owned();
+    let by_trig = Query::select()
+        .columns([Trig::CurrentUse, Trig::HistoricUse, Trig::PhysicalType])
+        .expr_as(Func::count(Expr::col(Asterisk)), "n")
+        .from(Trig::Table)
+        .and_where(Expr::col(Trig::Id).in_subquery(logged_trigs))
+        .group_by_columns([Trig::CurrentUse, Trig::HistoricUse, Trig::PhysicalType])
+        .to_owned();
     let by_condition = Query::select()
         .expr_as(Expr::col(Tlog::Condition), "k")
         .expr_as(Func::count(Expr::col(Asterisk)), "n")
         .from(Tlog::Table)
         .and_where(Expr::col(Tlog::UserId).eq(user_id))
         .group_by_col(Tlog::Condition)
-        .order_by(Tlog::Condition, Order::Asc)
         .to_owned();
-    let pairs = |rows: Vec<KeyCount>| rows.into_iter().map(|r| (r.k, r.n)).collect();
-    Ok(BreakdownRows {
-        by_current_use: pairs(db.fetch_all(&by_trig_col(Trig::CurrentUse)).await?),
-        by_historic_use: pairs(db.fetch_all(&by_trig_col(Trig::HistoricUse)).await?),
-        by_physical_type: pairs(db.fetch_all(&by_trig_col(Trig::PhysicalType)).await?),
-        by_condition: pairs(db.fetch_all(&by_condition).await?),
-    })
+    let (groups, conditions) =
+        tokio::try_join!(db.fetch_all::<TrigGroup>(&by_trig), db.fetch_all::<KeyCount>(&by_condition))?;
+    let mut out = BreakdownRows::default();
+    let add = |list: &mut Vec<(String, i64)>, key: &str, n: i64| match list.iter_mut().find(|(k, _)| k == key) {
+        Some((_, total)) => *total += n,
+        None => list.push((key.to_owned(), n)),
+    };
+    for g in groups {
+        add(&mut out.by_current_use, &g.current_use, g.n);
+        add(&mut out.by_historic_use, &g.historic_use, g.n);
+        add(&mut out.by_physical_type, &g.physical_type, g.n);
+    }
+    out.by_condition = conditions.into_iter().map(|r| (r.k, r.n)).collect();
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct TrigGroup {
+    current_use: String,
+    historic_use: String,
+    physical_type: String,
+    n: i64,
 }

@@ -51,6 +51,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/photos/{photo_id}", get(photos::get_one))
         .merge(docs::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(json!({ "detail": "Method Not Allowed" }))).into_response()
 }
 
 /// FastAPI answers unknown paths with `{"detail":"Not Found"}` and redirects a trailing slash

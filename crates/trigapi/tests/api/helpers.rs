@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -169,7 +169,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, uri: &str) -> TestResponse {
-        let req = Request::builder().uri(uri).body(Body::empty()).expect("request");
+        self.request(Method::GET, uri).await
+    }
+
+    pub async fn request(&self, method: Method, uri: &str) -> TestResponse {
+        let req = Request::builder().method(method).uri(uri).body(Body::empty()).expect("request");
         let res = self.router.clone().oneshot(req).await.expect("router never fails");
         let status = res.status();
         let headers = res.headers().clone();

@@ -122,6 +122,11 @@ async fn photo_files_are_served(app: TestApp) {
 async fn unknown_paths_and_trailing_slashes(app: TestApp) {
     let r = app.get("/v1/nothing-here").await;
     assert_eq!((r.status, r.body.clone()), (StatusCode::NOT_FOUND, serde_json::json!({"detail": "Not Found"})));
+    let r = app.request(axum::http::Method::DELETE, "/v1/stats/site").await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (StatusCode::METHOD_NOT_ALLOWED, serde_json::json!({"detail": "Method Not Allowed"}))
+    );
     let r = app.get("/v1/trigs/?limit=2").await;
     assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(r.headers["location"], "/v1/trigs?limit=2");

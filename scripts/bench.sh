@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Read-path benchmark on the full-scale data set (no response cache).
+#
+#   scripts/bench.sh sqlite            # or: postgres, mysql (several may be given)
+#
+# For each backend: builds the release binary, seeds the full scale once (reused while its
+# counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
+# p99) and throughput at 8 connections. Needs wrk (apt-get install wrk); PostgreSQL/MySQL runs
+# use $BENCH_POSTGRES_URL / $BENCH_MYSQL_URL (default: local servers, database trigapi_bench).
+# Server and load generator share the machine: numbers are for this machine only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/trigapi-target}"
+DURATION="${BENCH_DURATION:-5s}"
+PORT="${BENCH_PORT:-8299}"
+WORK="${BENCH_DIR:-/var/tmp/trigapi-bench}"
+mkdir -p "$WORK"
+
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/trigapi"
+
+url_for() {
+  case "$1" in
+    sqlite) echo "sqlite://$WORK/full.db" ;;
+    postgres) echo "${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/trigapi_bench}" ;;
+    mysql) echo "${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/trigapi_bench}" ;;
+    *) echo "unknown backend $1" >&2; exit 2 ;;
+  esac
+}
+
+create_db() {
+  case "$1" in
+    postgres) psql -q -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='trigapi_bench'" | grep -q 1 \
+                || psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE trigapi_bench" ;;
+    mysql) mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS trigapi_bench" ;;
+  esac
+}
+
+# The most-logged trig and the most active user: worst cases for the per-trig/user lists.
+busiest() { # backend table column
+  local q="SELECT $3 FROM $2 GROUP BY $3 ORDER BY COUNT(*) DESC LIMIT 1"
+  case "$1" in
+    sqlite) python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$WORK/full.db" "$q" ;;
+    postgres) psql -h 127.0.0.1 -U postgres -d trigapi_bench -Atc "$q" ;;
+    mysql) mariadb -uroot -N trigapi_bench -e "$q" ;;
+  esac
+}
+
+measure() { # name path
+  local url="http://127.0.0.1:$PORT$2" lat thr
+  wrk -t1 -c1 -d2s "$url" >/dev/null 2>&1 || true   # warm up
+  lat=$(wrk -t1 -c1 -d"$DURATION" --latency "$url")
+  thr=$(wrk -t2 -c8 -d"$DURATION" "$url")
+  local p50 p99 rps errors
+  p50=$(awk '$1=="50%"{print $2}' <<<"$lat")
+  p99=$(awk '$1=="99%"{print $2}' <<<"$lat")
+  rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$thr")
+  errors=$(grep -E "Non-2xx|Socket errors" <<<"$lat$thr" | tr '\n' ' ' || true)
+  printf '| %-34s | %8s | %8s | %8s | %s\n' "$1" "$p50" "$p99" "$rps" "${errors:-}|"
+}
+
+for backend in "$@"; do
+  url=$(url_for "$backend")
+  create_db "$backend"
+  logs=$(DATABASE_URL="$url" "$BIN" migrate >/dev/null 2>&1; \
+         case "$backend" in
+           sqlite) python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from tlog').fetchone()[0])" "$WORK/full.db" 2>/dev/null ;;
+           postgres) psql -h 127.0.0.1 -U postgres -d trigapi_bench -Atc "select count(*) from tlog" ;;
+           mysql) mariadb -uroot -N trigapi_bench -e "select count(*) from tlog" ;;
+         esac || echo 0)
+  if [ "$logs" != "470000" ]; then
+    echo "== seeding full scale on $backend"
+    /usr/bin/time -f "seed wall time: %e s, max RSS %M KB" env DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" "$BIN" seed --scale full --reset
+  fi
+  trig=$(busiest "$backend" tlog trig_id)
+  user=$(busiest "$backend" tlog user_id)
+  LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+  echo
+  echo "### $backend (busiest trig $trig, busiest user $user)"
+  echo
+  echo "| endpoint                           | p50 (1c) | p99 (1c) | req/s (8c) | errors |"
+  echo "|---|---|---|---|---|"
+  measure "/v1/stats/site" "/v1/stats/site"
+  measure "/v1/logs" "/v1/logs"
+  measure "/v1/logs?include=photos&limit=20" "/v1/logs?include=photos&limit=20"
+  measure "/v1/trigs?lat&lon&max_km=20" "/v1/trigs?lat=54.45&lon=-3.21&max_km=20"
+  measure "/v1/trigs?lat&lon (no radius)" "/v1/trigs?lat=54.45&lon=-3.21"
+  measure "/v1/trigs/{busiest}/logs" "/v1/trigs/$trig/logs"
+  measure "/v1/trigs/{busiest}?include=all" "/v1/trigs/$trig?include=details,stats,attrs"
+  measure "/v1/photos" "/v1/photos"
+  measure "/v1/users" "/v1/users"
+  measure "/v1/users/{busiest}?include=all" "/v1/users/$user?include=stats,breakdown"
+  measure "/v1/users/{busiest}/logs" "/v1/users/$user/logs"
+  measure "/v1/trigs/export" "/v1/trigs/export"
+  kill $pid; wait $pid 2>/dev/null || true
+  trap - EXIT
+done

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Make sure PostgreSQL (127.0.0.1:5432, trust auth) and MariaDB (127.0.0.1:3306, root without a
+# password) are running for the test suite. Installs them with apt on a Debian/Ubuntu machine
+# that lacks them (needs root). Prints the TEST_* variables to export.
+set -euo pipefail
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_ready=0
+apt_install() {
+  if [ "$apt_ready" = 0 ]; then as_root apt-get update -qq; apt_ready=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+wait_port() { for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 0.5; done; echo "port $1 did not open" >&2; return 1; }
+
+if ! port_open 5432; then
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  conf=/etc/postgresql/$version/main/pg_hba.conf
+  # Local trust auth for the test user (a throwaway test server; never do this in production).
+  if ! grep -q "trigapi-tests" "$conf"; then
+    as_root sed -i '1i host all all 127.0.0.1/32 trust # trigapi-tests' "$conf"
+  fi
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_port 5432
+fi
+
+if ! port_open 3306; then
+  command -v mariadbd >/dev/null || apt_install mariadb-server
+  as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  wait_port 3306
+  # Debian's root uses unix_socket auth; the tests connect over TCP without a password.
+  as_root mariadb -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" 2>/dev/null || true
+fi
+
+echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
+echo "export TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql"
