@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, NaiveTime};
 use sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement};
 
-use super::{Db, DbError, Tlog, Trig, User, count_where};
+use super::{Counted, Db, DbError, Tlog, Trig, User};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LogRow {
@@ -120,10 +120,6 @@ fn select() -> SelectStatement {
         .to_owned()
 }
 
-fn count_statement(f: &LogFilter) -> SelectStatement {
-    count_where(Tlog::Table, condition(f))
-}
-
 fn condition(f: &LogFilter) -> Condition {
     let mut cond = Condition::all();
     if let Some(t) = f.trig_id {
@@ -156,19 +152,5 @@ pub async fn list(
         stmt.order_by((Tlog::Table, Tlog::Id), Order::Desc);
     }
     stmt.limit(limit).offset(offset);
-    let count = count_statement(f);
-    Ok(tokio::try_join!(db.fetch_all(&stmt), db.fetch_count(&count))?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sea_query::SqliteQueryBuilder;
-
-    #[test]
-    fn an_empty_filter_adds_no_where_clause() {
-        // SQLite only takes its fast whole-table COUNT(*) path without a WHERE clause.
-        let sql = count_statement(&LogFilter::default()).to_string(SqliteQueryBuilder);
-        assert_eq!(sql, r#"SELECT COUNT(*) AS "n" FROM "tlog""#);
-    }
+    Ok(tokio::try_join!(db.fetch_all(&stmt), db.count(Counted::Tlog, condition(f)))?)
 }

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement};
 
-use super::{Db, DbError, Server, Tlog, Tphoto, Trig, User, count_where};
+use super::{Counted, Db, DbError, Server, Tlog, Tphoto, Trig, User, count_where};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PhotoRow {
@@ -109,14 +109,14 @@ pub async fn list(db: &Db, f: &PhotoFilter, limit: u64, offset: u64) -> Result<(
 /// Live photos matching `f`. Unfiltered, it is "all rows minus deleted rows": both are cheap
 /// (a table count and an index range), where `deleted_ind <> 'Y'` would scan every row.
 pub async fn count(db: &Db, f: &PhotoFilter) -> Result<i64, DbError> {
-    let all = count_where(Tphoto::Table, Condition::all());
     let unfiltered = f.trig_id.is_none() && f.user_id.is_none() && f.log_id.is_none() && f.log_ids.is_none();
     if unfiltered {
-        let deleted = all.clone().and_where(Expr::col(Tphoto::DeletedInd).eq("Y")).to_owned();
-        let (all, deleted) = tokio::try_join!(db.fetch_count(&all), db.fetch_count(&deleted))?;
+        let deleted = Condition::all().add(Expr::col(Tphoto::DeletedInd).eq("Y"));
+        let (all, deleted) =
+            tokio::try_join!(db.count(Counted::Tphoto, Condition::all()), db.count(Counted::Tphoto, deleted))?;
         return Ok(all - deleted);
     }
-    let mut count = all;
+    let mut count = count_where(Tphoto::Table, Condition::all());
     if f.trig_id.is_some() || f.user_id.is_some() {
         count.inner_join(Tlog::Table, Expr::col((Tlog::Table, Tlog::Id)).equals((Tphoto::Table, Tphoto::TlogId)));
     }

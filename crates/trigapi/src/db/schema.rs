@@ -171,3 +171,12 @@ pub enum Attrval {
     AttrId,
     ValueString,
 }
+
+/// PostgreSQL-only counters (`migrations/postgres/0004_row_counts.sql`).
+#[derive(Iden, Clone, Copy)]
+#[iden = "trigapi_row_counts"]
+pub enum RowCounts {
+    Table,
+    TableName,
+    N,
+}

@@ -4,8 +4,7 @@ use chrono::NaiveDate;
 use sea_query::{Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 
 use super::{
-    Attr, Attrset, AttrsetAttrval, Attrsource, Attrval, Backend, Db, DbError, Status, Tlog, Trig, Trigstats,
-    count_where,
+    Attr, Attrset, AttrsetAttrval, Attrsource, Attrval, Backend, Counted, Db, DbError, Status, Tlog, Trig, Trigstats,
 };
 use crate::domain::trig_query::{Centre, KM_PER_DEGREE, TrigListQuery, TrigOrder};
 
@@ -158,14 +157,24 @@ pub async fn attrs(db: &Db, trig_id: i32) -> Result<Vec<AttrValueRow>, DbError> 
     db.fetch_all(&stmt).await
 }
 
-/// Squared planar distance (km²) from `c`, as the contract computes it.
-fn distance_sq(c: Centre) -> Expr {
-    let dlat = Expr::col((Trig::Table, Trig::WgsLat)).sub(c.lat).mul(KM_PER_DEGREE);
-    let dlon = Expr::col((Trig::Table, Trig::WgsLong)).sub(c.lon).mul(c.km_per_degree_lon());
+/// Squared planar distance (km²) from `c`, as the contract computes it, in double precision
+/// (PostgreSQL's NUMERIC arithmetic is an order of magnitude slower).
+fn distance_sq(b: Backend, c: Centre) -> Expr {
+    let dlat = b.as_double(Expr::col((Trig::Table, Trig::WgsLat))).sub(c.lat).mul(KM_PER_DEGREE);
+    let dlon = b.as_double(Expr::col((Trig::Table, Trig::WgsLong))).sub(c.lon).mul(c.km_per_degree_lon());
     dlat.clone().mul(dlat).add(dlon.clone().mul(dlon))
 }
 
-fn list_condition(q: &TrigListQuery, exclude_user: Option<i32>) -> Condition {
+/// A bounding-box edge as a DECIMAL(9,5) literal, rounded outwards, so PostgreSQL and MySQL
+/// compare it with the DECIMAL coordinate columns directly and can use their index (a float
+/// parameter would convert every row instead).
+fn coordinate_bound(v: f64, upper: bool) -> Expr {
+    let scaled = v * 1e5;
+    let rounded = if upper { scaled.ceil() } else { scaled.floor() } / 1e5;
+    Expr::val(rounded).cast_as("DECIMAL(9,5)")
+}
+
+fn list_condition(b: Backend, q: &TrigListQuery, exclude_user: Option<i32>) -> Condition {
     let mut cond = Condition::all();
     if let Some(name) = q.name.as_deref().filter(|n| !n.is_empty()) {
         cond = cond.add(Func::lower(Expr::col((Trig::Table, Trig::Name))).like(format!("%{}%", name.to_lowercase())));
@@ -180,13 +189,19 @@ fn list_condition(q: &TrigListQuery, exclude_user: Option<i32>) -> Condition {
         // The bounding box is a superset of the circle; it lets the (wgs_lat, wgs_long) index
         // narrow the scan before the exact planar test.
         let dlat = max_km / KM_PER_DEGREE;
-        cond = cond.add(Expr::col((Trig::Table, Trig::WgsLat)).between(c.lat - dlat, c.lat + dlat));
+        cond = cond.add(
+            Expr::col((Trig::Table, Trig::WgsLat))
+                .between(coordinate_bound(c.lat - dlat, false), coordinate_bound(c.lat + dlat, true)),
+        );
         let kx = c.km_per_degree_lon();
         if kx > 1e-6 {
             let dlon = max_km / kx;
-            cond = cond.add(Expr::col((Trig::Table, Trig::WgsLong)).between(c.lon - dlon, c.lon + dlon));
+            cond = cond.add(
+                Expr::col((Trig::Table, Trig::WgsLong))
+                    .between(coordinate_bound(c.lon - dlon, false), coordinate_bound(c.lon + dlon, true)),
+            );
         }
-        cond = cond.add(distance_sq(c).lte(max_km * max_km));
+        cond = cond.add(distance_sq(b, c).lte(max_km * max_km));
     }
     if let Some(user_id) = exclude_user {
         cond = cond.add(
@@ -204,12 +219,12 @@ fn list_condition(q: &TrigListQuery, exclude_user: Option<i32>) -> Condition {
 
 /// One page of the filtered list, and the filtered total.
 pub async fn list(db: &Db, q: &TrigListQuery, exclude_user: Option<i32>) -> Result<(Vec<TrigRow>, i64), DbError> {
-    let cond = list_condition(q, exclude_user);
+    let cond = list_condition(db.backend(), q, exclude_user);
     let (limit, offset) = q.page.sql();
     let mut stmt = minimal_select(db.backend()).cond_where(cond.clone()).to_owned();
     match (q.order, q.centre) {
         (TrigOrder::Distance, Some(c)) => {
-            stmt.order_by_expr(distance_sq(c), Order::Asc);
+            stmt.order_by_expr(distance_sq(db.backend(), c), Order::Asc);
         }
         (TrigOrder::Name, _) => {
             stmt.order_by((Trig::Table, Trig::Name), Order::Asc);
@@ -217,8 +232,7 @@ pub async fn list(db: &Db, q: &TrigListQuery, exclude_user: Option<i32>) -> Resu
         _ => {}
     }
     stmt.order_by((Trig::Table, Trig::Id), Order::Asc).limit(limit).offset(offset);
-    let count = count_where(Trig::Table, cond);
-    Ok(tokio::try_join!(db.fetch_all(&stmt), db.fetch_count(&count))?)
+    Ok(tokio::try_join!(db.fetch_all(&stmt), db.count(Counted::Trig, cond))?)
 }
 
 /// Every trig, by id (`/trigs/export`).
@@ -249,8 +263,9 @@ mod tests {
         let sql = Query::select()
             .column(Trig::Id)
             .from(Trig::Table)
-            .cond_where(list_condition(&q, None))
+            .cond_where(list_condition(Backend::Postgres, &q, None))
             .to_string(PostgresQueryBuilder);
-        assert!(sql.contains(r#"("trig"."wgs_lat" - 57.5) * 111.32"#), "{sql}");
+        assert!(sql.contains(r#"(CAST("trig"."wgs_lat" AS DOUBLE PRECISION) - 57.5) * 111.32"#), "{sql}");
+        assert!(sql.contains("CAST(57.41016 AS DECIMAL(9,5))"), "{sql}");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use sea_query::{Asterisk, Condition, Expr, ExprTrait, Func, Order, Query};
 
-use super::{Db, DbError, Tlog, Tphoto, Trig, User, count_where};
+use super::{Counted, Db, DbError, Tlog, Tphoto, Trig, User};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -66,8 +66,7 @@ pub async fn list(db: &Db, name: Option<&str>, limit: u64, offset: u64) -> Resul
     }
     let stmt =
         user_select().cond_where(cond.clone()).order_by(User::Id, Order::Asc).limit(limit).offset(offset).to_owned();
-    let count = count_where(User::Table, cond);
-    Ok(tokio::try_join!(db.fetch_all(&stmt), db.fetch_count(&count))?)
+    Ok(tokio::try_join!(db.fetch_all(&stmt), db.count(Counted::User, cond))?)
 }
 
 /// `stats` for several users at once (three grouped queries, whatever the page size).

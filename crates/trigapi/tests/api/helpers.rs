@@ -71,13 +71,16 @@ pub fn test_config(database_url: &str) -> Config {
     Config { database_url: database_url.to_owned(), photos_dir: photos, ..Config::default() }
 }
 
-async fn prepare(backend: Backend) -> anyhow::Result<String> {
+/// Create a new, migrated, empty database and return its URL.
+async fn new_database(backend: Backend) -> anyhow::Result<String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let pid = std::process::id();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let url = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("trigapi-test-{pid}"));
             std::fs::create_dir_all(&dir)?;
-            let file = dir.join("demo.db");
+            let file = dir.join(format!("db{n}.sqlite"));
             let _ = std::fs::remove_file(&file);
             format!("sqlite://{}", file.display())
         }
@@ -85,11 +88,11 @@ async fn prepare(backend: Backend) -> anyhow::Result<String> {
             let var = server_env(backend).unwrap_or_default();
             let server = std::env::var(var)?;
             let admin = Db::connect(&server, 2).await?;
-            drop_orphans(&admin, backend).await;
-            let name = format!(
-                "trigapi_test_{pid}_{}",
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()
-            );
+            if n == 0 {
+                drop_orphans(&admin, backend).await;
+            }
+            let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+            let name = format!("trigapi_test_{pid}_{millis}_{n}");
             admin.execute_raw(&format!("CREATE DATABASE {name}")).await?;
             admin.close().await;
             replace_database(&server, &name)
@@ -97,6 +100,13 @@ async fn prepare(backend: Backend) -> anyhow::Result<String> {
     };
     let db = Db::connect(&url, 4).await?;
     trigapi::db::migrate::run(&db).await?;
+    db.close().await;
+    Ok(url)
+}
+
+async fn prepare(backend: Backend) -> anyhow::Result<String> {
+    let url = new_database(backend).await?;
+    let db = Db::connect(&url, 4).await?;
     seed::run(&db, &test_config(&url), Scale::Demo, &mut NoProgress).await?;
     db.close().await;
     Ok(url)
@@ -161,11 +171,25 @@ pub struct TestResponse {
 }
 
 impl TestApp {
+    /// The app over the shared, seeded, read-only database of `backend`.
     pub async fn new(backend: Backend) -> Option<Self> {
         let url = seeded_database(backend)?;
-        let db = Db::connect(&url, 4).await.expect("connect to the seeded test database");
-        let router = build_router(AppState { db: db.clone(), config: Arc::new(test_config(&url)) });
-        Some(Self { router, db })
+        Some(Self::over(&url).await)
+    }
+
+    /// The app over a new empty database of its own (for tests that change data).
+    pub async fn empty(backend: Backend) -> Option<Self> {
+        if server_env(backend).is_some_and(|var| std::env::var(var).map(|v| v.is_empty()).unwrap_or(true)) {
+            return None;
+        }
+        let url = new_database(backend).await.expect("create a test database");
+        Some(Self::over(&url).await)
+    }
+
+    async fn over(url: &str) -> Self {
+        let db = Db::connect(url, 4).await.expect("connect to the test database");
+        let router = build_router(AppState { db: db.clone(), config: Arc::new(test_config(url)) });
+        Self { router, db }
     }
 
     pub async fn get(&self, uri: &str) -> TestResponse {
@@ -208,6 +232,28 @@ macro_rules! backend_tests {
         mod mysql {
             $(#[tokio::test] async fn $name() {
                 if let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::MySql).await { super::$name(app).await }
+            })*
+        }
+    };
+}
+
+/// Like [`backend_tests!`], but each test gets a new empty database it may change.
+#[macro_export]
+macro_rules! empty_db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_empty {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = $crate::helpers::TestApp::empty($crate::helpers::Backend::Sqlite).await { super::$name(app).await }
+            })*
+        }
+        mod postgres_empty {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = $crate::helpers::TestApp::empty($crate::helpers::Backend::Postgres).await { super::$name(app).await }
+            })*
+        }
+        mod mysql_empty {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = $crate::helpers::TestApp::empty($crate::helpers::Backend::MySql).await { super::$name(app).await }
             })*
         }
     };

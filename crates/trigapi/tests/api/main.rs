@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod counts;
 mod fresh_clone;
 mod logs;
 mod misc;
