@@ -85,6 +85,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_toml_file_overrides_the_defaults() {
+        let path = std::env::temp_dir().join(format!("trigapi-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "db_max_connections = 3\nlog_format = \"pretty\"\n").expect("write config");
+        let loaded = Config::load(Some(&path));
+        let _ = std::fs::remove_file(&path);
+        let c = loaded.expect("valid config");
+        assert_eq!((c.db_max_connections, c.log_format.as_str()), (3, "pretty"));
+        assert_eq!(c.bind_addr, Config::default().bind_addr, "unset keys keep their defaults");
+    }
+
+    #[test]
+    fn a_bad_value_is_a_clear_error() {
+        let path = std::env::temp_dir().join(format!("trigapi-config-bad-{}.toml", std::process::id()));
+        std::fs::write(&path, "db_max_connections = \"many\"\n").expect("write config");
+        let err = Config::load(Some(&path)).expect_err("a string is not a pool size");
+        let _ = std::fs::remove_file(&path);
+        assert!(err.to_string().contains("db_max_connections"), "{err}");
+    }
+
+    #[test]
     fn cors_origins_accept_json_and_comma_lists() {
         let mut c = Config { backend_cors_origins: r#"["http://a/", "http://b"]"#.into(), ..Config::default() };
         assert_eq!(c.cors_origins(), ["http://a", "http://b"]);

@@ -217,22 +217,62 @@ fn list_condition(b: Backend, q: &TrigListQuery, exclude_user: Option<i32>) -> C
     cond
 }
 
+/// Radii (km) tried in turn for a nearest-first page without `max_km`.
+const PROBE_RADII_KM: [f64; 3] = [25.0, 100.0, 400.0];
+/// Past this many rows (`skip + limit`) one sorted scan of every trig is as good.
+const PROBE_MAX_ROWS: u64 = 1_000;
+
 /// One page of the filtered list, and the filtered total.
 pub async fn list(db: &Db, q: &TrigListQuery, exclude_user: Option<i32>) -> Result<(Vec<TrigRow>, i64), DbError> {
     let cond = list_condition(db.backend(), q, exclude_user);
     let (limit, offset) = q.page.sql();
-    let mut stmt = minimal_select(db.backend()).cond_where(cond.clone()).to_owned();
+    let page = async {
+        if let (TrigOrder::Distance, Some(_), None) = (q.order, q.centre, q.max_km)
+            && let Some(rows) = nearest_by_probing(db, q, exclude_user, limit + offset).await?
+        {
+            return Ok(rows.into_iter().skip(offset as usize).collect());
+        }
+        db.fetch_all(&page_statement(db.backend(), q, cond.clone(), limit, offset)).await
+    };
+    Ok(tokio::try_join!(page, db.count(Counted::Trig, cond.clone()))?)
+}
+
+fn page_statement(b: Backend, q: &TrigListQuery, cond: Condition, limit: u64, offset: u64) -> SelectStatement {
+    let mut stmt = minimal_select(b).cond_where(cond).to_owned();
     match (q.order, q.centre) {
         (TrigOrder::Distance, Some(c)) => {
-            stmt.order_by_expr(distance_sq(db.backend(), c), Order::Asc);
+            stmt.order_by_expr(distance_sq(b, c), Order::Asc);
         }
         (TrigOrder::Name, _) => {
             stmt.order_by((Trig::Table, Trig::Name), Order::Asc);
         }
         _ => {}
     }
-    stmt.order_by((Trig::Table, Trig::Id), Order::Asc).limit(limit).offset(offset);
-    Ok(tokio::try_join!(db.fetch_all(&stmt), db.count(Counted::Trig, cond))?)
+    stmt.order_by((Trig::Table, Trig::Id), Order::Asc).limit(limit).offset(offset).to_owned()
+}
+
+/// The `want` nearest trigs, found inside growing circles instead of sorting all 25k rows.
+/// Correct because the circle filter and the sort use the same distance expression: once a
+/// circle holds `want` rows, every row outside it is farther than all of them. `None` when no
+/// probe circle holds enough (far-away centres, deep pages): the caller sorts everything.
+async fn nearest_by_probing(
+    db: &Db,
+    q: &TrigListQuery,
+    exclude_user: Option<i32>,
+    want: u64,
+) -> Result<Option<Vec<TrigRow>>, DbError> {
+    if want > PROBE_MAX_ROWS {
+        return Ok(None);
+    }
+    for radius in PROBE_RADII_KM {
+        let probe = q.within(radius);
+        let cond = list_condition(db.backend(), &probe, exclude_user);
+        let rows = db.fetch_all(&page_statement(db.backend(), &probe, cond, want, 0)).await?;
+        if rows.len() as u64 >= want {
+            return Ok(Some(rows));
+        }
+    }
+    Ok(None)
 }
 
 /// Every trig, by id (`/trigs/export`).

@@ -80,6 +80,11 @@ impl TrigListQuery {
         Self { name, county, centre, max_km, order_raw, order, physical_types, physical_types_raw, exclude_found, page }
     }
 
+    /// The same query restricted to `radius_km` around its centre.
+    pub fn within(&self, radius_km: f64) -> Self {
+        Self { max_km: Some(radius_km), ..self.clone() }
+    }
+
     /// `max_km` only applies together with a centre.
     pub fn radius(&self) -> Option<(Centre, f64)> {
         self.centre.zip(self.max_km)

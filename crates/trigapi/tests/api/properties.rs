@@ -105,3 +105,37 @@ fn distance_filter_matches_brute_force() {
         })
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn nearest_first_without_a_radius_matches_brute_force() {
+    let rt = runtime();
+    let Some(app) = rt.block_on(TestApp::new(Backend::Sqlite)) else { return };
+    let export = rt.block_on(app.ok("/v1/trigs/export"));
+    let points: Vec<(f64, f64)> = export["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["wgs_lat"].as_str()?.parse().ok()?, t["wgs_long"].as_str()?.parse().ok()?)))
+        .collect();
+    let mut runner = TestRunner::new(Config { cases: 32, ..Config::default() });
+    // Centres across and beyond the UK (far ones exercise the full-sort fallback); pages deep
+    // enough to cross probe radii.
+    runner
+        .run(&(45.0f64..62.0, -12.0f64..4.0, 0i64..1200, 1i64..=100), |(lat, lon, skip, limit)| {
+            let v = rt.block_on(app.ok(&format!("/v1/trigs?lat={lat}&lon={lon}&skip={skip}&limit={limit}")));
+            prop_assert_eq!(v["pagination"]["total"].as_i64(), Some(points.len() as i64));
+            let kx = 111.32 * lat.to_radians().cos();
+            let mut all: Vec<f64> =
+                points.iter().map(|(a, b)| (((a - lat) * 111.32).powi(2) + ((b - lon) * kx).powi(2)).sqrt()).collect();
+            all.sort_by(f64::total_cmp);
+            let got: Vec<f64> =
+                v["items"].as_array().into_iter().flatten().filter_map(|i| i["distance_km"].as_f64()).collect();
+            let expected: Vec<f64> = all.iter().skip(skip as usize).take(limit as usize).copied().collect();
+            prop_assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                prop_assert!((g - e).abs() <= 0.051, "page differs: got {:?}, expected {:?}", got, expected);
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
