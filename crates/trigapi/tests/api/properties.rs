@@ -11,6 +11,23 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
+/// Every trig's (lat, lon), from the export.
+async fn trig_points(app: &TestApp) -> Vec<(f64, f64)> {
+    let export = app.ok("/v1/trigs/export").await;
+    export["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["wgs_lat"].as_str()?.parse().ok()?, t["wgs_long"].as_str()?.parse().ok()?)))
+        .collect()
+}
+
+/// The contract's planar distance (km) from a centre.
+fn planar_km(lat: f64, lon: f64, (a, b): (f64, f64)) -> f64 {
+    let kx = 111.32 * lat.to_radians().cos();
+    (((a - lat) * 111.32).powi(2) + ((b - lon) * kx).powi(2)).sqrt()
+}
+
 const LISTS: &[&str] = &[
     "/v1/logs?",
     "/v1/photos?",
@@ -64,19 +81,12 @@ fn pagination_invariants_hold_on_every_list() {
 fn distance_filter_matches_brute_force() {
     let rt = runtime();
     let Some(app) = rt.block_on(TestApp::new(Backend::Sqlite)) else { return };
-    let export = rt.block_on(app.ok("/v1/trigs/export"));
-    let points: Vec<(f64, f64)> = export["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| Some((t["wgs_lat"].as_str()?.parse().ok()?, t["wgs_long"].as_str()?.parse().ok()?)))
-        .collect();
+    let points = rt.block_on(trig_points(&app));
     let mut runner = TestRunner::new(Config { cases: 32, ..Config::default() });
     runner
         .run(&(50.0f64..58.5, -6.0f64..1.5, 0.0f64..120.0), |(lat, lon, max_km)| {
             let v = rt.block_on(app.ok(&format!("/v1/trigs?lat={lat}&lon={lon}&max_km={max_km}&limit=100")));
-            let kx = 111.32 * lat.to_radians().cos();
-            let dist = |(a, b): (f64, f64)| (((a - lat) * 111.32).powi(2) + ((b - lon) * kx).powi(2)).sqrt();
+            let dist = |p: (f64, f64)| planar_km(lat, lon, p);
             let inside_strict = points.iter().filter(|p| dist(**p) < max_km - 1e-6).count() as i64;
             let inside_loose = points.iter().filter(|p| dist(**p) <= max_km + 1e-6).count() as i64;
             let total = v["pagination"]["total"].as_i64().unwrap_or(-1);
@@ -110,13 +120,7 @@ fn distance_filter_matches_brute_force() {
 fn nearest_first_without_a_radius_matches_brute_force() {
     let rt = runtime();
     let Some(app) = rt.block_on(TestApp::new(Backend::Sqlite)) else { return };
-    let export = rt.block_on(app.ok("/v1/trigs/export"));
-    let points: Vec<(f64, f64)> = export["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| Some((t["wgs_lat"].as_str()?.parse().ok()?, t["wgs_long"].as_str()?.parse().ok()?)))
-        .collect();
+    let points = rt.block_on(trig_points(&app));
     let mut runner = TestRunner::new(Config { cases: 32, ..Config::default() });
     // Centres across and beyond the UK (far ones exercise the full-sort fallback); pages deep
     // enough to cross probe radii.
@@ -124,9 +128,7 @@ fn nearest_first_without_a_radius_matches_brute_force() {
         .run(&(45.0f64..62.0, -12.0f64..4.0, 0i64..1200, 1i64..=100), |(lat, lon, skip, limit)| {
             let v = rt.block_on(app.ok(&format!("/v1/trigs?lat={lat}&lon={lon}&skip={skip}&limit={limit}")));
             prop_assert_eq!(v["pagination"]["total"].as_i64(), Some(points.len() as i64));
-            let kx = 111.32 * lat.to_radians().cos();
-            let mut all: Vec<f64> =
-                points.iter().map(|(a, b)| (((a - lat) * 111.32).powi(2) + ((b - lon) * kx).powi(2)).sqrt()).collect();
+            let mut all: Vec<f64> = points.iter().map(|p| planar_km(lat, lon, *p)).collect();
             all.sort_by(f64::total_cmp);
             let got: Vec<f64> =
                 v["items"].as_array().into_iter().flatten().filter_map(|i| i["distance_km"].as_f64()).collect();
