@@ -3,9 +3,17 @@
 //! This crate will hold the two-tier response cache described in the project's cache design:
 //! canonical keys, tag generations for O(1) race-free invalidation, an in-process tier in front
 //! of Redis, single flight and stale-while-revalidate. It knows nothing about the application
-//! that uses it. For now it provides the canonical key builder.
+//! that uses it.
+//!
+//! Done so far, each usable on its own:
+//! * [`key`]: canonical keys (`{prefix}:{env}:{resource}[:{id}][:{sub}][:params_{hash}]:{version}`).
+//! * [`envelope`]: the stored entry (compressed body, strong ETag, timing, generations) with a
+//!   validated byte format: a corrupt or foreign value decodes to an error, never a panic.
+//! * [`freshness`]: the pure fresh / stale / expired verdict with XFetch early refresh.
 
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]
 
+pub mod envelope;
+pub mod freshness;
 pub mod key;

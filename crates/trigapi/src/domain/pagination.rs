@@ -58,7 +58,8 @@ impl<T> Paginated<T> {
     /// `params` are the endpoint's link parameters in the contract's order, `limit` included;
     /// `skip` is always appended last. Values are URL-encoded (a fix over the original).
     pub fn new(items: Vec<T>, total: i64, page: Page, base: &str, params: &[(&str, String)]) -> Self {
-        let has_more = page.skip + (items.len() as i64) < total;
+        // Saturating: `skip` is any non-negative i64 a client sends.
+        let has_more = page.skip.saturating_add(items.len() as i64) < total;
         let link = |skip: i64| {
             let mut s = String::from(base);
             let mut sep = '?';
@@ -73,8 +74,8 @@ impl<T> Paginated<T> {
         };
         let links = Links {
             self_: link(page.skip),
-            next: has_more.then(|| link(page.skip + page.limit)),
-            prev: (page.skip > 0).then(|| link((page.skip - page.limit).max(0))),
+            next: has_more.then(|| link(page.skip.saturating_add(page.limit))),
+            prev: (page.skip > 0).then(|| link(page.skip.saturating_sub(page.limit).max(0))),
         };
         Self { items, pagination: Pagination { total, limit: page.limit, offset: page.skip, has_more }, links }
     }

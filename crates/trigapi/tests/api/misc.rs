@@ -12,6 +12,7 @@ backend_tests!(
     docs_page_is_served_without_a_cdn,
     photo_files_are_served,
     unknown_paths_and_trailing_slashes,
+    extreme_pages_are_empty_not_errors,
 );
 
 async fn site_stats_count_the_seeded_data(app: TestApp) {
@@ -130,4 +131,18 @@ async fn unknown_paths_and_trailing_slashes(app: TestApp) {
     let r = app.get("/v1/trigs/?limit=2").await;
     assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(r.headers["location"], "/v1/trigs?limit=2");
+}
+
+async fn extreme_pages_are_empty_not_errors(app: TestApp) {
+    let max = i64::MAX;
+    for list in ["/v1/logs", "/v1/photos", "/v1/users", "/v1/trigs", "/v1/trigs/1/logs"] {
+        let v = app.ok(&format!("{list}?skip={max}&limit=100")).await;
+        assert_eq!(v["items"].as_array().map(Vec::len), Some(0), "{list}");
+        assert_eq!(v["pagination"]["has_more"], false);
+        assert!(v["links"]["next"].is_null());
+    }
+    let v = app.ok(&format!("/v1/trigs?lat=54&lon=-3&skip={max}")).await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(0));
+    let r = app.get("/v1/logs?skip=99999999999999999999").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "beyond 64 bits is a clear 422");
 }
