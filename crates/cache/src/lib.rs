@@ -10,10 +10,13 @@
 //! * [`envelope`]: the stored entry (compressed body, strong ETag, timing, generations) with a
 //!   validated byte format: a corrupt or foreign value decodes to an error, never a panic.
 //! * [`freshness`]: the pure fresh / stale / expired verdict with XFetch early refresh.
+//! * [`flight`]: single flight; the shared computation runs in its own task, so a caller that
+//!   goes away does not cancel it for the others.
 
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]
 
 pub mod envelope;
+pub mod flight;
 pub mod freshness;
 pub mod key;
