@@ -23,7 +23,7 @@ use trigapi::state::AppState;
 pub use trigapi::db::Backend;
 
 /// The variable naming the server a backend's tests create their database on.
-fn server_env(backend: Backend) -> Option<&'static str> {
+pub fn server_env(backend: Backend) -> Option<&'static str> {
     match backend {
         Backend::Sqlite => None,
         Backend::Postgres => Some("TEST_POSTGRES_URL"),
@@ -73,6 +73,15 @@ pub fn test_config(database_url: &str) -> Config {
 
 /// Create a new, migrated, empty database and return its URL.
 async fn new_database(backend: Backend) -> anyhow::Result<String> {
+    let url = blank_database(backend).await?;
+    let db = Db::connect(&url, 4).await?;
+    trigapi::db::migrate::run(&db).await?;
+    db.close().await;
+    Ok(url)
+}
+
+/// Create a new database with no tables at all (not even migrations) and return its URL.
+pub async fn blank_database(backend: Backend) -> anyhow::Result<String> {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let pid = std::process::id();
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -98,9 +107,6 @@ async fn new_database(backend: Backend) -> anyhow::Result<String> {
             replace_database(&server, &name)
         }
     };
-    let db = Db::connect(&url, 4).await?;
-    trigapi::db::migrate::run(&db).await?;
-    db.close().await;
     Ok(url)
 }
 
@@ -186,9 +192,21 @@ impl TestApp {
         Some(Self::over(&url).await)
     }
 
+    /// The seeded app with a changed configuration.
+    pub async fn configured(backend: Backend, change: impl FnOnce(&mut Config)) -> Option<Self> {
+        let url = seeded_database(backend)?;
+        let mut config = test_config(&url);
+        change(&mut config);
+        Some(Self::with_config(config).await)
+    }
+
     async fn over(url: &str) -> Self {
-        let db = Db::connect(url, 4).await.expect("connect to the test database");
-        let router = build_router(AppState { db: db.clone(), config: Arc::new(test_config(url)) });
+        Self::with_config(test_config(url)).await
+    }
+
+    async fn with_config(config: Config) -> Self {
+        let db = Db::connect(&config.database_url, 4).await.expect("connect to the test database");
+        let router = build_router(AppState { db: db.clone(), config: Arc::new(config) });
         Self { router, db }
     }
 
@@ -197,7 +215,10 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, uri: &str) -> TestResponse {
-        let req = Request::builder().method(method).uri(uri).body(Body::empty()).expect("request");
+        self.send(Request::builder().method(method).uri(uri).body(Body::empty()).expect("request")).await
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
         let res = self.router.clone().oneshot(req).await.expect("router never fails");
         let status = res.status();
         let headers = res.headers().clone();

@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod cli;
 mod counts;
 mod fresh_clone;
+mod legacy;
 mod logs;
 mod misc;
 mod photos;

@@ -146,3 +146,44 @@ async fn extreme_pages_are_empty_not_errors(app: TestApp) {
     let r = app.get("/v1/logs?skip=99999999999999999999").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "beyond 64 bits is a clear 422");
 }
+
+#[tokio::test]
+async fn cors_lets_configured_origins_read_responses() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let Some(app) = crate::helpers::TestApp::configured(crate::helpers::Backend::Sqlite, |c| {
+        c.backend_cors_origins = r#"["https://trigpointing.uk/"]"#.into();
+    })
+    .await
+    else {
+        return;
+    };
+    let preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/v1/trigs")
+        .header("origin", "https://trigpointing.uk")
+        .header("access-control-request-method", "GET")
+        .body(Body::empty())
+        .expect("request");
+    let r = app.send(preflight).await;
+    assert_eq!(r.headers["access-control-allow-origin"], "https://trigpointing.uk");
+    let other = Request::builder()
+        .uri("/v1/stats/site")
+        .header("origin", "https://elsewhere.example")
+        .body(Body::empty())
+        .expect("request");
+    let r = app.send(other).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers.get("access-control-allow-origin").is_none(), "unlisted origins get no CORS grant");
+}
+
+#[tokio::test]
+async fn request_ids_are_returned_and_propagated() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let Some(app) = crate::helpers::TestApp::new(crate::helpers::Backend::Sqlite).await else { return };
+    let r = app.get("/health").await;
+    assert_eq!(r.headers["x-request-id"].len(), 36, "a UUID is assigned");
+    let req = Request::builder().uri("/health").header("x-request-id", "abc-123").body(Body::empty()).expect("request");
+    assert_eq!(app.send(req).await.headers["x-request-id"], "abc-123");
+}
