@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432, trust auth) and MariaDB (127.0.0.1:3306, root without a
-# password) are running for the test suite. Installs them with apt on a Debian/Ubuntu machine
-# that lacks them (needs root). Prints the TEST_* variables to export.
+# password) are running for the test suite, and that `redis-server` is installed (the cache tests
+# start their own servers on free ports). Installs what is missing with apt on a Debian/Ubuntu
+# machine (needs root). Prints the variables to export.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -34,5 +35,8 @@ if ! port_open 3306; then
   as_root mariadb -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" 2>/dev/null || true
 fi
 
+command -v redis-server >/dev/null || apt_install redis-server
+
 echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
 echo "export TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql"
+echo "export TRIGAPI_REQUIRE_REDIS=1"

@@ -12,6 +12,8 @@
 //! * [`freshness`]: the pure fresh / stale / expired verdict with XFetch early refresh.
 //! * [`flight`]: single flight; the shared computation runs in its own task, so a caller that
 //!   goes away does not cancel it for the others.
+//! * [`tier_redis`]: Redis calls bounded by a short timeout behind a circuit breaker with a
+//!   background reconnect probe.
 
 #![warn(missing_docs)]
 #![deny(unreachable_pub)]
@@ -20,3 +22,4 @@ pub mod envelope;
 pub mod flight;
 pub mod freshness;
 pub mod key;
+pub mod tier_redis;

@@ -1,0 +1,237 @@
+//! The Redis tier's connection discipline: every call is bounded by a short timeout, and a
+//! circuit breaker stops calling a Redis that keeps failing until a background probe sees it
+//! answer again.
+//!
+//! A slow or frozen Redis therefore costs at most one timeout per request while the breaker
+//! is closed, and nothing once it has opened: callers get [`TierError::Unavailable`] at once
+//! and serve from the origin. Redis being down at start-up is not an error: the tier starts
+//! open and the probe connects when it can.
+//!
+//! Events (`tracing`, target `trigapi_cache`): `cache_redis_connection_failed` when the breaker
+//! opens, `cache_redis_connected` when a connection is (re-)established.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, RedisError};
+
+/// Event names, shared with the rest of the cache's structured logging.
+pub mod events {
+    /// The breaker opened: Redis calls stop until the probe reconnects.
+    pub const CACHE_REDIS_CONNECTION_FAILED: &str = "cache_redis_connection_failed";
+    /// A connection to Redis is (re-)established.
+    pub const CACHE_REDIS_CONNECTED: &str = "cache_redis_connected";
+}
+
+/// Timeouts and breaker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisTierConfig {
+    /// Upper bound for one command, round trip included.
+    pub command_timeout: Duration,
+    /// Upper bound for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Consecutive failures that open the breaker.
+    pub failures_to_open: u32,
+    /// Pause between reconnect attempts while open.
+    pub probe_interval: Duration,
+}
+
+impl Default for RedisTierConfig {
+    fn default() -> Self {
+        Self {
+            command_timeout: Duration::from_millis(50),
+            connect_timeout: Duration::from_millis(250),
+            failures_to_open: 3,
+            probe_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Why a tier call returned no answer.
+#[derive(Debug)]
+pub enum TierError {
+    /// The breaker is open (or there is no connection yet): not attempted.
+    Unavailable,
+    /// No answer within the command timeout.
+    Timeout,
+    /// Redis answered with an error, or the connection failed.
+    Redis(RedisError),
+}
+
+impl std::fmt::Display for TierError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TierError::Unavailable => f.write_str("redis unavailable (circuit open)"),
+            TierError::Timeout => f.write_str("redis command timed out"),
+            TierError::Redis(e) => write!(f, "redis error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TierError {}
+
+/// A handle to one Redis server. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisTier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    config: RedisTierConfig,
+    /// A std lock: held only to clone or replace the (cheaply cloned) connection.
+    conn: RwLock<Option<MultiplexedConnection>>,
+    failures: AtomicU32,
+    open: AtomicBool,
+    probing: AtomicBool,
+}
+
+impl std::fmt::Debug for RedisTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTier").field("available", &self.is_available()).finish()
+    }
+}
+
+impl RedisTier {
+    /// Parse `url` and try to connect. Only a malformed URL is an error: an unreachable server
+    /// leaves the breaker open and a probe retrying in the background. Needs a Tokio runtime.
+    pub async fn connect(url: &str, config: RedisTierConfig) -> Result<Self, RedisError> {
+        let client = Client::open(url)?;
+        let tier = Self {
+            inner: Arc::new(Inner {
+                client,
+                config,
+                conn: RwLock::new(None),
+                failures: AtomicU32::new(0),
+                open: AtomicBool::new(false),
+                probing: AtomicBool::new(false),
+            }),
+        };
+        match tier.inner.connect_once().await {
+            Ok(conn) => tier.inner.install(conn),
+            Err(e) => tier.trip(&e.to_string()),
+        }
+        Ok(tier)
+    }
+
+    /// False while the breaker is open.
+    pub fn is_available(&self) -> bool {
+        !self.inner.open.load(Ordering::Acquire)
+    }
+
+    /// Run one command on the shared connection, bounded by the command timeout and counted
+    /// by the breaker.
+    pub async fn call<T, F, Fut>(&self, command: F) -> Result<T, TierError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        if !self.is_available() {
+            return Err(TierError::Unavailable);
+        }
+        let Some(conn) = self.inner.conn.read().unwrap_or_else(PoisonError::into_inner).clone() else {
+            return Err(TierError::Unavailable);
+        };
+        let result = match tokio::time::timeout(self.inner.config.command_timeout, command(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if !is_connection_error(&e) => {
+                // Redis answered (e.g. WRONGTYPE): the connection is healthy.
+                self.inner.failures.store(0, Ordering::Release);
+                return Err(TierError::Redis(e));
+            }
+            // The client's own response timeout may fire first; it is the same outcome.
+            Ok(Err(e)) if e.is_timeout() => Err(TierError::Timeout),
+            Ok(Err(e)) => Err(TierError::Redis(e)),
+            Err(_) => Err(TierError::Timeout),
+        };
+        match &result {
+            Ok(_) => self.inner.failures.store(0, Ordering::Release),
+            Err(e) => {
+                let n = self.inner.failures.fetch_add(1, Ordering::AcqRel) + 1;
+                if n >= self.inner.config.failures_to_open {
+                    self.trip(&e.to_string());
+                }
+            }
+        }
+        result
+    }
+
+    /// `GET key`.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TierError> {
+        self.call(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
+    }
+
+    /// `SET key value EX ttl`.
+    pub async fn set_ex(&self, key: &str, value: &[u8], ttl_secs: u64) -> Result<(), TierError> {
+        self.call(|mut c| async move {
+            redis::cmd("SET").arg(key).arg(value).arg("EX").arg(ttl_secs).query_async(&mut c).await
+        })
+        .await
+    }
+}
+
+impl Inner {
+    /// A new connection that has answered `PING`, within the connect budget.
+    async fn connect_once(&self) -> Result<MultiplexedConnection, TierError> {
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.config.connect_timeout))
+            .set_response_timeout(Some(self.config.command_timeout));
+        let attempt = async {
+            let mut conn = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await?;
+            Ok::<_, RedisError>(conn)
+        };
+        let budget = self.config.connect_timeout + self.config.command_timeout;
+        tokio::time::timeout(budget, attempt).await.map_err(|_| TierError::Timeout)?.map_err(TierError::Redis)
+    }
+
+    /// Use `conn` from now on and close the breaker.
+    fn install(&self, conn: MultiplexedConnection) {
+        *self.conn.write().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        self.failures.store(0, Ordering::Release);
+        self.open.store(false, Ordering::Release);
+        tracing::info!(event = events::CACHE_REDIS_CONNECTED, "redis connected");
+    }
+}
+
+impl RedisTier {
+    /// Open the breaker and make sure exactly one probe is reconnecting.
+    fn trip(&self, reason: &str) {
+        if !self.inner.open.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                event = events::CACHE_REDIS_CONNECTION_FAILED,
+                error = reason,
+                "redis unavailable; circuit open"
+            );
+        }
+        if self.inner.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The probe holds only a weak reference: dropping the last handle ends it.
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                tokio::time::sleep(inner.config.probe_interval).await;
+                if let Ok(conn) = inner.connect_once().await {
+                    // Clear `probing` before closing the breaker: a failure that trips it again
+                    // in between then starts a new probe instead of finding this one finished.
+                    inner.probing.store(false, Ordering::Release);
+                    inner.install(conn);
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn is_connection_error(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+}
