@@ -17,9 +17,7 @@ pub mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sea_query::{
-    Expr, ExprTrait, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
-};
+use sea_query::{Expr, ExprTrait, MysqlQueryBuilder, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder};
 use sea_query_sqlx::SqlxBinder;
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -202,40 +200,8 @@ impl Db {
         self.fetch_count(&count_where(table.table(), cond)).await
     }
 
-    /// Run inserts in one transaction (bulk loading). Returns rows affected.
-    pub async fn insert_all(&self, stmts: &[InsertStatement]) -> Result<u64, DbError> {
-        let mut affected = 0;
-        match self {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                for s in stmts {
-                    let (sql, values) = s.build_sqlx(SqliteQueryBuilder);
-                    affected += sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *tx).await?.rows_affected();
-                }
-                tx.commit().await?;
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for s in stmts {
-                    let (sql, values) = s.build_sqlx(PostgresQueryBuilder);
-                    affected += sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *tx).await?.rows_affected();
-                }
-                tx.commit().await?;
-            }
-            Db::MySql(pool) => {
-                let mut tx = pool.begin().await?;
-                for s in stmts {
-                    let (sql, values) = s.build_sqlx(MysqlQueryBuilder);
-                    affected += sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut *tx).await?.rows_affected();
-                }
-                tx.commit().await?;
-            }
-        }
-        Ok(affected)
-    }
-
-    /// Run one data-changing statement (UPDATE/DELETE) outside a transaction.
-    pub async fn execute(&self, stmt: &sea_query::DeleteStatement) -> Result<u64, DbError> {
+    /// Run one data-changing statement (INSERT, UPDATE, DELETE); returns the rows affected.
+    pub async fn execute<S: SqlxBinder>(&self, stmt: &S) -> Result<u64, DbError> {
         dispatch!(self, stmt, |sql, values, pool| {
             Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(pool).await?.rows_affected())
         })

@@ -19,7 +19,7 @@ pub trait SeedRow {
     fn values(&self) -> Vec<Expr>;
 }
 
-/// Insert `rows` in chunks, one transaction per chunk; `on_chunk(done)` reports progress.
+/// Insert `rows` in multi-row statements (each atomic); `on_chunk(done)` reports progress.
 pub async fn insert<R: SeedRow>(db: &Db, rows: &[R], mut on_chunk: impl FnMut(usize)) -> Result<(), DbError> {
     let cols = R::columns();
     let per_chunk = (MAX_PARAMS / cols.len()).max(1);
@@ -30,7 +30,7 @@ pub async fn insert<R: SeedRow>(db: &Db, rows: &[R], mut on_chunk: impl FnMut(us
         for r in chunk {
             stmt.values(r.values()).map_err(|e| DbError::Sqlx(sqlx::Error::Protocol(e.to_string())))?;
         }
-        db.insert_all(&[stmt]).await?;
+        db.execute(&stmt).await?;
         done += chunk.len();
         on_chunk(done);
     }

@@ -1,6 +1,8 @@
 //! `GET /v1/logs`, `/v1/logs/{log_id}`, `/v1/logs/{log_id}/photos`, and the log-page helper the
 //! trig and user log lists share.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 
@@ -48,21 +50,18 @@ pub(super) async fn log_page(
 }
 
 async fn with_photos(db: &Db, rows: Vec<LogRow>, include: bool, denorm: Denorm) -> Result<Vec<TLogListItem>, ApiError> {
-    let mut photos = if include {
+    let mut by_log: HashMap<i32, Vec<TPhotoListItem>> = HashMap::new();
+    if include {
         let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
-        db::photos::for_logs(db, &ids).await?
-    } else {
-        Vec::new()
-    };
+        for p in db::photos::for_logs(db, &ids).await? {
+            by_log.entry(p.log_id).or_default().push(TPhotoListItem::new(p, denorm));
+        }
+    }
     Ok(rows
         .into_iter()
         .map(|row| {
-            let log_photos = include.then(|| {
-                let (mine, rest): (Vec<_>, Vec<_>) = photos.drain(..).partition(|p| p.log_id == row.id);
-                photos = rest;
-                mine.into_iter().map(|p| TPhotoListItem::new(p, denorm)).collect()
-            });
-            TLogListItem { log: row.into(), photos: log_photos }
+            let photos = include.then(|| by_log.remove(&row.id).unwrap_or_default());
+            TLogListItem { log: row.into(), photos }
         })
         .collect())
 }

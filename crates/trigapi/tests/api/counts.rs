@@ -5,10 +5,10 @@ use sea_query::{Expr, ExprTrait, Query};
 use trigapi::db::seed_writer::{NewLog, NewPhoto, insert};
 use trigapi::db::{Tlog, Tphoto};
 
-use crate::empty_db_tests;
+use crate::backend_tests;
 use crate::helpers::TestApp;
 
-empty_db_tests!(totals_follow_inserts_and_deletes);
+backend_tests!(empty: totals_follow_inserts_and_deletes);
 
 fn log(id: i32) -> NewLog {
     NewLog {

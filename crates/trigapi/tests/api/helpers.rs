@@ -236,45 +236,27 @@ impl TestApp {
     }
 }
 
-/// Generate one `#[tokio::test]` per backend for each named `async fn(TestApp)`.
+/// Generate one `#[tokio::test]` per backend for each named `async fn(TestApp)`, over the
+/// shared seeded database (`backend_tests!(a, b)`) or a new empty one each
+/// (`backend_tests!(empty: a, b)`).
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
+    (empty: $($name:ident),* $(,)?) => { $crate::backend_tests!(@app empty; $($name),*); };
+    ($($name:ident),* $(,)?) => { $crate::backend_tests!(@app new; $($name),*); };
+    (@app $ctor:ident; $($name:ident),*) => {
         mod sqlite {
             $(#[tokio::test] async fn $name() {
-                if let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::Sqlite).await { super::$name(app).await }
+                if let Some(app) = $crate::helpers::TestApp::$ctor($crate::helpers::Backend::Sqlite).await { super::$name(app).await }
             })*
         }
         mod postgres {
             $(#[tokio::test] async fn $name() {
-                if let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::Postgres).await { super::$name(app).await }
+                if let Some(app) = $crate::helpers::TestApp::$ctor($crate::helpers::Backend::Postgres).await { super::$name(app).await }
             })*
         }
         mod mysql {
             $(#[tokio::test] async fn $name() {
-                if let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::MySql).await { super::$name(app).await }
-            })*
-        }
-    };
-}
-
-/// Like [`backend_tests!`], but each test gets a new empty database it may change.
-#[macro_export]
-macro_rules! empty_db_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_empty {
-            $(#[tokio::test] async fn $name() {
-                if let Some(app) = $crate::helpers::TestApp::empty($crate::helpers::Backend::Sqlite).await { super::$name(app).await }
-            })*
-        }
-        mod postgres_empty {
-            $(#[tokio::test] async fn $name() {
-                if let Some(app) = $crate::helpers::TestApp::empty($crate::helpers::Backend::Postgres).await { super::$name(app).await }
-            })*
-        }
-        mod mysql_empty {
-            $(#[tokio::test] async fn $name() {
-                if let Some(app) = $crate::helpers::TestApp::empty($crate::helpers::Backend::MySql).await { super::$name(app).await }
+                if let Some(app) = $crate::helpers::TestApp::$ctor($crate::helpers::Backend::MySql).await { super::$name(app).await }
             })*
         }
     };
