@@ -12,6 +12,9 @@
 //! * [`freshness`]: the pure fresh / stale / expired verdict with XFetch early refresh.
 //! * [`flight`]: single flight; the shared computation runs in its own task, so a caller that
 //!   goes away does not cancel it for the others.
+//! * [`generations`]: tag generations in Redis: O(1) invalidation per tag, and the entry plus
+//!   its tags' current generations in one round trip, so a value computed before a write is
+//!   never served after it.
 //! * [`tier_redis`]: Redis calls bounded by a short timeout behind a circuit breaker with a
 //!   background reconnect probe.
 
@@ -21,5 +24,6 @@
 pub mod envelope;
 pub mod flight;
 pub mod freshness;
+pub mod generations;
 pub mod key;
 pub mod tier_redis;

@@ -1,82 +1,12 @@
 //! The Redis tier against real `redis-server` processes that each test starts on a free port
-//! and then kills, freezes (SIGSTOP) or restarts.
-//!
-//! Needs `redis-server` on PATH; without it these tests are skipped, unless
-//! `TRIGAPI_REQUIRE_REDIS=1` (set by CI) makes that a failure.
+//! and then kills, freezes (SIGSTOP) or restarts (harness in `common/`).
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{RedisServer, free_port, redis_available};
 use trigapi_cache::tier_redis::{RedisTier, RedisTierConfig, TierError};
-
-struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn redis_available() -> bool {
-    let found = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok();
-    if !found {
-        assert!(
-            std::env::var("TRIGAPI_REQUIRE_REDIS").is_err(),
-            "redis-server is required (TRIGAPI_REQUIRE_REDIS is set)"
-        );
-        eprintln!("skipped: redis-server not found");
-    }
-    found
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        Self::start_on(free_port())
-    }
-
-    fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child: Some(child), port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().map(|c| c.id().to_string()).unwrap_or_default();
-        let ok = Command::new("kill").args([sig, &pid]).status().map(|s| s.success()).unwrap_or(false);
-        assert!(ok, "kill {sig} {pid}");
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            self.signal("-CONT");
-        }
-        self.kill();
-    }
-}
 
 fn config() -> RedisTierConfig {
     RedisTierConfig {

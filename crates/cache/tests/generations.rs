@@ -1,0 +1,84 @@
+//! Tag generations against a real `redis-server`: bumps are seen at once, and an entry computed
+//! before a write can be stored after it but is never served as current.
+
+mod common;
+
+use common::{RedisServer, redis_available};
+use trigapi_cache::envelope::{Entry, EntryMeta};
+use trigapi_cache::generations::{Generations, Lookup};
+use trigapi_cache::tier_redis::{RedisTier, RedisTierConfig};
+
+async fn setup() -> Option<(RedisServer, RedisTier, Generations)> {
+    if !redis_available() {
+        return None;
+    }
+    let server = RedisServer::start();
+    let tier = RedisTier::connect(&server.url(), RedisTierConfig::default()).await.expect("valid url");
+    let gens = Generations::new(tier.clone(), "test:env");
+    Some((server, tier, gens))
+}
+
+fn entry(body: &[u8], generations: Vec<u64>) -> Vec<u8> {
+    let meta = EntryMeta {
+        status: 200,
+        content_type: "application/json".into(),
+        ttl_secs: 60,
+        grace_secs: 0,
+        compute_micros: 100,
+        generations,
+    };
+    Entry::new(meta, body, 0, 1024).encode()
+}
+
+#[tokio::test]
+async fn a_bump_is_seen_by_the_next_read() {
+    let Some((_server, _tier, gens)) = setup().await else { return };
+    let tags = Generations::tag_set(["trig:1", "trig:1", "trigs:list"]);
+    assert_eq!(tags, ["*", "trig:1", "trigs:list"], "global first, no duplicates");
+    assert_eq!(gens.read(&tags).await.expect("read"), [0, 0, 0]);
+    gens.bump(&["trig:1"]).await.expect("bump");
+    assert_eq!(gens.read(&tags).await.expect("read"), [0, 1, 0]);
+    gens.bump(&["*"]).await.expect("flush all");
+    assert_eq!(gens.read(&tags).await.expect("read"), [1, 1, 0]);
+    assert_eq!(gens.key("trig:1"), "test:env:gen:trig:1");
+}
+
+#[tokio::test]
+async fn a_value_computed_before_a_write_is_dead_on_arrival() {
+    let Some((_server, tier, gens)) = setup().await else { return };
+    let tags = Generations::tag_set(["trig:1"]);
+    // A miss reads the generations, then queries the database...
+    let before = gens.read(&tags).await.expect("read");
+    // ...meanwhile a write commits and bumps its tags...
+    gens.bump(&["trig:1"]).await.expect("bump");
+    // ...and the miss stores its (old) result afterwards.
+    tier.set_ex("k", &entry(b"old", before), 60).await.expect("store");
+    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup"), Lookup::Invalidated), "never served as current");
+    // The next miss computes under the new generations, and that entry is current.
+    let now = gens.read(&tags).await.expect("read");
+    tier.set_ex("k", &entry(b"new", now), 60).await.expect("store");
+    match gens.lookup("k", &tags).await.expect("lookup") {
+        Lookup::Current(e) => assert_eq!(e.identity_body().expect("body").as_ref(), b"new"),
+        other => panic!("expected the new entry, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn other_tags_do_not_invalidate_and_flush_all_does() {
+    let Some((_server, tier, gens)) = setup().await else { return };
+    let tags = Generations::tag_set(["trig:1"]);
+    tier.set_ex("k", &entry(b"v", gens.read(&tags).await.expect("read")), 60).await.expect("store");
+    gens.bump(&["trig:12", "trigs:list"]).await.expect("bump others");
+    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup"), Lookup::Current(_)));
+    gens.bump(&["*"]).await.expect("flush");
+    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup"), Lookup::Invalidated));
+}
+
+#[tokio::test]
+async fn missing_and_corrupt_entries_are_reported_not_raised() {
+    let Some((_server, tier, gens)) = setup().await else { return };
+    let tags = Generations::tag_set(["trig:1"]);
+    assert!(matches!(gens.lookup("absent", &tags).await.expect("lookup"), Lookup::Missing));
+    tier.set_ex("junk", br#"{"value": {"id": 1}, "ttl": 60}"#, 60).await.expect("store foreign bytes");
+    assert!(matches!(gens.lookup("junk", &tags).await.expect("lookup"), Lookup::Corrupt(_)));
+}
