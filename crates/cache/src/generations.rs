@@ -55,6 +55,10 @@ impl Generations {
         format!("{}:gen:{tag}", self.namespace)
     }
 
+    fn keys(&self, tags: &[impl AsRef<str>]) -> Vec<String> {
+        tags.iter().map(|t| self.key(t.as_ref())).collect()
+    }
+
     /// `tags` with [`GLOBAL`] first and no duplicates: the order generations are stored in.
     pub fn tag_set<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let mut out = vec![GLOBAL.to_owned()];
@@ -68,7 +72,7 @@ impl Generations {
 
     /// Current generations of `tags` (0 for a tag never bumped), in the same order.
     pub async fn read(&self, tags: &[String]) -> Result<Vec<u64>, TierError> {
-        let keys: Vec<String> = tags.iter().map(|t| self.key(t)).collect();
+        let keys = self.keys(tags);
         self.tier
             .call(|mut c| async move {
                 let mut pipe = redis::pipe();
@@ -83,7 +87,7 @@ impl Generations {
 
     /// Invalidate `tags`: one `INCR` each, in one round trip. Call after the write commits.
     pub async fn bump(&self, tags: &[&str]) -> Result<(), TierError> {
-        let keys: Vec<String> = tags.iter().map(|t| self.key(t)).collect();
+        let keys = self.keys(tags);
         self.tier
             .call(|mut c| async move {
                 let mut pipe = redis::pipe();
@@ -97,7 +101,7 @@ impl Generations {
 
     /// Fetch the entry under `key` and the current generations of its `tags` in one round trip.
     pub async fn lookup(&self, key: &str, tags: &[String]) -> Result<Lookup, TierError> {
-        let gen_keys: Vec<String> = tags.iter().map(|t| self.key(t)).collect();
+        let gen_keys = self.keys(tags);
         let (bytes, now): (Option<Vec<u8>>, Vec<u64>) = self
             .tier
             .call(|mut c| async move {

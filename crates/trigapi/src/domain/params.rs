@@ -121,6 +121,12 @@ pub fn as_row_id(v: i64) -> Option<i32> {
     i32::try_from(v).ok()
 }
 
+/// An id used as a list filter. One outside `i32` matches no row, so it becomes `-1` (ids are
+/// positive) and the list is empty, as the original answers for an unknown id.
+pub fn filter_id(v: i64) -> i32 {
+    as_row_id(v).unwrap_or(-1)
+}
+
 fn parse_int(raw: &str) -> Option<i64> {
     let t = raw.trim();
     t.parse::<i64>().ok().or_else(|| {

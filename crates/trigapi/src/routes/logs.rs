@@ -11,7 +11,7 @@ use crate::db::logs::{LogColumn, LogFilter, LogOrder, LogRow, default_order};
 use crate::db::{self, Db};
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::log::{TLogListItem, TLogResponse, TLogWithIncludes};
@@ -47,6 +47,23 @@ pub(super) async fn log_page(
     let (limit, offset) = page.sql();
     let (rows, total) = db::logs::list(db, filter, order, limit, offset).await?;
     Ok((with_photos(db, rows, include.has("photos"), photo_denorm).await?, total))
+}
+
+/// A trig's or user's logs (`/trigs/{id}/logs`, `/users/{id}/logs`): `include`, `skip`,
+/// `limit`, newest first, photo denormalised fields null, links with `limit` and `skip` only.
+pub(super) async fn scoped_log_page(
+    db: &Db,
+    query: Option<&str>,
+    filter: LogFilter,
+    base: &str,
+) -> Result<Paginated<TLogListItem>, ApiError> {
+    let mut q = QueryParams::parse(query);
+    let include_raw = q.string("include");
+    let page = Page::from_query(&mut q);
+    q.finish()?;
+    let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+    let (items, total) = log_page(db, &filter, &default_order(), page, &include, Denorm::Null).await?;
+    Ok(Paginated::new(items, total, page, base, &[("limit", page.limit.to_string())]))
 }
 
 async fn with_photos(db: &Db, rows: Vec<LogRow>, include: bool, denorm: Denorm) -> Result<Vec<TLogListItem>, ApiError> {
@@ -111,10 +128,7 @@ pub async fn list(
     q.finish()?;
     let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
     let order = parse_order(order_raw.as_deref())?;
-    let filter = LogFilter {
-        trig_id: trig_id.map(|v| as_row_id(v).unwrap_or(-1)),
-        user_id: user_id.map(|v| as_row_id(v).unwrap_or(-1)),
-    };
+    let filter = LogFilter { trig_id: trig_id.map(filter_id), user_id: user_id.map(filter_id) };
     let (items, total) = log_page(&app.db, &filter, &order, page, &include, Denorm::Filled).await?;
     let mut params = vec![("limit", page.limit.to_string())];
     params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
@@ -155,7 +169,7 @@ pub async fn photos(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
     let id = path_int("log_id", &raw_id)?;
-    let filter = db::photos::PhotoFilter { log_id: Some(as_row_id(id).unwrap_or(-1)), ..Default::default() };
+    let filter = db::photos::PhotoFilter { log_id: Some(filter_id(id)), ..Default::default() };
     let base = format!("/v1/logs/{id}/photos");
     photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Null)).await.map(Json)
 }

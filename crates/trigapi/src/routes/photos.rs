@@ -6,7 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use crate::db::photos::{PhotoFilter, PhotoRow};
 use crate::db::{self, Db};
 use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::photo::TPhotoResponse;
@@ -65,7 +65,7 @@ pub async fn list(
     let user_id = q.int("user_id", None, None);
     let page = Page::from_query(&mut q);
     q.finish()?;
-    let id = |v: Option<i64>| v.map(|v| as_row_id(v).unwrap_or(-1));
+    let id = |v: Option<i64>| v.map(filter_id);
     let filter = PhotoFilter { trig_id: id(trig_id), log_id: id(log_id), user_id: id(user_id), log_ids: None };
     let (limit, offset) = page.sql();
     let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;

@@ -7,15 +7,15 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{AppendHeaders, IntoResponse};
 use chrono::Utc;
 
-use super::logs::{LOG_INCLUDES, log_page};
+use super::logs::scoped_log_page;
 use super::photos::{PageParams, photo_page};
 use crate::auth::MaybeAuthUser;
 use crate::db;
-use crate::db::logs::{LogFilter, default_order};
+use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
 use crate::domain::include::{IncludeRules, IncludeSet};
-use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::domain::pagination::Paginated;
+use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::domain::trig_query::TrigListQuery;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -162,15 +162,8 @@ pub async fn logs(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Paginated<TLogListItem>>, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
-    let mut q = QueryParams::parse(query.as_deref());
-    let include_raw = q.string("include");
-    let page = Page::from_query(&mut q);
-    q.finish()?;
-    let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
-    let filter = LogFilter { trig_id: Some(as_row_id(id).unwrap_or(-1)), user_id: None };
-    let (items, total) = log_page(&app.db, &filter, &default_order(), page, &include, Denorm::Null).await?;
-    let params = [("limit", page.limit.to_string())];
-    Ok(Json(Paginated::new(items, total, page, &format!("/v1/trigs/{id}/logs"), &params)))
+    let filter = LogFilter { trig_id: Some(filter_id(id)), user_id: None };
+    scoped_log_page(&app.db, query.as_deref(), filter, &format!("/v1/trigs/{id}/logs")).await.map(Json)
 }
 
 /// A trig's photos, newest first (variant B with denormalised fields).
@@ -182,7 +175,7 @@ pub async fn photos(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
-    let filter = PhotoFilter { trig_id: Some(as_row_id(id).unwrap_or(-1)), ..Default::default() };
+    let filter = PhotoFilter { trig_id: Some(filter_id(id)), ..Default::default() };
     let base = format!("/v1/trigs/{id}/photos");
     photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Filled)).await.map(Json)
 }

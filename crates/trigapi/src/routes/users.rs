@@ -3,14 +3,14 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 
-use super::logs::{LOG_INCLUDES, log_page};
+use super::logs::scoped_log_page;
 use super::photos::{PageParams, photo_page};
 use crate::db;
-use crate::db::logs::{LogFilter, default_order};
+use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::log::TLogListItem;
@@ -90,15 +90,8 @@ pub async fn logs(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Paginated<TLogListItem>>, ApiError> {
     let id = path_int("user_id", &raw_id)?;
-    let mut q = QueryParams::parse(query.as_deref());
-    let include_raw = q.string("include");
-    let page = Page::from_query(&mut q);
-    q.finish()?;
-    let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
-    let filter = LogFilter { trig_id: None, user_id: Some(as_row_id(id).unwrap_or(-1)) };
-    let (items, total) = log_page(&app.db, &filter, &default_order(), page, &include, Denorm::Null).await?;
-    let params = [("limit", page.limit.to_string())];
-    Ok(Json(Paginated::new(items, total, page, &format!("/v1/users/{id}/logs"), &params)))
+    let filter = LogFilter { user_id: Some(filter_id(id)), trig_id: None };
+    scoped_log_page(&app.db, query.as_deref(), filter, &format!("/v1/users/{id}/logs")).await.map(Json)
 }
 
 /// A user's photos, newest first (variant B with denormalised fields).
@@ -110,7 +103,7 @@ pub async fn photos(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
     let id = path_int("user_id", &raw_id)?;
-    let filter = PhotoFilter { user_id: Some(as_row_id(id).unwrap_or(-1)), ..Default::default() };
+    let filter = PhotoFilter { user_id: Some(filter_id(id)), ..Default::default() };
     let base = format!("/v1/users/{id}/photos");
     photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Filled)).await.map(Json)
 }

@@ -23,12 +23,17 @@ use trigapi::state::AppState;
 pub use trigapi::db::Backend;
 
 /// The variable naming the server a backend's tests create their database on.
-pub fn server_env(backend: Backend) -> Option<&'static str> {
+fn server_env(backend: Backend) -> Option<&'static str> {
     match backend {
         Backend::Sqlite => None,
         Backend::Postgres => Some("TEST_POSTGRES_URL"),
         Backend::MySql => Some("TEST_MYSQL_URL"),
     }
+}
+
+/// Whether `backend`'s tests can run here (SQLite always; the others when their server is named).
+pub fn backend_configured(backend: Backend) -> bool {
+    server_env(backend).is_none_or(|var| std::env::var(var).is_ok_and(|v| !v.is_empty()))
 }
 
 static SQLITE: OnceLock<Result<String, String>> = OnceLock::new();
@@ -42,8 +47,8 @@ pub fn seeded_database(backend: Backend) -> Option<String> {
         Backend::Postgres => &POSTGRES,
         Backend::MySql => &MYSQL,
     };
-    if let Some(var) = server_env(backend).filter(|var| std::env::var(var).map(|v| v.is_empty()).unwrap_or(true)) {
-        eprintln!("skipped: {var} is not set");
+    if !backend_configured(backend) {
+        eprintln!("skipped: {} is not set", server_env(backend).unwrap_or_default());
         return None;
     }
     // Seeding runs on its own thread and runtime: a pool must not outlive the runtime that
@@ -185,7 +190,7 @@ impl TestApp {
 
     /// The app over a new empty database of its own (for tests that change data).
     pub async fn empty(backend: Backend) -> Option<Self> {
-        if server_env(backend).is_some_and(|var| std::env::var(var).map(|v| v.is_empty()).unwrap_or(true)) {
+        if !backend_configured(backend) {
             return None;
         }
         let url = new_database(backend).await.expect("create a test database");

@@ -7,7 +7,7 @@ use trigapi::config::Config;
 use trigapi::db::Db;
 use trigapi::startup::Application;
 
-use crate::helpers::{Backend, blank_database, server_env};
+use crate::helpers::{Backend, backend_configured, blank_database};
 
 /// Every table and index name in the database, sorted.
 async fn schema_objects(db: &Db) -> Vec<String> {
@@ -41,7 +41,7 @@ async fn schema_objects(db: &Db) -> Vec<String> {
 }
 
 async fn serving_leaves_a_legacy_database_untouched(backend: Backend) {
-    if server_env(backend).is_some_and(|v| std::env::var(v).map(|s| s.is_empty()).unwrap_or(true)) {
+    if !backend_configured(backend) {
         return;
     }
     let url = blank_database(backend).await.expect("database");
