@@ -23,6 +23,7 @@
 
 use std::borrow::Cow;
 
+use bytes::Bytes;
 use xxhash_rust::xxh3::xxh3_128;
 
 const MAGIC: &[u8; 4] = b"TGC\x01";
@@ -61,7 +62,7 @@ pub struct Entry {
     stored_at_millis: u64,
     etag: String,
     encoding: BodyEncoding,
-    body: Vec<u8>,
+    body: Bytes,
 }
 
 /// Why stored bytes could not be read back as an [`Entry`].
@@ -101,6 +102,7 @@ impl Entry {
             Some(c) => (BodyEncoding::Zstd, c),
             None => (BodyEncoding::Identity, body.to_vec()),
         };
+        let body = Bytes::from(body);
         Self { meta, stored_at_millis: now_millis, etag, encoding, body }
     }
 
@@ -119,16 +121,30 @@ impl Entry {
         self.stored_at_millis
     }
 
-    /// The body as stored, and how it is encoded.
-    pub fn stored_body(&self) -> (BodyEncoding, &[u8]) {
+    /// The body as stored, and how it is encoded (a cheap reference-counted handle).
+    pub fn stored_body(&self) -> (BodyEncoding, &Bytes) {
         (self.encoding, &self.body)
+    }
+
+    /// True when the stored body hashes to the entry's ETag: catches a damaged body that still
+    /// decodes (a flipped byte in an identity body, or a zstd stream that inflates to garbage).
+    pub fn verify(&self) -> Result<Bytes, DecodeError> {
+        let identity = match self.encoding {
+            BodyEncoding::Identity => self.body.clone(),
+            BodyEncoding::Zstd => Bytes::from(self.identity_body()?.into_owned()),
+        };
+        if format!("\"{:032x}\"", xxh3_128(&identity)) == self.etag {
+            Ok(identity)
+        } else {
+            Err(DecodeError::Invalid("body does not match its etag"))
+        }
     }
 
     /// The uncompressed body.
     pub fn identity_body(&self) -> Result<Cow<'_, [u8]>, DecodeError> {
         match self.encoding {
             BodyEncoding::Identity => Ok(Cow::Borrowed(&self.body)),
-            BodyEncoding::Zstd => zstd::stream::decode_all(self.body.as_slice())
+            BodyEncoding::Zstd => zstd::stream::decode_all(self.body.as_ref())
                 .map(Cow::Owned)
                 .map_err(|_| DecodeError::Invalid("zstd body")),
         }
@@ -196,7 +212,7 @@ impl Entry {
         let etag_len = r.byte()? as usize;
         let etag = std::str::from_utf8(r.take(etag_len)?).map_err(|_| DecodeError::Invalid("etag"))?.to_owned();
         let body_len = u32::from_le_bytes(r.array()?) as usize;
-        let body = r.take(body_len)?.to_vec();
+        let body = Bytes::copy_from_slice(r.take(body_len)?);
         if !r.0.is_empty() {
             return Err(DecodeError::Invalid("trailing bytes"));
         }
@@ -259,7 +275,7 @@ mod tests {
     #[test]
     fn small_or_incompressible_bodies_stay_identity() {
         let e = Entry::new(meta(), b"{}", 0, 1024);
-        assert_eq!(e.stored_body(), (BodyEncoding::Identity, &b"{}"[..]));
+        assert_eq!(e.stored_body(), (BodyEncoding::Identity, &Bytes::from_static(b"{}")));
         let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
         let e = Entry::new(meta(), &noise, 0, 1024);
         assert!(e.stored_body().1.len() <= noise.len());

@@ -31,6 +31,17 @@ pub struct Generations {
     namespace: String,
 }
 
+/// INCR each key, then announce `"{generation} {tag}\n"` lines on the channel.
+const BUMP_SCRIPT: &str = r"
+local out, msg = {}, {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('INCR', key)
+  msg[i] = string.format('%d ', out[i]) .. ARGV[i + 1]
+end
+redis.call('PUBLISH', ARGV[1], table.concat(msg, '\n'))
+return out
+";
+
 /// What [`Generations::lookup`] found.
 #[derive(Debug)]
 pub enum Lookup {
@@ -44,15 +55,36 @@ pub enum Lookup {
     Corrupt(DecodeError),
 }
 
+/// What a bump published, parsed back by subscribers: `(tag, new generation)` pairs.
+pub fn parse_message(payload: &str) -> Vec<(&str, u64)> {
+    payload
+        .lines()
+        .filter_map(|line| {
+            let (generation, tag) = line.split_once(' ')?;
+            Some((tag, generation.parse().ok()?))
+        })
+        .collect()
+}
+
 impl Generations {
     /// Counters for `namespace` on `tier`.
     pub fn new(tier: RedisTier, namespace: impl Into<String>) -> Self {
         Self { tier, namespace: namespace.into() }
     }
 
+    /// The tier the counters live on.
+    pub fn tier(&self) -> &RedisTier {
+        &self.tier
+    }
+
     /// The Redis key holding `tag`'s generation.
     pub fn key(&self, tag: &str) -> String {
         format!("{}:gen:{tag}", self.namespace)
+    }
+
+    /// The pub/sub channel every bump is announced on.
+    pub fn channel(&self) -> String {
+        format!("{}:gen", self.namespace)
     }
 
     fn keys(&self, tags: &[impl AsRef<str>]) -> Vec<String> {
@@ -85,22 +117,69 @@ impl Generations {
             .await
     }
 
-    /// Invalidate `tags`: one `INCR` each, in one round trip. Call after the write commits.
-    pub async fn bump(&self, tags: &[&str]) -> Result<(), TierError> {
+    /// Invalidate `tags`: one `INCR` each and one `PUBLISH` of the new values, atomically and
+    /// in one round trip (a short server-side script). Returns the new generations, in the
+    /// order of `tags`. Call after the write commits.
+    pub async fn bump(&self, tags: &[impl AsRef<str>]) -> Result<Vec<u64>, TierError> {
         let keys = self.keys(tags);
+        let channel = self.channel();
+        let tags: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
         self.tier
             .call(|mut c| async move {
-                let mut pipe = redis::pipe();
-                for k in &keys {
-                    pipe.cmd("INCR").arg(k).ignore();
-                }
-                pipe.query_async::<()>(&mut c).await
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(BUMP_SCRIPT).arg(keys.len()).arg(&keys).arg(channel).arg(&tags);
+                cmd.query_async(&mut c).await
             })
             .await
     }
 
-    /// Fetch the entry under `key` and the current generations of its `tags` in one round trip.
-    pub async fn lookup(&self, key: &str, tags: &[String]) -> Result<Lookup, TierError> {
+    /// Make sure the generations are those of the Redis server now answering. Redis does not
+    /// keep counters across a restart without persistence, and one restored from a snapshot
+    /// has lost the bumps made after it: either way an old entry could look current. The run
+    /// id the counters belong to is kept next to them; when it differs from the server's
+    /// (a restart, or a first start), the global generation is set to a value never used
+    /// before (the clock in milliseconds, far above any count of bumps), which invalidates
+    /// every entry stored under the old counters. Returns true when that happened.
+    pub async fn check_restart(&self) -> Result<bool, TierError> {
+        let marker = format!("{}:gen-run-id", self.namespace);
+        let global = self.key(GLOBAL);
+        let channel = self.channel();
+        self.tier
+            .call(|mut c| async move {
+                let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await?;
+                let run_id =
+                    info.lines().find_map(|l| l.strip_prefix("run_id:")).map(str::trim).unwrap_or_default().to_owned();
+                let known: Option<String> = redis::cmd("GET").arg(&marker).query_async(&mut c).await?;
+                if known.as_deref() == Some(run_id.as_str()) {
+                    return Ok(false);
+                }
+                let unique = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or_default();
+                let mut pipe = redis::pipe();
+                pipe.atomic()
+                    .cmd("SET")
+                    .arg(&global)
+                    .arg(unique)
+                    .ignore()
+                    .cmd("SET")
+                    .arg(&marker)
+                    .arg(&run_id)
+                    .ignore()
+                    .cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(format!("{unique} {GLOBAL}\n"))
+                    .ignore();
+                pipe.query_async::<()>(&mut c).await?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Fetch the entry under `key` and the current generations of its `tags` in one round
+    /// trip. The generations are returned whatever was found: a miss computes under them.
+    pub async fn lookup(&self, key: &str, tags: &[String]) -> Result<(Lookup, Vec<u64>), TierError> {
         let gen_keys = self.keys(tags);
         let (bytes, now): (Option<Vec<u8>>, Vec<u64>) = self
             .tier
@@ -121,11 +200,12 @@ impl Generations {
                 Ok((entry, gens.into_iter().map(Option::unwrap_or_default).collect()))
             })
             .await?;
-        let Some(bytes) = bytes else { return Ok(Lookup::Missing) };
-        match Entry::decode(&bytes) {
-            Err(e) => Ok(Lookup::Corrupt(e)),
-            Ok(entry) if entry.meta().generations == now => Ok(Lookup::Current(entry)),
-            Ok(_) => Ok(Lookup::Invalidated),
-        }
+        let Some(bytes) = bytes else { return Ok((Lookup::Missing, now)) };
+        let found = match Entry::decode(&bytes) {
+            Err(e) => Lookup::Corrupt(e),
+            Ok(entry) if entry.meta().generations == now => Lookup::Current(entry),
+            Ok(_) => Lookup::Invalidated,
+        };
+        Ok((found, now))
     }
 }

@@ -23,13 +23,16 @@ use xxhash_rust::xxh3::xxh3_64;
 #[derive(Debug, Clone)]
 pub struct KeyBuilder {
     prefix: String,
+    /// Where the resource path (`resource[:id][:sub]`) starts in `prefix`.
+    path_start: usize,
     params: BTreeMap<String, String>,
 }
 
 impl KeyBuilder {
     /// Start a key for `resource` under an application prefix and environment.
     pub fn new(prefix: &str, environment: &str, resource: &str) -> Self {
-        Self { prefix: format!("{prefix}:{environment}:{resource}"), params: BTreeMap::new() }
+        let path_start = prefix.len() + environment.len() + 2;
+        Self { prefix: format!("{prefix}:{environment}:{resource}"), path_start, params: BTreeMap::new() }
     }
 
     /// Append the resource id segment.
@@ -49,6 +52,17 @@ impl KeyBuilder {
     pub fn param(mut self, name: &str, value: impl Into<String>) -> Self {
         self.params.insert(name.to_owned(), value.into());
         self
+    }
+
+    /// The tags an entry under this key depends on: every prefix of its resource path, so
+    /// `trig:123:logs` gives `trig`, `trig:123` and `trig:123:logs`. Invalidating any of them
+    /// (the pattern `trig:*`, `trig:123:*`, …) is then one generation bump.
+    pub fn tags(&self) -> Vec<String> {
+        let path = &self.prefix[self.path_start..];
+        let mut tags: Vec<String> =
+            path.match_indices(':').map(|(i, _)| path[..i].to_owned()).filter(|t| !t.is_empty()).collect();
+        tags.push(path.to_owned());
+        tags
     }
 
     /// Finish with the response-shape version (`v1`).
@@ -77,6 +91,13 @@ mod tests {
         let b = KeyBuilder::new("p", "e", "trigs").subresource("list").param("b", "2").param("a", "1").build("v1");
         assert_eq!(a, b);
         assert_eq!(a.len(), "p:e:trigs:list:params_:v1".len() + 16);
+    }
+
+    #[test]
+    fn tags_are_the_resource_path_prefixes() {
+        let k = KeyBuilder::new("p", "e", "trig").id(123).subresource("logs").param("limit", "10");
+        assert_eq!(k.tags(), ["trig", "trig:123", "trig:123:logs"]);
+        assert_eq!(KeyBuilder::new("p", "e", "stats").subresource("site").tags(), ["stats", "stats:site"]);
     }
 
     #[test]

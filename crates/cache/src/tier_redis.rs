@@ -11,20 +11,14 @@
 //! opens, `cache_redis_connected` when a connection is (re-)established.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError};
 
-/// Event names, shared with the rest of the cache's structured logging.
-pub mod events {
-    /// The breaker opened: Redis calls stop until the probe reconnects.
-    pub const CACHE_REDIS_CONNECTION_FAILED: &str = "cache_redis_connection_failed";
-    /// A connection to Redis is (re-)established.
-    pub const CACHE_REDIS_CONNECTED: &str = "cache_redis_connected";
-}
+use crate::events;
 
 /// Timeouts and breaker settings.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +81,8 @@ struct Inner {
     failures: AtomicU32,
     open: AtomicBool,
     probing: AtomicBool,
+    /// Connections installed so far: a change means "reconnected since you last looked".
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -108,6 +104,7 @@ impl RedisTier {
                 failures: AtomicU32::new(0),
                 open: AtomicBool::new(false),
                 probing: AtomicBool::new(false),
+                epoch: AtomicU64::new(0),
             }),
         };
         match tier.inner.connect_once().await {
@@ -120,6 +117,18 @@ impl RedisTier {
     /// False while the breaker is open.
     pub fn is_available(&self) -> bool {
         !self.inner.open.load(Ordering::Acquire)
+    }
+
+    /// How many connections have been installed. It changes on every reconnect, so a caller
+    /// that must resynchronise after an outage (replay writes, check for a restart) compares
+    /// it with the value it last synchronised at.
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Acquire)
+    }
+
+    /// The underlying client, for connections of another kind (pub/sub).
+    pub fn client(&self) -> &Client {
+        &self.inner.client
     }
 
     /// Run one command on the shared connection, bounded by the command timeout and counted
@@ -164,6 +173,11 @@ impl RedisTier {
         self.call(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
     }
 
+    /// `DEL key`.
+    pub async fn del(&self, key: &str) -> Result<(), TierError> {
+        self.call(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await }).await
+    }
+
     /// `SET key value EX ttl`.
     pub async fn set_ex(&self, key: &str, value: &[u8], ttl_secs: u64) -> Result<(), TierError> {
         self.call(|mut c| async move {
@@ -191,6 +205,7 @@ impl Inner {
     /// Use `conn` from now on and close the breaker.
     fn install(&self, conn: MultiplexedConnection) {
         *self.conn.write().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.failures.store(0, Ordering::Release);
         self.open.store(false, Ordering::Release);
         tracing::info!(event = events::CACHE_REDIS_CONNECTED, "redis connected");

@@ -53,11 +53,11 @@ async fn a_value_computed_before_a_write_is_dead_on_arrival() {
     gens.bump(&["trig:1"]).await.expect("bump");
     // ...and the miss stores its (old) result afterwards.
     tier.set_ex("k", &entry(b"old", before), 60).await.expect("store");
-    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup"), Lookup::Invalidated), "never served as current");
+    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup").0, Lookup::Invalidated), "never served as current");
     // The next miss computes under the new generations, and that entry is current.
     let now = gens.read(&tags).await.expect("read");
     tier.set_ex("k", &entry(b"new", now), 60).await.expect("store");
-    match gens.lookup("k", &tags).await.expect("lookup") {
+    match gens.lookup("k", &tags).await.expect("lookup").0 {
         Lookup::Current(e) => assert_eq!(e.identity_body().expect("body").as_ref(), b"new"),
         other => panic!("expected the new entry, got {other:?}"),
     }
@@ -69,16 +69,16 @@ async fn other_tags_do_not_invalidate_and_flush_all_does() {
     let tags = Generations::tag_set(["trig:1"]);
     tier.set_ex("k", &entry(b"v", gens.read(&tags).await.expect("read")), 60).await.expect("store");
     gens.bump(&["trig:12", "trigs:list"]).await.expect("bump others");
-    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup"), Lookup::Current(_)));
+    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup").0, Lookup::Current(_)));
     gens.bump(&["*"]).await.expect("flush");
-    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup"), Lookup::Invalidated));
+    assert!(matches!(gens.lookup("k", &tags).await.expect("lookup").0, Lookup::Invalidated));
 }
 
 #[tokio::test]
 async fn missing_and_corrupt_entries_are_reported_not_raised() {
     let Some((_server, tier, gens)) = setup().await else { return };
     let tags = Generations::tag_set(["trig:1"]);
-    assert!(matches!(gens.lookup("absent", &tags).await.expect("lookup"), Lookup::Missing));
+    assert!(matches!(gens.lookup("absent", &tags).await.expect("lookup").0, Lookup::Missing));
     tier.set_ex("junk", br#"{"value": {"id": 1}, "ttl": 60}"#, 60).await.expect("store foreign bytes");
-    assert!(matches!(gens.lookup("junk", &tags).await.expect("lookup"), Lookup::Corrupt(_)));
+    assert!(matches!(gens.lookup("junk", &tags).await.expect("lookup").0, Lookup::Corrupt(_)));
 }

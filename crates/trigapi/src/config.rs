@@ -18,6 +18,16 @@ pub const ENV_VARS: &[&str] = &[
     "PUBLIC_URL",
     "LOG_FORMAT",
     "BACKEND_CORS_ORIGINS",
+    "REDIS_URL",
+    "CACHE_ENABLED",
+    "CACHE_LOCAL_MAX_MB",
+    "CACHE_GRACE_SECS",
+    "CACHE_COMPRESS_MIN_BYTES",
+    "CACHE_MAX_ENTRY_BYTES",
+    "CACHE_STRICT",
+    "CACHE_REDIS_TIMEOUT_MS",
+    "CACHE_LEASE_MS",
+    "ADMIN_TOKEN",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,7 +36,7 @@ pub struct Config {
     pub bind_addr: String,
     /// `sqlite://…`, `postgres://…` or `mysql://…`.
     pub database_url: String,
-    /// `development`, `staging`, `production` (reported by `/health`; part of cache keys later).
+    /// `development`, `staging`, `production` (reported by `/health`; part of every cache key).
     pub environment: String,
     pub db_max_connections: u32,
     /// Run migrations on start for PostgreSQL/MySQL too (SQLite always migrates).
@@ -39,6 +49,26 @@ pub struct Config {
     pub log_format: String,
     /// CORS origins: a JSON list or a comma list; empty = CORS off.
     pub backend_cors_origins: String,
+    /// `redis://…` or `rediss://…` (TLS); empty = in-process cache only (one instance).
+    pub redis_url: String,
+    /// `false` turns the response cache off entirely.
+    pub cache_enabled: bool,
+    /// Size bound of the in-process tier, MiB.
+    pub cache_local_max_mb: u64,
+    /// Seconds past its TTL an entry may be served stale while it is refreshed.
+    pub cache_grace_secs: u64,
+    /// Bodies from this size are stored compressed (zstd) and served compressed.
+    pub cache_compress_min_bytes: usize,
+    /// Larger responses are not stored.
+    pub cache_max_entry_bytes: usize,
+    /// Check every in-process hit against Redis (no cross-instance staleness window).
+    pub cache_strict: bool,
+    /// Upper bound of one Redis command, ms.
+    pub cache_redis_timeout_ms: u64,
+    /// Redis lease on a miss, ms (0 = no lease).
+    pub cache_lease_ms: u64,
+    /// Bearer token for the `/v1/admin/cache` endpoints; empty = admin endpoints refuse everyone.
+    pub admin_token: String,
 }
 
 impl Default for Config {
@@ -53,6 +83,16 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8000".into(),
             log_format: "json".into(),
             backend_cors_origins: String::new(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            cache_enabled: true,
+            cache_local_max_mb: 64,
+            cache_grace_secs: 300,
+            cache_compress_min_bytes: 1024,
+            cache_max_entry_bytes: 16 << 20,
+            cache_strict: false,
+            cache_redis_timeout_ms: 50,
+            cache_lease_ms: 2000,
+            admin_token: String::new(),
         }
     }
 }

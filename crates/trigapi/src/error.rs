@@ -4,6 +4,8 @@
 //! `{"detail": [{"type","loc","msg","input"[,"ctx"]}]}` (pydantic v2 shape) for 422 validation.
 //! 5xx bodies are generic; the cause is logged once, here, and never echoed to the client.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -37,7 +39,7 @@ impl FieldError {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 404 with the contract's message (`Trigpoint not found`, …).
     #[error("{0}")]
@@ -48,9 +50,34 @@ pub enum ApiError {
     /// 422 with pydantic-shaped items.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
-    /// The database failed: logged, answered 500 (or 503 when it is unreachable).
+    /// The database failed: logged, answered 500 (or 503 when it is unreachable). Shared
+    /// (`Arc`) so one failure can answer every request that waited on the same computation.
     #[error(transparent)]
-    Database(#[from] DbError),
+    Database(Arc<DbError>),
+    /// 401 with `WWW-Authenticate: Bearer` (`Not authenticated`, `Could not validate credentials`).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403 (`Missing required scope: api:admin`).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 503 with a message (`Cache unavailable or not configured`).
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// A bug (a panicking computation, a body that would not serialise): a generic 500.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ApiError::Database(Arc::new(e))
+    }
+}
+
+impl From<trigapi_cache::Aborted> for ApiError {
+    fn from(_: trigapi_cache::Aborted) -> Self {
+        ApiError::Internal("the shared computation ended without a result")
+    }
 }
 
 /// Body of `{"detail": "..."}` errors, for the OpenAPI document.
@@ -72,6 +99,20 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, Json(json!({ "detail": msg }))).into_response(),
             ApiError::Validation(items) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "detail": items }))).into_response()
+            }
+            ApiError::Unauthorized(msg) => (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({ "detail": msg })),
+            )
+                .into_response(),
+            ApiError::Unavailable(msg) => {
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": msg }))).into_response()
+            }
+            ApiError::Forbidden(msg) => (StatusCode::FORBIDDEN, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::Internal(what) => {
+                tracing::error!(error = what, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal Server Error" }))).into_response()
             }
             ApiError::Database(err) => {
                 let unavailable = is_unavailable(&err);

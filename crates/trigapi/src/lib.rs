@@ -8,11 +8,15 @@
 //!   with the contract's 422 validation errors.
 //! * [`db`]: sea-query statements run on any of the three backends; migrations; row types.
 //! * [`wire`]: the JSON shapes of the contract, separate from rows.
+//! * [`cache`]: the response cache (crate `trigapi-cache`) as the API uses it: key shape, TTL
+//!   table, and `Cached`, which every cacheable handler goes through; admin endpoints in
+//!   `routes/admin.rs`.
 //! * [`error`]: `ApiError`, the single mapping from errors to HTTP.
 //! * [`seed`]: the real OS trig archive plus deterministic synthetic users, logs and photos.
 //! * [`startup`], [`config`], [`cli`], [`telemetry`]: building and running the server.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;

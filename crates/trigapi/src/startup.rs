@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, Request};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::cors::{AllowHeaders, AllowMethods, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -50,7 +51,8 @@ impl Application {
         }
         let listener =
             TcpListener::bind(&config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
-        let router = build_router(AppState { db: db.clone(), config: Arc::new(config) });
+        let cache = crate::cache::build(&config).await.context("configuring the response cache")?;
+        let router = build_router(AppState { db: db.clone(), config: Arc::new(config), cache });
         Ok(Self { listener, router, db })
     }
 
@@ -75,7 +77,8 @@ pub fn build_router(state: AppState) -> Router {
     let mut router = routes::routes()
         .nest_service("/photos", photos)
         .with_state(state)
-        .layer(CompressionLayer::new())
+        // Cached responses carry their own (stored) encodings: never compress them again.
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(not_cached)))
         .layer(CatchPanicLayer::custom(|_| {
             // Contract: unhandled errors answer plain-text 500; never echo the panic.
             (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
@@ -97,6 +100,12 @@ pub fn build_router(state: AppState) -> Router {
     router
 }
 
+/// Compression predicate: false for responses the cache built (they have `x-cache-status` and
+/// already carry a stored encoding when one was worth it).
+fn not_cached(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
+    !headers.contains_key(trigapi_cache::http::X_CACHE_STATUS)
+}
+
 fn cors_layer(config: &Config) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> =
         config.cors_origins().iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
@@ -111,6 +120,7 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
                 Method::OPTIONS,
             ]))
             .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers(trigapi_cache::http::EXPOSED_HEADERS)
             .max_age(Duration::from_secs(600))
     })
 }

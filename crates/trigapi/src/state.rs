@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use trigapi_cache::Cache;
+
 use crate::config::Config;
 use crate::db::Db;
 
@@ -9,4 +11,6 @@ use crate::db::Db;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// The response cache (possibly disabled).
+    pub cache: Cache,
 }

@@ -4,6 +4,8 @@
 //! of failing, so one response lists every bad parameter, as the original does. Repeated keys:
 //! the last value wins (Starlette's behaviour).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, FieldError};
@@ -12,12 +14,16 @@ use crate::error::{ApiError, FieldError};
 pub struct QueryParams {
     pairs: Vec<(String, String)>,
     errors: Vec<FieldError>,
+    key: BTreeMap<&'static str, String>,
 }
+
+/// The canonical parameters an endpoint read, sorted by name (see the module docs).
+pub type KeyParams = BTreeMap<&'static str, String>;
 
 impl QueryParams {
     pub fn parse(query: Option<&str>) -> Self {
         let pairs = query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-        Self { pairs, errors: Vec::new() }
+        Self { pairs, errors: Vec::new(), key: BTreeMap::new() }
     }
 
     fn raw(&self, name: &str) -> Option<&str> {
@@ -25,12 +31,31 @@ impl QueryParams {
     }
 
     /// An optional string; an empty value counts as given (FastAPI semantics).
-    pub fn string(&self, name: &str) -> Option<String> {
-        self.raw(name).map(str::to_owned)
+    pub fn string(&mut self, name: &'static str) -> Option<String> {
+        let v = self.raw(name).map(str::to_owned)?;
+        self.key.insert(name, v.clone());
+        Some(v)
+    }
+
+    /// An `include` comma list, raw (validation is the endpoint's); the key gets the tokens
+    /// trimmed, sorted and de-duplicated (empty tokens kept when `keep_empty`, since they make
+    /// the request invalid).
+    pub fn include(&mut self, name: &'static str, keep_empty: bool) -> Option<String> {
+        let raw = self.raw(name).map(str::to_owned)?;
+        let mut tokens: Vec<&str> = raw.split(',').map(str::trim).filter(|t| keep_empty || !t.is_empty()).collect();
+        tokens.sort_unstable();
+        tokens.dedup();
+        self.key.insert(name, tokens.join(","));
+        Some(raw)
+    }
+
+    /// Record the value an endpoint actually uses for `name` (e.g. after applying a default).
+    pub fn key_param(&mut self, name: &'static str, value: impl ToString) {
+        self.key.insert(name, value.to_string());
     }
 
     /// An optional integer with inclusive bounds.
-    pub fn int(&mut self, name: &str, min: Option<i64>, max: Option<i64>) -> Option<i64> {
+    pub fn int(&mut self, name: &'static str, min: Option<i64>, max: Option<i64>) -> Option<i64> {
         let raw = self.raw(name)?.to_owned();
         match parse_int(&raw) {
             Some(v) => {
@@ -38,6 +63,7 @@ impl QueryParams {
                     self.errors.push(e);
                     None
                 } else {
+                    self.key.insert(name, v.to_string());
                     Some(v)
                 }
             }
@@ -49,7 +75,7 @@ impl QueryParams {
     }
 
     /// An optional float, at least `min` when given.
-    pub fn float(&mut self, name: &str, min: Option<f64>) -> Option<f64> {
+    pub fn float(&mut self, name: &'static str, min: Option<f64>) -> Option<f64> {
         let raw = self.raw(name)?.to_owned();
         match raw.trim().parse::<f64>() {
             Ok(v) if v.is_finite() => match min {
@@ -66,7 +92,10 @@ impl QueryParams {
                     );
                     None
                 }
-                _ => Some(v),
+                _ => {
+                    self.key.insert(name, py_float(v));
+                    Some(v)
+                }
             },
             _ => {
                 self.errors.push(FieldError::new(
@@ -82,9 +111,9 @@ impl QueryParams {
     }
 
     /// A boolean in pydantic's lax forms (`true/false/1/0/yes/no/on/off/t/f/y/n`).
-    pub fn bool(&mut self, name: &str) -> Option<bool> {
+    pub fn bool(&mut self, name: &'static str) -> Option<bool> {
         let raw = self.raw(name)?.to_owned();
-        match raw.trim().to_ascii_lowercase().as_str() {
+        let v = match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
             "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
             _ => {
@@ -97,7 +126,11 @@ impl QueryParams {
                 ));
                 None
             }
+        };
+        if let Some(v) = v {
+            self.key.insert(name, v.to_string());
         }
+        v
     }
 
     /// Record an error found by a caller-side check.
@@ -105,9 +138,10 @@ impl QueryParams {
         self.errors.push(e);
     }
 
-    /// `Ok(())` when every getter succeeded, else the 422 listing all failures.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
+    /// The canonical parameters read when every getter succeeded, else the 422 listing all
+    /// failures.
+    pub fn finish(self) -> Result<KeyParams, ApiError> {
+        if self.errors.is_empty() { Ok(self.key) } else { Err(ApiError::Validation(self.errors)) }
     }
 }
 

@@ -61,6 +61,7 @@ impl TrigListQuery {
         let order_raw = q.string("order");
         let physical_types_raw = q.string("physical_types");
         let exclude_found = q.bool("exclude_found").unwrap_or(false);
+        q.key_param("exclude_found", exclude_found);
         let page = Page::from_query(q);
         let centre = lat.zip(lon).map(|(lat, lon)| Centre { lat, lon });
         let order = match (order_raw.as_deref().unwrap_or(""), centre.is_some()) {

@@ -4,7 +4,10 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, logs, photos, stats, trigs, users};
+use utoipa::Modify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use super::{admin, health, logs, photos, stats, trigs, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -17,14 +20,30 @@ use crate::state::AppState;
         users::list, users::get_one, users::logs, users::photos,
         logs::list, logs::get_one, logs::photos,
         photos::list, photos::get_one,
+        admin::stats, admin::flush, admin::flush_export,
     ),
+    modifiers(&BearerAuth),
     tags(
         (name = "trigs", description = "Trig points"), (name = "users", description = "Users"),
         (name = "logs", description = "Visit logs"), (name = "photos", description = "Photos"),
         (name = "stats", description = "Site statistics"), (name = "health", description = "Liveness"),
+        (name = "admin", description = "Cache administration (api:admin)"),
     )
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme the admin endpoints reference.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().merge(SwaggerUi::new("/docs").url("/v1/openapi.json", ApiDoc::openapi()))

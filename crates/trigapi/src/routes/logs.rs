@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 use super::photos::{PageParams, photo_page};
+use crate::cache::{Cached, ttl};
 use crate::db::logs::{LogColumn, LogFilter, LogOrder, LogRow, default_order};
 use crate::db::{self, Db};
 use crate::domain::include::{IncludeRules, IncludeSet};
@@ -52,18 +54,25 @@ pub(super) async fn log_page(
 /// A trig's or user's logs (`/trigs/{id}/logs`, `/users/{id}/logs`): `include`, `skip`,
 /// `limit`, newest first, photo denormalised fields null, links with `limit` and `skip` only.
 pub(super) async fn scoped_log_page(
-    db: &Db,
+    app: &AppState,
+    headers: &HeaderMap,
+    cached: Cached,
     query: Option<&str>,
     filter: LogFilter,
-    base: &str,
-) -> Result<Paginated<TLogListItem>, ApiError> {
+    base: String,
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query);
-    let include_raw = q.string("include");
+    let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
     let page = Page::from_query(&mut q);
-    q.finish()?;
+    let key = q.finish()?;
     let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
-    let (items, total) = log_page(db, &filter, &default_order(), page, &include, Denorm::Null).await?;
-    Ok(Paginated::new(items, total, page, base, &[("limit", page.limit.to_string())]))
+    cached
+        .params(key)
+        .json(app, headers, move |app| async move {
+            let (items, total) = log_page(&app.db, &filter, &default_order(), page, &include, Denorm::Null).await?;
+            Ok(Paginated::new(items, total, page, &base, &[("limit", page.limit.to_string())]))
+        })
+        .await
 }
 
 async fn with_photos(db: &Db, rows: Vec<LogRow>, include: bool, denorm: Denorm) -> Result<Vec<TLogListItem>, ApiError> {
@@ -117,24 +126,31 @@ fn parse_order(raw: Option<&str>) -> Result<LogOrder, ApiError> {
               (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<TLogListItem>>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
     let trig_id = q.int("trig_id", None, None);
     let user_id = q.int("user_id", None, None);
     let order_raw = q.string("order");
-    let include_raw = q.string("include");
+    let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
     let page = Page::from_query(&mut q);
-    q.finish()?;
+    let key = q.finish()?;
     let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
     let order = parse_order(order_raw.as_deref())?;
     let filter = LogFilter { trig_id: trig_id.map(filter_id), user_id: user_id.map(filter_id) };
-    let (items, total) = log_page(&app.db, &filter, &order, page, &include, Denorm::Filled).await?;
-    let mut params = vec![("limit", page.limit.to_string())];
-    params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
-    params.extend(user_id.map(|v| ("user_id", v.to_string())));
-    params.extend(order_raw.filter(|o| !o.is_empty()).map(|o| ("order", o)));
-    Ok(Json(Paginated::new(items, total, page, "/v1/logs", &params)))
+    Cached::new("logs", ttl::LOGS_LIST)
+        .subresource("list")
+        .params(key)
+        .json(&app, &headers, move |app| async move {
+            let (items, total) = log_page(&app.db, &filter, &order, page, &include, Denorm::Filled).await?;
+            let mut params = vec![("limit", page.limit.to_string())];
+            params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
+            params.extend(user_id.map(|v| ("user_id", v.to_string())));
+            params.extend(order_raw.filter(|o| !o.is_empty()).map(|o| ("order", o)));
+            Ok(Paginated::new(items, total, page, "/v1/logs", &params))
+        })
+        .await
 }
 
 /// One log; `include=photos` embeds its photos (variant A).
@@ -145,19 +161,28 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<TLogWithIncludes>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::NotFound("Log not found"))?;
-    let q = QueryParams::parse(query.as_deref());
-    let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Log not found"))?;
-    let include = IncludeSet::parse(q.string("include").as_deref(), LOG_INCLUDES)?;
-    let photos = if include.has("photos") {
-        let rows = db::photos::for_logs(&app.db, &[id]).await?;
-        Some(rows.into_iter().map(|p| TPhotoResponse::new(p, true)).collect())
-    } else {
-        None
-    };
-    Ok(Json(TLogWithIncludes { log: TLogResponse::from(row), photos }))
+    let mut q = QueryParams::parse(query.as_deref());
+    let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
+    let key = q.finish()?;
+    Cached::new("log", ttl::LOG)
+        .id(id.into())
+        .params(key)
+        .json(&app, &headers, move |app| async move {
+            let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Log not found"))?;
+            let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+            let photos = if include.has("photos") {
+                let rows = db::photos::for_logs(&app.db, &[id]).await?;
+                Some(rows.into_iter().map(|p| TPhotoResponse::new(p, true)).collect())
+            } else {
+                None
+            };
+            Ok(TLogWithIncludes { log: TLogResponse::from(row), photos })
+        })
+        .await
 }
 
 /// Photos of one log (variant B, denormalised fields null). No 404 for an unknown log.
@@ -166,10 +191,12 @@ pub async fn get_one(
 pub async fn photos(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = path_int("log_id", &raw_id)?;
     let filter = db::photos::PhotoFilter { log_id: Some(filter_id(id)), ..Default::default() };
+    let cached = Cached::new("log", ttl::LOG).id(id).subresource("photos");
     let base = format!("/v1/logs/{id}/photos");
-    photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Null)).await.map(Json)
+    photo_page(&app, &headers, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Null)).await
 }

@@ -7,9 +7,11 @@
 //! | `users.rs` | `/v1/users`, `/v1/users/{id}`, `/{id}/logs`, `/{id}/photos` |
 //! | `logs.rs` | `/v1/logs`, `/v1/logs/{id}`, `/v1/logs/{id}/photos` |
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
+//! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
 //! | `health.rs` | `GET /health` |
 //! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs` |
 
+mod admin;
 mod docs;
 mod health;
 mod logs;
@@ -21,7 +23,7 @@ mod users;
 use axum::Router;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use serde_json::json;
 
 use crate::state::AppState;
@@ -49,6 +51,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/logs/{log_id}/photos", get(logs::photos))
         .route("/v1/photos", get(photos::list))
         .route("/v1/photos/{photo_id}", get(photos::get_one))
+        .route("/v1/admin/cache/stats", get(admin::stats))
+        .route("/v1/admin/cache", delete(admin::flush))
+        .route("/v1/admin/cache/trigs/export", delete(admin::flush_export))
         .merge(docs::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

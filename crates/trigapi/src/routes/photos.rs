@@ -1,10 +1,13 @@
 //! `GET /v1/photos`, `/v1/photos/{photo_id}`, and the photo-page helper the other photo lists share.
 
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
 
+use crate::cache::{Cached, ttl};
+use crate::db;
 use crate::db::photos::{PhotoFilter, PhotoRow};
-use crate::db::{self, Db};
 use crate::domain::pagination::{Page, Paginated};
 use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::error::ApiError;
@@ -36,20 +39,27 @@ pub struct PhotoListParams {
 
 /// One page of photos for `filter`, mapped to the endpoint's variant; links carry only
 /// `limit` and `skip`.
-pub(super) async fn photo_page<T>(
-    db: &Db,
+pub(super) async fn photo_page<T: Serialize + Send + 'static>(
+    app: &AppState,
+    headers: &HeaderMap,
+    cached: Cached,
     query: Option<&str>,
     filter: PhotoFilter,
-    base: &str,
-    map: impl Fn(PhotoRow) -> T,
-) -> Result<Paginated<T>, ApiError> {
+    base: String,
+    map: fn(PhotoRow) -> T,
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query);
     let page = Page::from_query(&mut q);
-    q.finish()?;
-    let (limit, offset) = page.sql();
-    let (rows, total) = db::photos::list(db, &filter, limit, offset).await?;
-    let items = rows.into_iter().map(map).collect();
-    Ok(Paginated::new(items, total, page, base, &[("limit", page.limit.to_string())]))
+    let key = q.finish()?;
+    cached
+        .params(key)
+        .json(app, headers, move |app| async move {
+            let (limit, offset) = page.sql();
+            let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;
+            let items = rows.into_iter().map(map).collect();
+            Ok(Paginated::new(items, total, page, &base, &[("limit", page.limit.to_string())]))
+        })
+        .await
 }
 
 /// Photos, newest first; filters combine (a fix: `trig_id` with `user_id` works).
@@ -57,24 +67,31 @@ pub(super) async fn photo_page<T>(
     responses((status = 200, body = Paginated<TPhotoResponse>), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<TPhotoResponse>>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
     let trig_id = q.int("trig_id", None, None);
     let log_id = q.int("log_id", None, None);
     let user_id = q.int("user_id", None, None);
     let page = Page::from_query(&mut q);
-    q.finish()?;
+    let key = q.finish()?;
     let id = |v: Option<i64>| v.map(filter_id);
     let filter = PhotoFilter { trig_id: id(trig_id), log_id: id(log_id), user_id: id(user_id), log_ids: None };
-    let (limit, offset) = page.sql();
-    let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;
-    let items = rows.into_iter().map(|p| TPhotoResponse::new(p, false)).collect();
-    let mut params = vec![("limit", page.limit.to_string())];
-    params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
-    params.extend(log_id.map(|v| ("log_id", v.to_string())));
-    params.extend(user_id.map(|v| ("user_id", v.to_string())));
-    Ok(Json(Paginated::new(items, total, page, "/v1/photos", &params)))
+    Cached::new("photos", ttl::PHOTOS_LIST)
+        .subresource("list")
+        .params(key)
+        .json(&app, &headers, move |app| async move {
+            let (limit, offset) = page.sql();
+            let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;
+            let items = rows.into_iter().map(|p| TPhotoResponse::new(p, false)).collect();
+            let mut params = vec![("limit", page.limit.to_string())];
+            params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
+            params.extend(log_id.map(|v| ("log_id", v.to_string())));
+            params.extend(user_id.map(|v| ("user_id", v.to_string())));
+            Ok(Paginated::new(items, total, page, "/v1/photos", &params))
+        })
+        .await
 }
 
 /// One photo (variant A, raw `type`); deleted photos are 404.
@@ -84,8 +101,14 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-) -> Result<Json<TPhotoResponse>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::NotFound("Photo not found"))?;
-    let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::NotFound("Photo not found"))?;
-    Ok(Json(TPhotoResponse::new(row, false)))
+    Cached::new("photo", ttl::PHOTO)
+        .id(id.into())
+        .json(&app, &headers, move |app| async move {
+            let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::NotFound("Photo not found"))?;
+            Ok(TPhotoResponse::new(row, false))
+        })
+        .await
 }

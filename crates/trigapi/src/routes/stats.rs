@@ -1,8 +1,10 @@
 //! `GET /v1/stats/site`.
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 
+use crate::cache::{Cached, ttl};
 use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -11,6 +13,9 @@ use crate::wire::stats::SiteStatsResponse;
 /// Site-wide totals.
 #[utoipa::path(get, path = "/v1/stats/site", tag = "stats",
     responses((status = 200, body = SiteStatsResponse)))]
-pub async fn site(State(app): State<AppState>) -> Result<Json<SiteStatsResponse>, ApiError> {
-    Ok(Json(db::stats::site(&app.db).await?.into()))
+pub async fn site(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    Cached::new("stats", ttl::STATS_SITE)
+        .subresource("site")
+        .json(&app, &headers, |app| async move { Ok(SiteStatsResponse::from(db::stats::site(&app.db).await?)) })
+        .await
 }

@@ -3,13 +3,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::response::{AppendHeaders, IntoResponse};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use chrono::Utc;
 
 use super::logs::scoped_log_page;
 use super::photos::{PageParams, photo_page};
 use crate::auth::MaybeAuthUser;
+use crate::cache::{Cached, ttl};
 use crate::db;
 use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
@@ -62,12 +63,24 @@ pub struct TrigListParams {
 pub async fn list(
     State(app): State<AppState>,
     MaybeAuthUser(caller): MaybeAuthUser,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<TrigList>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
     let tq = TrigListQuery::from_query(&mut q);
-    q.finish()?;
+    let mut key = q.finish()?;
     let exclude_user = caller.filter(|_| tq.exclude_found).map(|u| u.user_id);
+    let mut cached = Cached::new("trigs", ttl::TRIGS_LIST).subresource("list");
+    if let Some(user) = exclude_user {
+        // Personalised: keyed by the caller, invalidated with the caller's entries, never
+        // stored by shared caches downstream.
+        key.insert("caller", user.to_string());
+        cached = cached.tag(format!("user:{user}")).cache_control("private");
+    }
+    cached.params(key).json(&app, &headers, move |app| async move { trig_list(&app, tq, exclude_user).await }).await
+}
+
+async fn trig_list(app: &AppState, tq: TrigListQuery, exclude_user: Option<i32>) -> Result<TrigList, ApiError> {
     let (rows, total) = db::trigs::list(&app.db, &tq, exclude_user).await?;
     let items = rows
         .into_iter()
@@ -86,7 +99,7 @@ pub async fn list(
         },
         None => TrigListContext::Plain { order: order.unwrap_or_else(|| "id".into()) },
     };
-    Ok(Json(TrigList { items: page.items, pagination: page.pagination, links: page.links, context }))
+    Ok(TrigList { items: page.items, pagination: page.pagination, links: page.links, context })
 }
 
 /// One trig; `include=details,stats,attrs` adds those blocks.
@@ -97,20 +110,30 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<TrigWithIncludes>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("trig_id", &raw_id)?).ok_or(ApiError::NotFound("Trigpoint not found"))?;
-    let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Trigpoint not found"))?;
-    let include = IncludeSet::parse(QueryParams::parse(query.as_deref()).string("include").as_deref(), TRIG_INCLUDES)?;
-    let (mut trig, details) = TrigDetails::split(row);
-    trig.details = include.has("details").then_some(details);
-    if include.has("stats") {
-        trig.stats = db::trigs::stats(&app.db, id).await?.map(Into::into);
-    }
-    if include.has("attrs") {
-        trig.attrs = TrigAttrsData::group(db::trigs::attrs(&app.db, id).await?);
-    }
-    Ok(Json(trig))
+    let mut q = QueryParams::parse(query.as_deref());
+    let include_raw = q.include("include", TRIG_INCLUDES.keep_empty);
+    let key = q.finish()?;
+    Cached::new("trig", ttl::TRIG)
+        .id(id.into())
+        .params(key)
+        .json(&app, &headers, move |app| async move {
+            let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Trigpoint not found"))?;
+            let include = IncludeSet::parse(include_raw.as_deref(), TRIG_INCLUDES)?;
+            let (mut trig, details) = TrigDetails::split(row);
+            trig.details = include.has("details").then_some(details);
+            if include.has("stats") {
+                trig.stats = db::trigs::stats(&app.db, id).await?.map(Into::into);
+            }
+            if include.has("attrs") {
+                trig.attrs = TrigAttrsData::group(db::trigs::attrs(&app.db, id).await?);
+            }
+            Ok(trig)
+        })
+        .await
 }
 
 /// Exact waypoint lookup (`TP0001`). Not cached; marked beta as in the original.
@@ -127,29 +150,43 @@ pub async fn by_waypoint(
 
 /// Every trig (about 25k) with string coordinates. Query parameters are ignored.
 #[utoipa::path(get, path = "/v1/trigs/export", tag = "trigs", responses((status = 200, body = TrigExport)))]
-pub async fn export(State(app): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let items: Vec<_> = db::trigs::all(&app.db, EXPORT_LIMIT).await?.into_iter().map(Into::into).collect();
-    let body = TrigExport { total: items.len(), items, generated_at: generated_at(), cache_info: CACHE_INFO };
-    Ok(([(header::CACHE_CONTROL, ONE_YEAR)], Json(body)))
+pub async fn export(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    Cached::new("trigs", ttl::TRIGS_EXPORT)
+        .subresource("export")
+        .cache_control(ONE_YEAR)
+        .json(&app, &headers, |app| async move {
+            let items: Vec<_> = db::trigs::all(&app.db, EXPORT_LIMIT).await?.into_iter().map(Into::into).collect();
+            Ok(TrigExport { total: items.len(), items, generated_at: generated_at(), cache_info: CACHE_INFO })
+        })
+        .await
 }
 
 /// Pillars and FBMs as two GeoJSON feature collections (the web map's data source).
 #[utoipa::path(get, path = "/v1/trigs/geojson", tag = "trigs",
     params(("limit" = Option<i64>, Query, description = "Features per type; 0 or absent = 50000")),
     responses((status = 200, body = TrigGeoJson), (status = 422, body = crate::error::ValidationErrorBody)))]
-pub async fn geojson(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<impl IntoResponse, ApiError> {
+pub async fn geojson(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
     let limit = q.int("limit", Some(0), None).filter(|l| *l > 0).map_or(EXPORT_LIMIT, |l| l as u64);
-    q.finish()?;
-    let fbm = db::trigs::of_physical_type(&app.db, "FBM", limit).await?;
-    let pillar = db::trigs::of_physical_type(&app.db, "Pillar", limit).await?;
-    let body = TrigGeoJson {
-        fbm: FeatureCollection::new(fbm),
-        pillar: FeatureCollection::new(pillar),
-        generated_at: generated_at(),
-        cache_info: CACHE_INFO,
-    };
-    Ok(([(header::CACHE_CONTROL, ONE_YEAR)], Json(body)))
+    q.key_param("limit", limit);
+    let key = q.finish()?;
+    let cached = Cached::new("trigs", ttl::TRIGS_GEOJSON).subresource("geojson").params(key).cache_control(ONE_YEAR);
+    cached
+        .json(&app, &headers, move |app| async move {
+            let fbm = db::trigs::of_physical_type(&app.db, "FBM", limit).await?;
+            let pillar = db::trigs::of_physical_type(&app.db, "Pillar", limit).await?;
+            Ok(TrigGeoJson {
+                fbm: FeatureCollection::new(fbm),
+                pillar: FeatureCollection::new(pillar),
+                generated_at: generated_at(),
+                cache_info: CACHE_INFO,
+            })
+        })
+        .await
 }
 
 /// A trig's logs, newest first; `include=photos` embeds photos (denormalised fields null).
@@ -159,11 +196,13 @@ pub async fn geojson(State(app): State<AppState>, RawQuery(query): RawQuery) -> 
 pub async fn logs(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<TLogListItem>>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
     let filter = LogFilter { trig_id: Some(filter_id(id)), user_id: None };
-    scoped_log_page(&app.db, query.as_deref(), filter, &format!("/v1/trigs/{id}/logs")).await.map(Json)
+    let cached = Cached::new("trig", ttl::TRIG_LOGS).id(id).subresource("logs");
+    scoped_log_page(&app, &headers, cached, query.as_deref(), filter, format!("/v1/trigs/{id}/logs")).await
 }
 
 /// A trig's photos, newest first (variant B with denormalised fields).
@@ -172,12 +211,14 @@ pub async fn logs(
 pub async fn photos(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
     let filter = PhotoFilter { trig_id: Some(filter_id(id)), ..Default::default() };
+    let cached = Cached::new("trig", ttl::TRIG_PHOTOS).id(id).subresource("photos");
     let base = format!("/v1/trigs/{id}/photos");
-    photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Filled)).await.map(Json)
+    photo_page(&app, &headers, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
 }
 
 /// Naive UTC ISO timestamp with microseconds, as Python's `datetime.utcnow().isoformat()`.

@@ -1,10 +1,12 @@
 //! `/v1/users…`: the list, one user (with `stats`, `breakdown`), and a user's logs and photos.
 
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 use super::logs::scoped_log_page;
 use super::photos::{PageParams, photo_page};
+use crate::cache::{Cached, ttl};
 use crate::db;
 use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
@@ -29,32 +31,39 @@ const USER_LIST_INCLUDES: IncludeRules =
               (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<UserWithIncludes>>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
     let name = q.string("name");
-    let include_raw = q.string("include");
+    let include_raw = q.include("include", USER_LIST_INCLUDES.keep_empty);
     let page = Page::from_query(&mut q);
-    q.finish()?;
+    let key = q.finish()?;
     let include = IncludeSet::parse(include_raw.as_deref(), USER_LIST_INCLUDES)?;
-    let (limit, offset) = page.sql();
-    let (rows, total) = db::users::list(&app.db, name.as_deref(), limit, offset).await?;
-    let mut stats = if include.has("stats") {
-        db::users::stats_for(&app.db, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await?
-    } else {
-        Default::default()
-    };
-    let items = rows
-        .into_iter()
-        .map(|r| {
-            let s = stats.remove(&r.id);
-            UserWithIncludes { stats: s.map(Into::into), ..r.into() }
+    Cached::new("users", ttl::USERS_LIST)
+        .subresource("list")
+        .params(key)
+        .json(&app, &headers, move |app| async move {
+            let (limit, offset) = page.sql();
+            let (rows, total) = db::users::list(&app.db, name.as_deref(), limit, offset).await?;
+            let mut stats = if include.has("stats") {
+                db::users::stats_for(&app.db, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await?
+            } else {
+                Default::default()
+            };
+            let items = rows
+                .into_iter()
+                .map(|r| {
+                    let s = stats.remove(&r.id);
+                    UserWithIncludes { stats: s.map(Into::into), ..r.into() }
+                })
+                .collect();
+            let mut params: Vec<(&str, String)> =
+                name.filter(|n| !n.trim().is_empty()).map(|n| ("name", n)).into_iter().collect();
+            params.push(("limit", page.limit.to_string()));
+            Ok(Paginated::new(items, total, page, "/v1/users", &params))
         })
-        .collect();
-    let mut params: Vec<(&str, String)> =
-        name.filter(|n| !n.trim().is_empty()).map(|n| ("name", n)).into_iter().collect();
-    params.push(("limit", page.limit.to_string()));
-    Ok(Json(Paginated::new(items, total, page, "/v1/users", &params)))
+        .await
 }
 
 /// One user; `include=stats,breakdown`.
@@ -65,19 +74,29 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<UserWithIncludes>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("user_id", &raw_id)?).ok_or(ApiError::NotFound("User not found"))?;
-    let row = db::users::get(&app.db, id).await?.ok_or(ApiError::NotFound("User not found"))?;
-    let include = IncludeSet::parse(QueryParams::parse(query.as_deref()).string("include").as_deref(), USER_INCLUDES)?;
-    let mut user = UserWithIncludes::from(row);
-    if include.has("stats") {
-        user.stats = db::users::stats_for(&app.db, &[id]).await?.remove(&id).map(Into::into);
-    }
-    if include.has("breakdown") {
-        user.breakdown = Some(db::users::breakdown(&app.db, id).await?.into());
-    }
-    Ok(Json(user))
+    let mut q = QueryParams::parse(query.as_deref());
+    let include_raw = q.include("include", USER_INCLUDES.keep_empty);
+    let key = q.finish()?;
+    Cached::new("user", ttl::USER)
+        .id(id.into())
+        .params(key)
+        .json(&app, &headers, move |app| async move {
+            let row = db::users::get(&app.db, id).await?.ok_or(ApiError::NotFound("User not found"))?;
+            let include = IncludeSet::parse(include_raw.as_deref(), USER_INCLUDES)?;
+            let mut user = UserWithIncludes::from(row);
+            if include.has("stats") {
+                user.stats = db::users::stats_for(&app.db, &[id]).await?.remove(&id).map(Into::into);
+            }
+            if include.has("breakdown") {
+                user.breakdown = Some(db::users::breakdown(&app.db, id).await?.into());
+            }
+            Ok(user)
+        })
+        .await
 }
 
 /// A user's logs, newest first; `include=photos` embeds photos (denormalised fields null).
@@ -87,11 +106,13 @@ pub async fn get_one(
 pub async fn logs(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<TLogListItem>>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = path_int("user_id", &raw_id)?;
     let filter = LogFilter { user_id: Some(filter_id(id)), trig_id: None };
-    scoped_log_page(&app.db, query.as_deref(), filter, &format!("/v1/users/{id}/logs")).await.map(Json)
+    let cached = Cached::new("user", ttl::USER_LOGS).id(id).subresource("logs");
+    scoped_log_page(&app, &headers, cached, query.as_deref(), filter, format!("/v1/users/{id}/logs")).await
 }
 
 /// A user's photos, newest first (variant B with denormalised fields).
@@ -100,10 +121,12 @@ pub async fn logs(
 pub async fn photos(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<Paginated<TPhotoListItem>>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = path_int("user_id", &raw_id)?;
     let filter = PhotoFilter { user_id: Some(filter_id(id)), ..Default::default() };
+    let cached = Cached::new("user", ttl::USER_PHOTOS).id(id).subresource("photos");
     let base = format!("/v1/users/{id}/photos");
-    photo_page(&app.db, query.as_deref(), filter, &base, |p| TPhotoListItem::new(p, Denorm::Filled)).await.map(Json)
+    photo_page(&app, &headers, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
 }

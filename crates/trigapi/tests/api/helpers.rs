@@ -73,7 +73,9 @@ pub fn seeded_database(backend: Backend) -> Option<String> {
 
 pub fn test_config(database_url: &str) -> Config {
     let photos = std::env::temp_dir().join(format!("trigapi-test-photos-{}", std::process::id()));
-    Config { database_url: database_url.to_owned(), photos_dir: photos, ..Config::default() }
+    // The cache runs in process (no Redis) unless a test gives a Redis URL: every contract
+    // test then also proves that responses come through the cache intact.
+    Config { database_url: database_url.to_owned(), photos_dir: photos, redis_url: String::new(), ..Config::default() }
 }
 
 /// Create a new, migrated, empty database and return its URL.
@@ -188,13 +190,15 @@ impl TestApp {
         Some(Self::over(&url).await)
     }
 
-    /// The app over a new empty database of its own (for tests that change data).
+    /// The app over a new empty database of its own, for tests that change data behind the
+    /// API's back (so with the response cache off).
     pub async fn empty(backend: Backend) -> Option<Self> {
         if !backend_configured(backend) {
             return None;
         }
         let url = new_database(backend).await.expect("create a test database");
-        Some(Self::over(&url).await)
+        let config = Config { cache_enabled: false, ..test_config(&url) };
+        Some(Self::with_config(config).await)
     }
 
     /// The seeded app with a changed configuration.
@@ -209,9 +213,10 @@ impl TestApp {
         Self::with_config(test_config(url)).await
     }
 
-    async fn with_config(config: Config) -> Self {
+    pub async fn with_config(config: Config) -> Self {
         let db = Db::connect(&config.database_url, 4).await.expect("connect to the test database");
-        let router = build_router(AppState { db: db.clone(), config: Arc::new(config) });
+        let cache = trigapi::cache::build(&config).await.expect("cache configuration");
+        let router = build_router(AppState { db: db.clone(), config: Arc::new(config), cache });
         Self { router, db }
     }
 

@@ -1,0 +1,243 @@
+//! The HTTP side: what a request asks of the cache (bypass, conditional, encodings) and the
+//! response built from a stored entry, with the cache headers.
+//!
+//! Headers on every cached response: `X-Cache-Status` (`HIT`, `MISS`, `BYPASS`, `STALE`),
+//! `X-Cache-Key`, `X-Cache-TTL` (remaining seconds on a hit, the configured TTL otherwise),
+//! `X-Cache-Age` (on hits), the RFC 9211 `Cache-Status`, a strong `ETag` and
+//! `Vary: Accept-Encoding`. A matching `If-None-Match` gets `304 Not Modified` with the same
+//! headers and no body.
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use crate::stored::Stored;
+
+/// `X-Cache-Status`.
+pub const X_CACHE_STATUS: HeaderName = HeaderName::from_static("x-cache-status");
+/// `X-Cache-Key`.
+pub const X_CACHE_KEY: HeaderName = HeaderName::from_static("x-cache-key");
+/// `X-Cache-TTL`.
+pub const X_CACHE_TTL: HeaderName = HeaderName::from_static("x-cache-ttl");
+/// `X-Cache-Age`.
+pub const X_CACHE_AGE: HeaderName = HeaderName::from_static("x-cache-age");
+/// `Cache-Status` (RFC 9211).
+pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// The headers a browser needs exposed (CORS `Access-Control-Expose-Headers`) to read them.
+pub const EXPOSED_HEADERS: [HeaderName; 6] =
+    [X_CACHE_STATUS, X_CACHE_KEY, X_CACHE_TTL, X_CACHE_AGE, CACHE_STATUS, header::ETAG];
+
+/// What the request asks of the cache.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RequestView {
+    /// `Cache-Control: no-cache` / `max-age=0` (or `Pragma: no-cache`): skip the read.
+    pub(crate) bypass: bool,
+    if_none_match: Option<String>,
+    zstd: bool,
+    gzip: bool,
+}
+
+impl RequestView {
+    pub(crate) fn new(headers: &HeaderMap) -> Self {
+        let text = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+        let cache_control = text(header::CACHE_CONTROL).to_ascii_lowercase();
+        let bypass = cache_control.split(',').map(str::trim).any(|d| d == "no-cache" || d == "max-age=0")
+            || text(header::PRAGMA).to_ascii_lowercase().contains("no-cache");
+        let accept = text(header::ACCEPT_ENCODING).to_ascii_lowercase();
+        let accepts = |coding: &str| {
+            accept.split(',').any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                parts.next() == Some(coding)
+                    && parts.all(|p| p.strip_prefix("q=").is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0)))
+            })
+        };
+        let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Self { bypass, if_none_match, zstd: accepts("zstd"), gzip: accepts("gzip") }
+    }
+
+    /// `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header).
+    fn not_modified(&self, etag: &str) -> bool {
+        self.if_none_match
+            .as_deref()
+            .is_some_and(|list| list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag))
+    }
+}
+
+/// How the response was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served from a tier while fresh.
+    Hit {
+        /// Seconds of TTL left.
+        remaining_secs: u64,
+        /// Seconds since it was stored.
+        age_secs: u64,
+    },
+    /// Served past its TTL inside the grace window while a refresh runs.
+    Stale {
+        /// Seconds since it was stored.
+        age_secs: u64,
+        /// Seconds past the TTL.
+        over_secs: u64,
+    },
+    /// Computed by the origin.
+    Miss {
+        /// Stored for the next request.
+        stored: bool,
+        /// Joined a computation another request started.
+        coalesced: bool,
+        /// An entry existed but was invalidated or expired.
+        replaced: bool,
+    },
+    /// The request asked to skip the cache; computed, then stored.
+    Bypass {
+        /// Stored for the next request.
+        stored: bool,
+    },
+}
+
+impl Outcome {
+    /// The `X-Cache-Status` value.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Hit { .. } => "HIT",
+            Outcome::Stale { .. } => "STALE",
+            Outcome::Miss { .. } => "MISS",
+            Outcome::Bypass { .. } => "BYPASS",
+        }
+    }
+
+    /// The RFC 9211 `Cache-Status` value for a cache named `name`.
+    pub fn cache_status(&self, name: &str) -> String {
+        match *self {
+            Outcome::Hit { remaining_secs, .. } => format!("{name}; hit; ttl={remaining_secs}"),
+            Outcome::Stale { over_secs, .. } => format!("{name}; fwd=stale; ttl=-{over_secs}"),
+            Outcome::Miss { stored, coalesced, replaced } => format!(
+                "{name}; fwd={}{}{}",
+                if replaced { "miss" } else { "uri-miss" },
+                if coalesced { "; collapsed" } else { "" },
+                if stored { "; stored" } else { "" }
+            ),
+            Outcome::Bypass { stored } => format!("{name}; fwd=bypass{}", if stored { "; stored" } else { "" }),
+        }
+    }
+}
+
+/// Everything [`render`] needs besides the entry.
+pub(crate) struct Render<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) ttl_secs: u64,
+    pub(crate) cache_control: Option<&'a HeaderValue>,
+}
+
+pub(crate) fn render(
+    stored: &Stored,
+    outcome: Outcome,
+    request: &RequestView,
+    r: &Render<'_>,
+) -> Response<Full<Bytes>> {
+    let entry = &stored.entry;
+    let etag = entry.etag();
+    let not_modified = request.not_modified(etag);
+    let (body, encoding) = if not_modified {
+        (Bytes::new(), None)
+    } else if let Some(z) = stored.zstd().filter(|_| request.zstd) {
+        (z.clone(), Some("zstd"))
+    } else if let Some(g) = request.gzip.then(|| stored.gzip()).flatten() {
+        (g.clone(), Some("gzip"))
+    } else {
+        (stored.identity.clone(), None)
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = if not_modified {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::from_u16(entry.meta().status).unwrap_or(StatusCode::OK)
+    };
+    let h = response.headers_mut();
+    if !not_modified && let Ok(v) = HeaderValue::from_str(&entry.meta().content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(coding) = encoding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(cc) = r.cache_control {
+        h.insert(header::CACHE_CONTROL, cc.clone());
+    }
+    h.insert(X_CACHE_STATUS, HeaderValue::from_static(outcome.status()));
+    if let Ok(v) = HeaderValue::from_str(r.key) {
+        h.insert(X_CACHE_KEY, v);
+    }
+    let (ttl, age) = match outcome {
+        Outcome::Hit { remaining_secs, age_secs } => (remaining_secs, Some(age_secs)),
+        Outcome::Stale { age_secs, .. } => (0, Some(age_secs)),
+        Outcome::Miss { .. } | Outcome::Bypass { .. } => (r.ttl_secs, None),
+    };
+    h.insert(X_CACHE_TTL, HeaderValue::from(ttl));
+    if let Some(age) = age {
+        h.insert(X_CACHE_AGE, HeaderValue::from(age));
+    }
+    if let Ok(v) = HeaderValue::from_str(&outcome.cache_status(r.name)) {
+        h.insert(CACHE_STATUS, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(pairs: &[(&'static str, &'static str)]) -> RequestView {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        RequestView::new(&h)
+    }
+
+    #[test]
+    fn bypass_directives() {
+        assert!(view(&[("cache-control", "no-cache")]).bypass);
+        assert!(view(&[("cache-control", "Max-Age=0, private")]).bypass);
+        assert!(view(&[("pragma", "no-cache")]).bypass);
+        assert!(!view(&[("cache-control", "max-age=60")]).bypass);
+        assert!(!view(&[]).bypass);
+    }
+
+    #[test]
+    fn accept_encoding_honours_q_zero() {
+        let v = view(&[("accept-encoding", "gzip;q=0, zstd")]);
+        assert!(v.zstd && !v.gzip);
+        let v = view(&[("accept-encoding", "br, gzip;q=0.5")]);
+        assert!(!v.zstd && v.gzip);
+    }
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags() {
+        let v = view(&[("if-none-match", "\"a\", W/\"b\"")]);
+        assert!(v.not_modified("\"a\"") && v.not_modified("\"b\"") && !v.not_modified("\"c\""));
+        assert!(view(&[("if-none-match", "*")]).not_modified("\"x\""));
+    }
+
+    #[test]
+    fn cache_status_values() {
+        assert_eq!(Outcome::Hit { remaining_secs: 86355, age_secs: 45 }.cache_status("t"), "t; hit; ttl=86355");
+        assert_eq!(
+            Outcome::Miss { stored: true, coalesced: false, replaced: false }.cache_status("t"),
+            "t; fwd=uri-miss; stored"
+        );
+        assert_eq!(
+            Outcome::Miss { stored: true, coalesced: true, replaced: true }.cache_status("t"),
+            "t; fwd=miss; collapsed; stored"
+        );
+        assert_eq!(Outcome::Bypass { stored: true }.cache_status("t"), "t; fwd=bypass; stored");
+        assert_eq!(Outcome::Stale { age_secs: 70, over_secs: 10 }.cache_status("t"), "t; fwd=stale; ttl=-10");
+    }
+}

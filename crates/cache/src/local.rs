@@ -1,0 +1,174 @@
+//! The in-process tier: decoded entries in a byte-bounded moka cache, and a table of the tag
+//! generations this process knows to be current.
+//!
+//! A local entry is served only when every one of its tags is in the table with the generation
+//! the entry was computed under. The table is fed by Redis reads, by this process's own bumps
+//! and by the bumps other processes announce; it only ever moves forward (max-merge), so a
+//! slow reader cannot put an old generation back.
+//!
+//! The table is only trustworthy while the announcements arrive. When they may not (the
+//! subscription dropped, Redis is unreachable, an invalidation is waiting to be replayed), the
+//! tier is *suspended*: the table and the entries are dropped and nothing is served or learnt
+//! until it is resumed. Every suspension and resumption starts a new *epoch*; a reader captures
+//! the epoch before it reads generations from Redis, and what it learnt is discarded if the
+//! epoch moved meanwhile. Without that, a value read before an outage could be merged after
+//! it and vouch for an entry that other processes invalidated while nobody was listening.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::stored::Stored;
+
+/// Where a local lookup stands.
+pub(crate) enum LocalLookup {
+    /// Current entry.
+    Valid(Arc<Stored>),
+    /// Nothing usable (absent, invalidated, or a tag whose generation is unknown).
+    Absent,
+}
+
+pub(crate) struct LocalTier {
+    entries: moka::sync::Cache<String, Arc<Stored>>,
+    state: Mutex<State>,
+    /// In authority mode (no Redis at all) this table *is* the source of truth: unknown tags
+    /// are at generation 0 and bumps happen here.
+    authority: bool,
+}
+
+struct State {
+    epoch: u64,
+    active: bool,
+    generations: HashMap<String, u64>,
+}
+
+impl LocalTier {
+    pub(crate) fn new(max_bytes: u64, safety_ttl: Duration, authority: bool) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|_k: &String, v: &Arc<Stored>| u32::try_from(v.weight()).unwrap_or(u32::MAX))
+            .time_to_live(safety_ttl)
+            .build();
+        let state = Mutex::new(State { epoch: 0, active: authority, generations: HashMap::new() });
+        Self { entries, state, authority }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The epoch to quote when merging what is about to be read, or `None` while suspended.
+    pub(crate) fn token(&self) -> Option<u64> {
+        let s = self.state();
+        s.active.then_some(s.epoch)
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.state().active
+    }
+
+    /// Stop trusting the table: drop it and every entry.
+    pub(crate) fn suspend(&self) {
+        if self.authority {
+            return;
+        }
+        {
+            let mut s = self.state();
+            s.epoch += 1;
+            s.active = false;
+            s.generations.clear();
+        }
+        self.entries.invalidate_all();
+    }
+
+    /// Start trusting announcements again (they arrive from now on).
+    pub(crate) fn resume(&self) {
+        let mut s = self.state();
+        if !s.active {
+            s.epoch += 1;
+            s.active = true;
+            s.generations.clear();
+        }
+    }
+
+    /// Drop every entry (flush), keeping the table.
+    pub(crate) fn clear_entries(&self) {
+        self.entries.invalidate_all();
+    }
+
+    /// Record generations known to be current at some point after `token` was taken.
+    pub(crate) fn merge(&self, token: Option<u64>, tags: &[String], generations: &[u64]) {
+        let mut s = self.state();
+        if token != Some(s.epoch) || !s.active {
+            return;
+        }
+        for (tag, &g) in tags.iter().zip(generations) {
+            let slot = s.generations.entry(tag.clone()).or_insert(g);
+            *slot = (*slot).max(g);
+        }
+    }
+
+    /// Generations announced by a bump (ours or another process's): always current.
+    pub(crate) fn learn<'a>(&self, bumps: impl IntoIterator<Item = (&'a str, u64)>) {
+        let mut s = self.state();
+        if !s.active {
+            return;
+        }
+        for (tag, g) in bumps {
+            let slot = s.generations.entry(tag.to_owned()).or_insert(g);
+            *slot = (*slot).max(g);
+        }
+    }
+
+    /// Authority mode: bump `tags` here and return their new generations.
+    pub(crate) fn bump(&self, tags: &[String]) -> Vec<u64> {
+        let mut s = self.state();
+        tags.iter()
+            .map(|t| {
+                let slot = s.generations.entry(t.clone()).or_insert(0);
+                *slot += 1;
+                *slot
+            })
+            .collect()
+    }
+
+    /// The generations of `tags` as this table knows them; `None` if any is unknown.
+    pub(crate) fn generations(&self, tags: &[String]) -> Option<Vec<u64>> {
+        let s = self.state();
+        if !s.active {
+            return None;
+        }
+        tags.iter().map(|t| s.generations.get(t).copied().or(if self.authority { Some(0) } else { None })).collect()
+    }
+
+    pub(crate) fn get(&self, key: &str, tags: &[String]) -> LocalLookup {
+        let Some(stored) = self.entries.get(key) else { return LocalLookup::Absent };
+        match self.generations(tags) {
+            Some(now) if now == stored.entry.meta().generations => LocalLookup::Valid(stored),
+            _ => LocalLookup::Absent,
+        }
+    }
+
+    /// An entry without checking generations (strict mode checks them against Redis itself).
+    pub(crate) fn get_unchecked(&self, key: &str) -> Option<Arc<Stored>> {
+        self.entries.get(key)
+    }
+
+    /// Keep `stored` if the tier was active at `token` and still is.
+    pub(crate) fn insert(&self, token: Option<u64>, key: String, stored: Arc<Stored>) {
+        if token.is_some() && token == self.token() {
+            self.entries.insert(key, stored);
+        }
+    }
+
+    /// Drop `key`; true if it was there.
+    pub(crate) fn remove(&self, key: &str) -> bool {
+        self.entries.remove(key).is_some()
+    }
+
+    /// (entries, weighted bytes), after running pending evictions.
+    pub(crate) fn size(&self) -> (u64, u64) {
+        self.entries.run_pending_tasks();
+        (self.entries.entry_count(), self.entries.weighted_size())
+    }
+}

@@ -1,0 +1,163 @@
+//! The response cache as this API uses it: building it from the configuration, the TTL table,
+//! the key shape, and [`Cached`], the one way a handler serves a cacheable JSON response.
+//!
+//! Keys follow the contract: `trigapi:{environment}:{resource}[:{id}][:{sub}][:params_{hash}]:v1`,
+//! with the parameters the handler actually parsed, in canonical form
+//! ([`crate::domain::params::QueryParams::finish`]). Each entry depends on the prefixes of its
+//! resource path as tags (`trig`, `trig:123`, `trig:123:logs`), so `invalidate(&["trig:123"])`
+//! or the admin pattern `trig:123:*` is one generation bump.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
+use trigapi_cache::key::KeyBuilder;
+use trigapi_cache::tier_redis::RedisTierConfig;
+use trigapi_cache::{Cache, CacheConfig, Policy, Rendered};
+
+use crate::config::Config;
+use crate::domain::params::KeyParams;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// First segment of every key.
+pub const PREFIX: &str = "trigapi";
+/// Response-shape version: change it when a cached body's shape changes.
+pub const VERSION: &str = "v1";
+
+/// TTLs from the contract's TTL table (section 6.8).
+pub mod ttl {
+    use std::time::Duration;
+
+    const fn s(secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+    pub const STATS_SITE: Duration = s(3600);
+    pub const TRIGS_EXPORT: Duration = s(31_536_000);
+    pub const TRIGS_GEOJSON: Duration = s(31_536_000);
+    pub const TRIG: Duration = s(86_400);
+    pub const TRIGS_LIST: Duration = s(43_200);
+    pub const TRIG_LOGS: Duration = s(7200);
+    pub const TRIG_PHOTOS: Duration = s(7200);
+    pub const USER: Duration = s(21_600);
+    pub const USERS_LIST: Duration = s(43_200);
+    pub const USER_LOGS: Duration = s(7200);
+    pub const USER_PHOTOS: Duration = s(7200);
+    pub const LOGS_LIST: Duration = s(3600);
+    pub const LOG: Duration = s(21_600);
+    pub const PHOTOS_LIST: Duration = s(3600);
+    pub const PHOTO: Duration = s(43_200);
+}
+
+/// `{prefix}:{environment}`: the namespace every key and generation of this deployment is in.
+pub fn namespace(config: &Config) -> String {
+    format!("{PREFIX}:{}", config.environment.to_lowercase())
+}
+
+/// The cache the configuration asks for (disabled, in-process only, or two tiers).
+pub async fn build(config: &Config) -> anyhow::Result<Cache> {
+    if !config.cache_enabled {
+        return Ok(Cache::disabled());
+    }
+    let mut c = CacheConfig::new(namespace(config));
+    c.name = PREFIX.into();
+    c.redis_url = Some(config.redis_url.trim().to_owned()).filter(|u| !u.is_empty());
+    c.redis = RedisTierConfig {
+        command_timeout: Duration::from_millis(config.cache_redis_timeout_ms.max(1)),
+        ..RedisTierConfig::default()
+    };
+    c.local_max_bytes = config.cache_local_max_mb << 20;
+    c.grace = Duration::from_secs(config.cache_grace_secs);
+    c.compress_at = config.cache_compress_min_bytes;
+    c.max_entry_bytes = config.cache_max_entry_bytes;
+    c.strict = config.cache_strict;
+    c.lease_ttl = Duration::from_millis(config.cache_lease_ms);
+    Ok(Cache::new(c).await?)
+}
+
+/// One cacheable response: its key parts, TTL and extra tags.
+#[must_use]
+pub struct Cached {
+    resource: &'static str,
+    id: Option<i64>,
+    sub: Option<&'static str>,
+    params: KeyParams,
+    ttl: Duration,
+    tags: Vec<String>,
+    cache_control: Option<&'static str>,
+}
+
+impl Cached {
+    pub fn new(resource: &'static str, ttl: Duration) -> Self {
+        Self { resource, id: None, sub: None, params: KeyParams::new(), ttl, tags: Vec::new(), cache_control: None }
+    }
+
+    pub fn id(mut self, id: i64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    pub fn subresource(mut self, sub: &'static str) -> Self {
+        self.sub = Some(sub);
+        self
+    }
+
+    pub fn params(mut self, params: KeyParams) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Also depend on `tag` (beyond the resource path's own tags).
+    pub fn tag(mut self, tag: String) -> Self {
+        self.tags.push(tag);
+        self
+    }
+
+    /// `Cache-Control` sent to clients.
+    pub fn cache_control(mut self, value: &'static str) -> Self {
+        self.cache_control = Some(value);
+        self
+    }
+
+    fn policy(self, environment: &str) -> Policy {
+        let mut key = KeyBuilder::new(PREFIX, &environment.to_lowercase(), self.resource);
+        if let Some(id) = self.id {
+            key = key.id(id);
+        }
+        if let Some(sub) = self.sub {
+            key = key.subresource(sub);
+        }
+        for (name, value) in self.params {
+            key = key.param(name, value);
+        }
+        let mut tags = key.tags();
+        tags.extend(self.tags);
+        let mut policy = Policy::new(key.build(VERSION), tags, self.ttl);
+        if let Some(cc) = self.cache_control {
+            policy = policy.cache_control(cc);
+        }
+        policy
+    }
+
+    /// Serve `compute`'s value as JSON through the cache. `compute` runs only on a miss (shared
+    /// by concurrent requests for the same key), in its own task, with a clone of the state.
+    pub async fn json<T, F, Fut>(self, app: &AppState, headers: &HeaderMap, compute: F) -> Result<Response, ApiError>
+    where
+        T: Serialize,
+        F: FnOnce(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+    {
+        let policy = self.policy(&app.config.environment);
+        let state = app.clone();
+        let origin = move || async move {
+            let value = compute(state).await?;
+            let body = serde_json::to_vec(&value).map_err(|_| ApiError::Internal("response did not serialise"))?;
+            Ok::<_, ApiError>(Rendered::json(body))
+        };
+        let response = app.cache.serve(headers, policy, origin).await?;
+        Ok(response.map(Body::new))
+    }
+}
