@@ -56,6 +56,11 @@ pub struct CacheConfig {
     pub max_pending: usize,
     /// XFetch `beta` (0 disables early refresh).
     pub early_refresh_beta: f64,
+    /// **Test only; never in production.** Stamp entries with the generations current when
+    /// they are *stored* instead of those read *before computing*. That brings back the
+    /// classic stale-set race (a value read before a write, stored after its invalidation,
+    /// served as fresh); consistency checkers turn it on to prove they can catch that race.
+    pub unsafe_stamp_at_store: bool,
 }
 
 impl CacheConfig {
@@ -77,6 +82,7 @@ impl CacheConfig {
             lease_wait: Duration::from_millis(250),
             max_pending: 10_000,
             early_refresh_beta: 1.0,
+            unsafe_stamp_at_store: false,
         }
     }
 }
@@ -452,7 +458,10 @@ impl Cache {
         let c = &self.inner.counters;
         let token = self.inner.local.token();
         // 1. In process.
-        if let Some(stored) = self.local_get(&policy.key, tags, remote).await {
+        let mut ctx = MissContext { generations: None, token, replaced: false };
+        let local = self.local_get(&policy.key, tags, remote).await;
+        ctx.replaced = matches!(local, LocalLookup::Invalidated);
+        if let LocalLookup::Valid(stored) = local {
             match self.freshness(&stored) {
                 Freshness::Fresh { remaining_secs, age_secs, refresh_early } => {
                     Counters::add(&c.local_hits, 1);
@@ -466,11 +475,10 @@ impl Cache {
                     let ctx = MissContext::refreshing(&stored, token);
                     return Ok(self.serve_stale(policy, tags, ctx, sequence, origin, stored, age_secs));
                 }
-                Freshness::Expired => {}
+                Freshness::Expired => ctx.replaced = true,
             }
         }
         // 2. Redis, or the local table when there is no Redis.
-        let mut ctx = MissContext { generations: None, token, replaced: false };
         if let Some(remote) = remote {
             // On a Redis error, compute and store nothing (the generations are unknown).
             if let Ok((found, now)) = remote.generations.lookup(&policy.key, tags).await {
@@ -646,6 +654,13 @@ impl Cache {
         };
         let compute_micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
         let config = &self.inner.config;
+        let mut ctx = ctx;
+        if config.unsafe_stamp_at_store && ctx.generations.is_some() {
+            ctx.generations = match remote {
+                Some(remote) => remote.generations.read(&tags).await.ok(),
+                None => self.inner.local.generations(&tags),
+            };
+        }
         let meta = EntryMeta {
             status: 200,
             content_type: rendered.content_type.to_owned(),
@@ -727,22 +742,21 @@ impl Cache {
         assess(&Timing::from(&stored.entry), now_millis(), r, beta)
     }
 
-    /// A current in-process entry for `key`, if any.
-    async fn local_get(&self, key: &str, tags: &[String], remote: Option<&Remote>) -> Option<Arc<Stored>> {
+    /// The in-process entry for `key`, and whether it is current.
+    async fn local_get(&self, key: &str, tags: &[String], remote: Option<&Remote>) -> LocalLookup {
         let local = &self.inner.local;
         if !local.is_active() {
-            return None;
+            return LocalLookup::Absent;
         }
         match (self.inner.config.strict, remote) {
             (true, Some(remote)) => {
-                let stored = local.get_unchecked(key)?;
-                let now = remote.generations.read(tags).await.ok()?;
-                (now == stored.entry.meta().generations).then_some(stored)
+                let Some(stored) = local.get_unchecked(key) else { return LocalLookup::Absent };
+                match remote.generations.read(tags).await {
+                    Ok(now) if now == stored.entry.meta().generations => LocalLookup::Valid(stored),
+                    _ => LocalLookup::Invalidated,
+                }
             }
-            _ => match local.get(key, tags) {
-                LocalLookup::Valid(stored) => Some(stored),
-                LocalLookup::Absent => None,
-            },
+            _ => local.get(key, tags),
         }
     }
 

@@ -24,7 +24,9 @@ use crate::stored::Stored;
 pub(crate) enum LocalLookup {
     /// Current entry.
     Valid(Arc<Stored>),
-    /// Nothing usable (absent, invalidated, or a tag whose generation is unknown).
+    /// An entry whose generations are not (known to be) current.
+    Invalidated,
+    /// No entry.
     Absent,
 }
 
@@ -145,7 +147,7 @@ impl LocalTier {
         let Some(stored) = self.entries.get(key) else { return LocalLookup::Absent };
         match self.generations(tags) {
             Some(now) if now == stored.entry.meta().generations => LocalLookup::Valid(stored),
-            _ => LocalLookup::Absent,
+            _ => LocalLookup::Invalidated,
         }
     }
 

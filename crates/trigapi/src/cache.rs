@@ -75,6 +75,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Cache> {
     c.max_entry_bytes = config.cache_max_entry_bytes;
     c.strict = config.cache_strict;
     c.lease_ttl = Duration::from_millis(config.cache_lease_ms);
+    c.unsafe_stamp_at_store = config.cache_unsafe_stamp_at_store;
     Ok(Cache::new(c).await?)
 }
 

@@ -69,6 +69,10 @@ pub struct Config {
     pub cache_lease_ms: u64,
     /// Bearer token for the `/v1/admin/cache` endpoints; empty = admin endpoints refuse everyone.
     pub admin_token: String,
+    /// Test only (not read from the environment): reintroduce the stale-set race so the
+    /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
+    #[serde(default)]
+    pub cache_unsafe_stamp_at_store: bool,
 }
 
 impl Default for Config {
@@ -93,6 +97,7 @@ impl Default for Config {
             cache_redis_timeout_ms: 50,
             cache_lease_ms: 2000,
             admin_token: String::new(),
+            cache_unsafe_stamp_at_store: false,
         }
     }
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
+    /// Where snapshots go, for servers that keep their data across restarts.
+    dir: Option<std::path::PathBuf>,
 }
 
 pub fn free_port() -> u16 {
@@ -35,18 +37,50 @@ impl RedisServer {
     }
 
     pub fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
+        Self::spawn(port, None)
+    }
+
+    /// A server that loads `dir/dump.rdb` on start and writes it on `SAVE` (see [`Self::save`]).
+    pub fn start_persistent(dir: &std::path::Path) -> Self {
+        std::fs::create_dir_all(dir).expect("redis dir");
+        Self::spawn(free_port(), Some(dir.to_owned()))
+    }
+
+    fn spawn(port: u16, dir: Option<std::path::PathBuf>) -> Self {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        if let Some(d) = &dir {
+            cmd.args(["--dir", &d.display().to_string(), "--dbfilename", "dump.rdb"]);
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start redis-server");
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start on {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child: Some(child), port }
+        Self { child: Some(child), port, dir }
+    }
+
+    /// Start again on the same port (and data directory) after [`Self::kill`].
+    pub fn restart(&mut self) {
+        self.kill();
+        let fresh = Self::spawn(self.port, self.dir.clone());
+        self.child = fresh.child_take();
+    }
+
+    fn child_take(mut self) -> Option<Child> {
+        self.child.take()
+    }
+
+    /// Snapshot the data set to disk now (`SAVE`), through `redis-cli`.
+    pub fn save(&self) {
+        let ok = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "SAVE"])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "redis-cli SAVE");
     }
 
     pub fn url(&self) -> String {
