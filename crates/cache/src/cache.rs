@@ -358,6 +358,9 @@ impl MissContext {
     }
 }
 
+/// How often the subscriber checks that Redis still answers.
+const HEARTBEAT: Duration = Duration::from_millis(200);
+
 fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
@@ -594,9 +597,15 @@ impl Cache {
         F: Origin<E>,
         E: OriginError,
     {
-        let flight_key = FlightKey { key: policy.key.clone(), generations: ctx.generations.clone(), sequence };
         let this = self.clone();
         let (policy, tags) = (policy.clone(), tags.to_vec());
+        if ctx.generations.is_none() && self.inner.config.strict && self.inner.remote.is_some() {
+            // Redis is unreachable, so other instances' writes cannot be known: a computation
+            // already running may predate one. Strict mode does not share it.
+            let (stored, was_stored) = this.fill(policy, tags, ctx, origin).await?;
+            return Ok((stored, was_stored, false));
+        }
+        let flight_key = FlightKey { key: policy.key.clone(), generations: ctx.generations.clone(), sequence };
         match self.flights::<E>().run(flight_key, move || this.fill(policy, tags, ctx, origin)).await {
             Ok(shared) => {
                 if shared.coalesced {
@@ -632,22 +641,23 @@ impl Cache {
     {
         let remote = self.inner.remote.as_ref();
         let lease = match (remote, &ctx.generations) {
-            (Some(remote), Some(_)) if !self.inner.config.lease_ttl.is_zero() => {
-                match self.acquire_lease(remote, &policy.key, &tags).await {
-                    LeaseOutcome::Won => true,
+            (Some(remote), Some(generations)) if !self.inner.config.lease_ttl.is_zero() => {
+                match self.acquire_lease(remote, &policy.key, generations, &tags).await {
+                    LeaseOutcome::Won => Some(lease_key(&policy.key, Some(generations))),
                     LeaseOutcome::Lost(stored) => return Ok((stored, false)),
-                    LeaseOutcome::Unavailable => false,
+                    LeaseOutcome::Unavailable => None,
                 }
             }
-            _ => false,
+            _ => None,
         };
         let started = Instant::now();
+        Counters::add(&self.inner.counters.origin_runs, 1);
         let rendered = match origin().await {
             Ok(r) => r,
             Err(e) => {
                 Counters::add(&self.inner.counters.origin_errors, 1);
-                if lease && let Some(remote) = remote {
-                    let _ = remote.generations.tier().del(&lease_key(&policy.key)).await;
+                if let (Some(lease), Some(remote)) = (&lease, remote) {
+                    let _ = remote.generations.tier().del(lease).await;
                 }
                 return Err(e);
             }
@@ -682,7 +692,7 @@ impl Cache {
             let bytes = stored.entry.encode();
             let expire = policy.ttl.as_secs() + config.grace.as_secs();
             let key = policy.key.clone();
-            let release = lease.then(|| lease_key(&policy.key));
+            let release = lease.clone();
             let written = remote
                 .generations
                 .tier()
@@ -707,13 +717,17 @@ impl Cache {
         Ok((stored, true))
     }
 
-    async fn acquire_lease(&self, remote: &Remote, key: &str, tags: &[String]) -> LeaseOutcome {
+    /// Take the lease on computing `key` under `generations`, or wait (briefly) for the
+    /// instance holding it. Leases are per generations: a request that saw a newer write never
+    /// waits for a computation that started before it.
+    async fn acquire_lease(&self, remote: &Remote, key: &str, generations: &[u64], tags: &[String]) -> LeaseOutcome {
         let tier = remote.generations.tier();
-        let lease = lease_key(key);
+        let lease = lease_key(key, Some(generations));
         let ttl_ms = self.inner.config.lease_ttl.as_millis() as u64;
+        let take = lease.clone();
         let won: Result<Option<String>, _> = tier
             .call(|mut c| async move {
-                redis::cmd("SET").arg(&lease).arg(1).arg("NX").arg("PX").arg(ttl_ms.max(1)).query_async(&mut c).await
+                redis::cmd("SET").arg(&take).arg(1).arg("NX").arg("PX").arg(ttl_ms.max(1)).query_async(&mut c).await
             })
             .await;
         match won {
@@ -721,16 +735,22 @@ impl Cache {
             Ok(None) => {}
             Err(_) => return LeaseOutcome::Unavailable,
         }
-        // Another instance is computing it: wait a little for its entry.
+        // Another instance is computing it: wait for its entry while its lease lasts.
         let deadline = Instant::now() + self.inner.config.lease_wait;
         while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
             if let Ok((Lookup::Current(entry), _)) = remote.generations.lookup(key, tags).await
                 && let Ok(stored) = Stored::new(entry)
                 && matches!(self.freshness(&stored), Freshness::Fresh { .. })
             {
                 Counters::add(&self.inner.counters.lease_coalesced, 1);
                 return LeaseOutcome::Lost(Arc::new(stored));
+            }
+            let check = lease.clone();
+            let held =
+                tier.call(|mut c| async move { redis::cmd("EXISTS").arg(&check).query_async::<u64>(&mut c).await });
+            if !matches!(held.await, Ok(1)) {
+                break;
             }
         }
         LeaseOutcome::Unavailable
@@ -774,8 +794,9 @@ enum LeaseOutcome {
     Unavailable,
 }
 
-fn lease_key(key: &str) -> String {
-    format!("{key}:lease")
+fn lease_key(key: &str, generations: Option<&[u64]>) -> String {
+    let generations: Vec<String> = generations.unwrap_or_default().iter().map(u64::to_string).collect();
+    format!("{key}:lease:{}", generations.join("."))
 }
 
 impl Inner {
@@ -814,7 +835,8 @@ impl Cache {
             return Some(remote);
         }
         let _guard = remote.sync.try_lock().ok()?;
-        if remote.synced_epoch.load(Ordering::Acquire) != epoch {
+        let synced = remote.synced_epoch.load(Ordering::Acquire);
+        if synced != epoch {
             let restarted = remote.generations.check_restart().await.ok()?;
             if restarted {
                 Counters::add(&self.inner.counters.redis_restarts, 1);
@@ -822,6 +844,18 @@ impl Cache {
                     event = events::CACHE_REDIS_RESTART_DETECTED,
                     "redis generations reset; all entries stored before are invalid"
                 );
+            } else if synced != u64::MAX {
+                // Back after an outage. Other instances may have completed writes they could not
+                // announce (they replay them when they reconnect, but maybe after this one):
+                // nothing stored before the outage can be trusted.
+                remote.generations.bump(&[GLOBAL]).await.ok()?;
+                Counters::add(&self.inner.counters.outage_flushes, 1);
+                tracing::warn!(
+                    event = events::CACHE_OUTAGE_FLUSH,
+                    "redis back after an outage; entries stored before it invalidated"
+                );
+            }
+            if restarted || synced != u64::MAX {
                 self.inner.local.suspend();
             }
         }
@@ -1048,10 +1082,28 @@ impl Cache {
                         }
                     }
                     let mut messages = pubsub.into_on_message();
-                    while let Some(message) = messages.next().await {
-                        let Some(inner) = weak.upgrade() else { return };
-                        let payload: String = message.get_payload().unwrap_or_default();
-                        inner.local.learn(parse_message(&payload));
+                    // A frozen Redis keeps the connection open but delivers nothing: a heartbeat
+                    // on the command connection notices within one interval plus one timeout.
+                    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                    loop {
+                        tokio::select! {
+                            message = messages.next() => {
+                                let Some(message) = message else { break };
+                                let Some(inner) = weak.upgrade() else { return };
+                                let payload: String = message.get_payload().unwrap_or_default();
+                                inner.local.learn(parse_message(&payload));
+                            }
+                            _ = heartbeat.tick() => {
+                                let Some(inner) = weak.upgrade() else { return };
+                                let Some(r) = &inner.remote else { return };
+                                let ping = |mut c: redis::aio::MultiplexedConnection| async move {
+                                    redis::cmd("PING").query_async::<String>(&mut c).await
+                                };
+                                if r.generations.tier().call(ping).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
                     }
                     let Some(inner) = weak.upgrade() else { return };
                     if let Some(r) = &inner.remote {

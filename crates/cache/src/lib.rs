@@ -12,8 +12,9 @@
 //!   ([`flight`]), so a request that starts after a write never joins a computation that
 //!   started before it.
 //! * Invalidations survive outages: a bump Redis cannot take is remembered and replayed
-//!   before Redis is read again; a Redis restart (new `run_id`) invalidates everything stored
-//!   before it ([`generations::Generations::check_restart`]).
+//!   before Redis is read again; reconnecting after an outage invalidates everything stored
+//!   before it (another instance may hold bumps it has not replayed yet), and so does a Redis
+//!   restart (new `run_id`, [`generations::Generations::check_restart`]).
 //! * The in-process tier ([`mod@local`] internals) follows other instances' bumps through pub/sub
 //!   and is suspended while the subscription is down; `strict` mode checks each in-process
 //!   hit against Redis instead.
@@ -76,6 +77,8 @@ pub mod events {
     pub const CACHE_INVALIDATION_REPLAYED: &str = "cache_invalidation_replayed";
     /// Redis restarted (or first started): everything stored before is invalid.
     pub const CACHE_REDIS_RESTART_DETECTED: &str = "cache_redis_restart_detected";
+    /// Redis is back after an outage: everything stored before it is invalidated.
+    pub const CACHE_OUTAGE_FLUSH: &str = "cache_outage_flush";
     /// The pub/sub subscription dropped: the in-process tier is suspended.
     pub const CACHE_SUBSCRIPTION_LOST: &str = "cache_subscription_lost";
 }

@@ -46,6 +46,8 @@ counters! {
     coalesced,
     /// Misses that waited for another instance's computation (Redis lease) and used its result.
     lease_coalesced,
+    /// Origin computations run (misses, bypasses and refreshes; coalesced callers excluded).
+    origin_runs,
     /// Background refreshes started (stale-while-revalidate and early refresh).
     refreshes,
     /// Entries written to the tiers.
@@ -66,6 +68,8 @@ counters! {
     replayed_invalidations,
     /// Redis restarts (or first starts) detected.
     redis_restarts,
+    /// Reconnections after an outage (each invalidates everything stored before it).
+    outage_flushes,
 }
 
 impl Counters {

@@ -220,6 +220,11 @@ impl TestApp {
         Self { router, db }
     }
 
+    /// The router, for requests that need the raw response.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     pub async fn get(&self, uri: &str) -> TestResponse {
         self.request(Method::GET, uri).await
     }

@@ -2,6 +2,10 @@
 //! the binary as a newcomer runs it.
 
 mod helpers;
+#[path = "../../../cache/tests/common/mod.rs"]
+mod redis_harness;
+
+mod cache;
 
 mod cli;
 mod counts;

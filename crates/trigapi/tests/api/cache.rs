@@ -1,0 +1,661 @@
+//! The response cache through the real router: every cacheable endpoint, canonical keys, the
+//! admin endpoints, and the invariants under concurrency and faults (a concurrent consistency
+//! checker, Redis killed / frozen / restarted, the database gone).
+//!
+//! Each test has its own copy of the seeded SQLite database (they write to it) and, where Redis
+//! is involved, its own `redis-server` on a free port.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use sea_query::{Expr, ExprTrait, Query};
+use trigapi::config::Config;
+use trigapi::db::{Backend, Trig};
+
+use crate::helpers::{TestApp, TestResponse, seeded_database, test_config};
+use crate::redis_harness::{RedisServer, redis_available};
+
+const ADMIN: &str = "test-admin-token";
+
+/// A private copy of the seeded SQLite database.
+fn private_database() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let url = seeded_database(Backend::Sqlite).expect("SQLite is always configured");
+    let src = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    let dir = std::env::temp_dir().join(format!("trigapi-cache-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dst = dir.join(format!("db{}.sqlite", NEXT.fetch_add(1, Ordering::Relaxed)));
+    std::fs::copy(&src, &dst).expect("copy the seeded database");
+    let wal = src.with_extension("sqlite-wal");
+    if wal.exists() {
+        std::fs::copy(&wal, dst.with_extension("sqlite-wal")).expect("copy its WAL");
+    }
+    format!("sqlite://{}", dst.display())
+}
+
+/// An app over `database` with Redis at `redis` (or the in-process tier alone).
+async fn app(database: &str, redis: Option<&RedisServer>, change: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(database);
+    config.redis_url = redis.map(RedisServer::url).unwrap_or_default();
+    config.admin_token = ADMIN.into();
+    change(&mut config);
+    let app = TestApp::with_config(config).await;
+    if redis.is_some() {
+        // The in-process tier serves once the invalidation subscription is up.
+        for _ in 0..100 {
+            let stats = admin(&app, Method::GET, "/v1/admin/cache/stats").await;
+            if stats.body["local_tier"]["active"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    app
+}
+
+async fn admin(app: &TestApp, method: Method, uri: &str) -> TestResponse {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .expect("request");
+    app.send(req).await
+}
+
+async fn get_with(app: &TestApp, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
+    let mut req = Request::builder().uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    app.send(req.body(Body::empty()).expect("request")).await
+}
+
+fn header<'a>(r: &'a TestResponse, name: &str) -> &'a str {
+    r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn cache_status(r: &TestResponse) -> &str {
+    header(r, "x-cache-status")
+}
+
+/// Every cacheable endpoint of the contract's TTL table, with its TTL and key prefix.
+const CACHEABLE: &[(&str, u64, &str)] = &[
+    ("/v1/stats/site", 3600, "trigapi:development:stats:site:v1"),
+    ("/v1/trigs/1", 86_400, "trigapi:development:trig:1:v1"),
+    ("/v1/trigs/1?include=stats", 86_400, "trigapi:development:trig:1:params_"),
+    ("/v1/trigs?limit=5", 43_200, "trigapi:development:trigs:list:params_"),
+    ("/v1/trigs/export", 31_536_000, "trigapi:development:trigs:export:v1"),
+    ("/v1/trigs/geojson", 31_536_000, "trigapi:development:trigs:geojson:params_"),
+    ("/v1/trigs/1/logs", 7200, "trigapi:development:trig:1:logs:params_"),
+    ("/v1/trigs/1/photos", 7200, "trigapi:development:trig:1:photos:params_"),
+    ("/v1/users/1", 21_600, "trigapi:development:user:1:v1"),
+    ("/v1/users", 43_200, "trigapi:development:users:list:params_"),
+    ("/v1/users/1/logs", 7200, "trigapi:development:user:1:logs:params_"),
+    ("/v1/users/1/photos", 7200, "trigapi:development:user:1:photos:params_"),
+    ("/v1/logs", 3600, "trigapi:development:logs:list:params_"),
+    ("/v1/logs/1", 21_600, "trigapi:development:log:1:v1"),
+    ("/v1/logs/1/photos", 21_600, "trigapi:development:log:1:photos:params_"),
+    ("/v1/photos", 3600, "trigapi:development:photos:list:params_"),
+];
+
+#[tokio::test]
+async fn every_cacheable_endpoint_misses_then_hits_with_the_same_body() {
+    let app = app(&private_database(), None, |_| {}).await;
+    let photo = app.ok("/v1/photos?limit=1").await["items"][0]["id"].as_i64().expect("a photo");
+    let photo_uri = format!("/v1/photos/{photo}");
+    let mut all: Vec<(&str, u64, &str)> = CACHEABLE.to_vec();
+    all.push((&photo_uri, 43_200, "trigapi:development:photo:"));
+    for (uri, ttl, key) in all {
+        let miss = app.get(uri).await;
+        assert_eq!((miss.status, cache_status(&miss)), (StatusCode::OK, "MISS"), "{uri}");
+        assert!(header(&miss, "x-cache-key").starts_with(key), "{uri}: {}", header(&miss, "x-cache-key"));
+        assert_eq!(header(&miss, "x-cache-ttl"), ttl.to_string(), "{uri}");
+        let hit = app.get(uri).await;
+        assert_eq!(cache_status(&hit), "HIT", "{uri}");
+        assert_eq!(hit.text, miss.text, "{uri}: the cached body is the computed body");
+        assert_eq!(header(&hit, "etag"), header(&miss, "etag"));
+        assert!(header(&hit, "cache-status").starts_with("trigapi; hit; ttl="));
+    }
+    let export = app.get("/v1/trigs/export").await;
+    assert_eq!(header(&export, "cache-control"), "public, max-age=31536000", "handler headers are kept");
+    let waypoint = app.get("/v1/trigs/waypoint/TP0001").await;
+    assert!(waypoint.headers.get("x-cache-status").is_none(), "waypoint lookups are not cached");
+}
+
+#[tokio::test]
+async fn keys_are_canonical() {
+    let app = app(&private_database(), None, |_| {}).await;
+    let key = |r: &TestResponse| header(r, "x-cache-key").to_owned();
+    let same = [
+        ("/v1/trigs/1?include=details,stats", "/v1/trigs/1?include=stats,details,stats"),
+        ("/v1/trigs", "/v1/trigs?limit=10&skip=0&exclude_found=false"),
+        ("/v1/trigs?lat=57.5&lon=-4", "/v1/trigs?lon=-4.0&lat=57.50"),
+        ("/v1/logs?limit=5", "/v1/logs?limit=5&unknown=1"),
+    ];
+    for (a, b) in same {
+        let (ra, rb) = (app.get(a).await, app.get(b).await);
+        assert_eq!(key(&ra), key(&rb), "{a} ~ {b}");
+        assert_eq!(cache_status(&rb), "HIT", "{b}");
+        assert_eq!(ra.text, rb.text);
+    }
+    let different = [("/v1/trigs?limit=5", "/v1/trigs?limit=6"), ("/v1/trigs/1", "/v1/trigs/1?include=stats")];
+    for (a, b) in different {
+        assert_ne!(key(&app.get(a).await), key(&app.get(b).await), "{a} vs {b}");
+    }
+    let params = key(&app.get("/v1/trigs?limit=5").await);
+    let hash = params.split("params_").nth(1).and_then(|s| s.split(':').next()).unwrap_or("");
+    assert_eq!(hash.len(), 16, "64-bit parameter hash: {params}");
+}
+
+#[tokio::test]
+async fn bypass_refreshes_and_conditional_requests_get_304() {
+    let app = app(&private_database(), None, |_| {}).await;
+    let first = app.get("/v1/trigs/2").await;
+    let etag = header(&first, "etag").to_owned();
+    let not_modified = get_with(&app, "/v1/trigs/2", &[("if-none-match", &etag)]).await;
+    assert_eq!((not_modified.status, not_modified.text.as_str()), (StatusCode::NOT_MODIFIED, ""));
+    rename(&app, 2, "Renamed behind the cache's back").await;
+    assert_eq!(app.get("/v1/trigs/2").await.body["name"], first.body["name"], "a HIT: nobody invalidated");
+    let bypass = get_with(&app, "/v1/trigs/2", &[("cache-control", "no-cache")]).await;
+    assert_eq!(
+        (cache_status(&bypass), &bypass.body["name"]),
+        ("BYPASS", &serde_json::json!("Renamed behind the cache's back"))
+    );
+    assert_eq!(header(&bypass, "cache-status"), "trigapi; fwd=bypass; stored");
+    let after = app.get("/v1/trigs/2").await;
+    assert_eq!((cache_status(&after), &after.body["name"]), ("HIT", &bypass.body["name"]), "the bypass stored it");
+    let old = get_with(&app, "/v1/trigs/2", &[("if-none-match", &etag)]).await;
+    assert_eq!(old.status, StatusCode::OK, "the old ETag no longer matches");
+}
+
+#[tokio::test]
+async fn stored_compressed_bodies_are_sent_as_they_are() {
+    let app = app(&private_database(), None, |_| {}).await;
+    let plain = app.get("/v1/trigs/export").await;
+    for (coding, header_value) in [("zstd", "zstd"), ("gzip", "gzip"), ("br, gzip;q=0.5", "gzip")] {
+        let req = Request::builder().uri("/v1/trigs/export").header("accept-encoding", coding).body(Body::empty());
+        let res = tower::ServiceExt::oneshot(app.router(), req.expect("request")).await.expect("response");
+        assert_eq!(res.headers()["content-encoding"], header_value);
+        assert_eq!(res.headers()["x-cache-status"], "HIT");
+        let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
+        let inflated = match header_value {
+            "zstd" => zstd_decode(&bytes),
+            _ => {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_ref()), &mut out).expect("gzip");
+                out
+            }
+        };
+        assert_eq!(inflated, plain.text.as_bytes(), "{coding}");
+    }
+}
+
+fn zstd_decode(bytes: &[u8]) -> Vec<u8> {
+    zstd::stream::decode_all(bytes).expect("zstd")
+}
+
+#[tokio::test]
+async fn cors_lets_browsers_read_the_cache_headers() {
+    let app = app(&private_database(), None, |c| c.backend_cors_origins = "http://localhost:5173".into()).await;
+    let r = get_with(&app, "/v1/stats/site", &[("origin", "http://localhost:5173")]).await;
+    let exposed = header(&r, "access-control-expose-headers").to_ascii_lowercase();
+    for h in ["x-cache-status", "x-cache-key", "x-cache-ttl", "x-cache-age", "cache-status", "etag"] {
+        assert!(exposed.contains(h), "{h} not in {exposed}");
+    }
+}
+
+#[tokio::test]
+async fn admin_endpoints_need_the_admin_token() {
+    let app = app(&private_database(), None, |_| {}).await;
+    for (method, uri) in [
+        (Method::GET, "/v1/admin/cache/stats"),
+        (Method::DELETE, "/v1/admin/cache"),
+        (Method::DELETE, "/v1/admin/cache?pattern=trig:*"),
+        (Method::DELETE, "/v1/admin/cache/trigs/export"),
+    ] {
+        let anonymous = app.request(method.clone(), uri).await;
+        assert_eq!(
+            (anonymous.status, &anonymous.body),
+            (StatusCode::UNAUTHORIZED, &serde_json::json!({"detail": "Not authenticated"}))
+        );
+        assert_eq!(header(&anonymous, "www-authenticate"), "Bearer");
+        let req =
+            Request::builder().method(method).uri(uri).header("authorization", "Bearer wrong").body(Body::empty());
+        let wrong = app.send(req.expect("request")).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(wrong.body["detail"], "Could not validate credentials");
+    }
+    let unconfigured = self::app(&private_database(), None, |c| c.admin_token.clear()).await;
+    assert_eq!(admin(&unconfigured, Method::GET, "/v1/admin/cache/stats").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn pattern_flushes_invalidate_exactly_their_tags_and_nothing_outside_the_namespace() {
+    if !redis_available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let app = app(&private_database(), Some(&server), |_| {}).await;
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
+    let _: () = redis::cmd("SET").arg("someone-else:key").arg("theirs").query_async(&mut redis).await.expect("set");
+    let uris = ["/v1/trigs/1", "/v1/trigs/1/logs", "/v1/trigs/12", "/v1/trigs?limit=5", "/v1/stats/site"];
+    statuses(&app, &uris).await;
+    let r = admin(&app, Method::DELETE, "/v1/admin/cache?pattern=trig:1:*").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["pattern"], "trigapi:development:trig:1:*");
+    assert_eq!(statuses(&app, &uris).await, ["MISS", "MISS", "HIT", "HIT", "HIT"], "trig:1:* spares trig 12");
+    admin(&app, Method::DELETE, "/v1/admin/cache?pattern=trigs:list:*").await;
+    assert_eq!(statuses(&app, &uris).await, ["HIT", "HIT", "HIT", "MISS", "HIT"]);
+    admin(&app, Method::DELETE, "/v1/admin/cache?pattern=trig:*").await;
+    assert_eq!(statuses(&app, &uris).await, ["MISS", "MISS", "MISS", "HIT", "HIT"], "the trig family");
+    let all = admin(&app, Method::DELETE, "/v1/admin/cache").await;
+    assert_eq!(all.body["message"], "Flushed all cache entries for development environment");
+    assert_eq!(statuses(&app, &uris).await, ["MISS"; 5]);
+    let exact =
+        header(&app.get("/v1/stats/site").await, "x-cache-key").trim_start_matches("trigapi:development:").to_owned();
+    let deleted = admin(&app, Method::DELETE, &format!("/v1/admin/cache?pattern={exact}")).await;
+    assert_eq!(deleted.body["deleted_count"], 1, "an exact key is deleted: {}", deleted.text);
+    assert_eq!(cache_status(&app.get("/v1/stats/site").await), "MISS");
+    for bad in ["trig:1*", "tr?g:*", "*:1:*", "[a-z]*"] {
+        let r = admin(&app, Method::DELETE, &format!("/v1/admin/cache?pattern={bad}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.body["detail"].as_str().unwrap_or("").contains("Supported forms"), "{}", r.text);
+    }
+    app.get("/v1/trigs/export").await;
+    app.get("/v1/trigs/geojson").await;
+    admin(&app, Method::DELETE, "/v1/admin/cache/trigs/export").await;
+    assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "MISS");
+    assert_eq!(cache_status(&app.get("/v1/trigs/geojson").await), "MISS", "geojson is cleared with the export");
+    let theirs: Option<String> = redis::cmd("GET").arg("someone-else:key").query_async(&mut redis).await.expect("get");
+    assert_eq!(theirs.as_deref(), Some("theirs"), "flushes never touch other applications' keys");
+    let stats = admin(&app, Method::GET, "/v1/admin/cache/stats").await;
+    assert_eq!(stats.status, StatusCode::OK);
+    for field in [
+        "redis_version",
+        "total_keys",
+        "memory_used_bytes",
+        "memory_used_human",
+        "keyspace_hits",
+        "keyspace_misses",
+        "hit_rate_percent",
+        "connected_clients",
+        "app_env_keys_count",
+    ] {
+        assert!(!stats.body[field].is_null(), "{field} in {}", stats.text);
+    }
+    assert_eq!(stats.body["app_env_pattern"], "trigapi:development:*");
+    assert!(stats.body["counters"]["local_hits"].as_u64().unwrap_or(0) > 0);
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_cold_requests_compute_once() {
+    let app = Arc::new(app(&private_database(), None, |_| {}).await);
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move { app.get("/v1/users/1?include=stats,breakdown").await })
+        })
+        .collect();
+    let mut bodies = std::collections::HashSet::new();
+    for t in tasks {
+        let r = t.await.expect("task");
+        assert_eq!(r.status, StatusCode::OK);
+        bodies.insert(r.text);
+    }
+    assert_eq!(bodies.len(), 1);
+    let stats = admin(&app, Method::GET, "/v1/admin/cache/stats").await;
+    assert_eq!(stats.body["counters"]["origin_runs"], 1, "one database computation: {}", stats.text);
+}
+
+#[tokio::test]
+async fn entries_over_the_size_limit_are_not_stored() {
+    let app = app(&private_database(), None, |c| c.cache_max_entry_bytes = 10_000).await;
+    assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "MISS");
+    assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "MISS", "5 MB is over the 10 kB limit");
+    app.get("/v1/trigs/1").await;
+    assert_eq!(cache_status(&app.get("/v1/trigs/1").await), "HIT", "small entries are stored");
+}
+
+#[tokio::test]
+async fn with_the_database_gone_cached_entries_are_served_and_the_rest_is_503() {
+    let app = app(&private_database(), None, |_| {}).await;
+    app.get("/v1/trigs/3").await;
+    app.db.close().await;
+    let cached = app.get("/v1/trigs/3").await;
+    assert_eq!((cached.status, cache_status(&cached)), (StatusCode::OK, "HIT"));
+    let uncached = app.get("/v1/trigs/4").await;
+    assert_eq!(
+        (uncached.status, &uncached.body),
+        (StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"detail": "Database unavailable"}))
+    );
+    assert!(uncached.headers.get("x-cache-status").is_none(), "errors are not cached");
+}
+
+async fn statuses(app: &TestApp, uris: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for u in uris {
+        out.push(cache_status(&app.get(u).await).to_owned());
+    }
+    out
+}
+
+/// Rename trig `id` in the database (a write the cache does not see by itself).
+async fn rename(app: &TestApp, id: i32, name: &str) {
+    let update =
+        Query::update().table(Trig::Table).value(Trig::Name, name).and_where(Expr::col(Trig::Id).eq(id)).to_owned();
+    assert_eq!(app.db.execute(&update).await.expect("update"), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The concurrent consistency checker.
+//
+// Writers bump a trig's name to `v{n}` in the database and then invalidate `trig:{id}:*`
+// through the admin endpoint, like a write endpoint would after its commit; a write is complete
+// when that call returns. Readers GET the trig and check the version against the history: a
+// read that started after version n was complete must return at least n.
+
+const HOT: [i32; 6] = [1, 2, 3, 4, 5, 6];
+
+struct History {
+    /// Per trig: the newest version whose write has completed.
+    completed: Vec<AtomicU64>,
+    /// Per trig: when each version completed.
+    completed_at: Vec<std::sync::Mutex<Vec<Instant>>>,
+}
+
+#[derive(Debug, Default)]
+struct Report {
+    reads: u64,
+    writes: u64,
+    stale: u64,
+    /// Of those, reads served by another instance than the writer's.
+    stale_elsewhere: u64,
+    /// The largest time between a version's completion and the start of a read that still
+    /// returned an older one.
+    max_staleness: Duration,
+    max_latency: Duration,
+    errors: u64,
+}
+
+impl Report {
+    fn merge(&mut self, o: Report) {
+        self.reads += o.reads;
+        self.writes += o.writes;
+        self.stale += o.stale;
+        self.stale_elsewhere += o.stale_elsewhere;
+        self.errors += o.errors;
+        self.max_staleness = self.max_staleness.max(o.max_staleness);
+        self.max_latency = self.max_latency.max(o.max_latency);
+    }
+}
+
+/// Run `ops` operations (about 1 write in 8), reads spread over `readers`, writes through
+/// `writer`; `fault` runs alongside.
+async fn check(writer: Arc<TestApp>, readers: Vec<Arc<TestApp>>, ops: u64, fault: impl Future<Output = ()>) -> Report {
+    for id in HOT {
+        rename(&writer, id, "v0").await;
+    }
+    admin(&writer, Method::DELETE, "/v1/admin/cache").await;
+    let history = Arc::new(History {
+        completed: HOT.iter().map(|_| AtomicU64::new(0)).collect(),
+        completed_at: HOT.iter().map(|_| std::sync::Mutex::new(vec![Instant::now()])).collect(),
+    });
+    let budget = Arc::new(AtomicU64::new(ops));
+    let fault_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Go on until the budget is spent and the fault has run its course.
+    let take = {
+        let fault_done = Arc::clone(&fault_done);
+        move |budget: &AtomicU64| {
+            let left = budget.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(1)).is_ok();
+            left || !fault_done.load(Ordering::Acquire)
+        }
+    };
+    let mut tasks = Vec::new();
+    // One writer task per hot trig keeps each trig's versions in order.
+    for (slot, id) in HOT.into_iter().enumerate() {
+        let (app, history, budget, take) =
+            (Arc::clone(&writer), Arc::clone(&history), Arc::clone(&budget), take.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut report = Report::default();
+            let mut version = 0;
+            while take(&budget) {
+                version += 1;
+                let started = Instant::now();
+                rename(&app, id, &format!("v{version}")).await;
+                let r = admin(&app, Method::DELETE, &format!("/v1/admin/cache?pattern=trig:{id}:*")).await;
+                report.max_latency = report.max_latency.max(started.elapsed());
+                if r.status != StatusCode::OK {
+                    report.errors += 1;
+                }
+                history.completed_at[slot].lock().map(|mut v| v.push(Instant::now())).ok();
+                history.completed[slot].store(version, Ordering::Release);
+                report.writes += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            report
+        }));
+    }
+    for reader in 0..8 {
+        let (app, history, budget) =
+            (Arc::clone(&readers[reader % readers.len()]), Arc::clone(&history), Arc::clone(&budget));
+        let elsewhere = !Arc::ptr_eq(&app, &writer);
+        let take = take.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut report = Report::default();
+            while take(&budget) {
+                let slot = fastrand::usize(..HOT.len());
+                let floor = history.completed[slot].load(Ordering::Acquire);
+                let started = Instant::now();
+                let r = app.get(&format!("/v1/trigs/{}?include=details,stats,attrs", HOT[slot])).await;
+                report.max_latency = report.max_latency.max(started.elapsed());
+                report.reads += 1;
+                if r.status != StatusCode::OK {
+                    report.errors += 1;
+                    continue;
+                }
+                let seen: u64 =
+                    r.body["name"].as_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse().ok()).unwrap_or(0);
+                if seen < floor {
+                    report.stale += 1;
+                    report.stale_elsewhere += u64::from(elsewhere);
+                    let newer = history.completed_at[slot].lock().ok().and_then(|v| v.get(seen as usize + 1).copied());
+                    if let Some(t) = newer {
+                        report.max_staleness = report.max_staleness.max(started.saturating_duration_since(t));
+                    }
+                }
+            }
+            report
+        }));
+    }
+    fault.await;
+    fault_done.store(true, Ordering::Release);
+    let mut total = Report::default();
+    for t in tasks {
+        total.merge(t.await.expect("checker task"));
+    }
+    total
+}
+
+use std::future::Future;
+
+async fn no_fault() {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_read_after_a_completed_write_on_one_instance() {
+    if !redis_available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let app = Arc::new(app(&private_database(), Some(&server), |_| {}).await);
+    let report = check(Arc::clone(&app), vec![Arc::clone(&app)], 12_000, no_fault()).await;
+    eprintln!("one instance with Redis: {report:?}");
+    assert!(report.reads + report.writes >= 10_000);
+    assert_eq!((report.stale, report.errors), (0, 0), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_read_on_one_instance_without_redis() {
+    let app = Arc::new(app(&private_database(), None, |_| {}).await);
+    let report = check(Arc::clone(&app), vec![Arc::clone(&app)], 10_000, no_fault()).await;
+    eprintln!("one instance, in-process tier only: {report:?}");
+    assert_eq!((report.stale, report.errors), (0, 0), "{report:?}");
+}
+
+/// The checker catches the classic race: with entries stamped at store time instead of before
+/// computing, values read before a write and stored after its invalidation are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_checker_catches_the_stale_set_race_when_the_generation_check_is_off() {
+    let app = Arc::new(app(&private_database(), None, |c| c.cache_unsafe_stamp_at_store = true).await);
+    let mut report = Report::default();
+    for _ in 0..10 {
+        report.merge(check(Arc::clone(&app), vec![Arc::clone(&app)], 10_000, no_fault()).await);
+        if report.stale > 0 {
+            break;
+        }
+    }
+    eprintln!("generation check off: {report:?}");
+    assert!(report.stale > 0, "the checker must see stale reads when the protection is off: {report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_sharing_redis_window_is_measured_and_strict_mode_closes_it() {
+    if !redis_available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let database = private_database();
+    let a = Arc::new(app(&database, Some(&server), |_| {}).await);
+    let b = Arc::new(app(&database, Some(&server), |_| {}).await);
+    let report = check(Arc::clone(&a), vec![Arc::clone(&a), Arc::clone(&b)], 12_000, no_fault()).await;
+    eprintln!("two instances, pub/sub invalidation: {report:?}");
+    assert_eq!(report.errors, 0);
+    assert!(report.max_staleness < Duration::from_millis(250), "the cross-instance window: {report:?}");
+
+    let a = Arc::new(app(&database, Some(&server), |c| c.cache_strict = true).await);
+    let b = Arc::new(app(&database, Some(&server), |c| c.cache_strict = true).await);
+    let report = check(Arc::clone(&a), vec![Arc::clone(&a), Arc::clone(&b)], 12_000, no_fault()).await;
+    eprintln!("two instances, strict: {report:?}");
+    assert_eq!((report.stale, report.errors), (0, 0), "{report:?}");
+}
+
+/// Under load, with two instances (the writer's own, and a strict one): no 5xx, no stale read
+/// on either, and no request slower than a bounded number of Redis timeouts plus the database
+/// time, whatever happens to Redis; after recovery both see every write.
+async fn survive(
+    fault: impl FnOnce(Arc<std::sync::Mutex<RedisServer>>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    persistent: bool,
+) -> (Report, serde_json::Value) {
+    let dir = std::env::temp_dir().join(format!("trigapi-redis-{}-{}", std::process::id(), fastrand::u64(..)));
+    let server = if persistent { RedisServer::start_persistent(&dir) } else { RedisServer::start() };
+    let database = private_database();
+    let a = Arc::new(app(&database, Some(&server), |_| {}).await);
+    let b = Arc::new(app(&database, Some(&server), |c| c.cache_strict = true).await);
+    let server = Arc::new(std::sync::Mutex::new(server));
+    let report = check(Arc::clone(&a), vec![Arc::clone(&a), Arc::clone(&b)], 10_000, fault(Arc::clone(&server))).await;
+    // After recovery, a last sequential round sees every write.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    for id in HOT {
+        rename(&a, id, "final").await;
+        admin(&a, Method::DELETE, &format!("/v1/admin/cache?pattern=trig:{id}:*")).await;
+        let r = a.get(&format!("/v1/trigs/{id}?include=details,stats,attrs")).await;
+        assert_eq!(r.body["name"], "final", "read after recovery, same instance");
+        let r = b.get(&format!("/v1/trigs/{id}?include=details,stats,attrs")).await;
+        assert_eq!(r.body["name"], "final", "read after recovery, other instance");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut stats = admin(&a, Method::GET, "/v1/admin/cache/stats").await.body;
+    for _ in 0..100 {
+        if stats["redis_available"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stats = admin(&a, Method::GET, "/v1/admin/cache/stats").await.body;
+    }
+    let counters = stats["counters"].clone();
+    (report, counters)
+}
+
+fn assert_survived(what: &str, (report, counters): &(Report, serde_json::Value)) {
+    eprintln!("{what}: {report:?}\n  writer's counters: {counters}");
+    assert_eq!(report.errors, 0, "{what}: no 5xx");
+    assert_eq!(report.stale, 0, "{what}: no stale read");
+    // Debug build on two cores: a request may meet up to three Redis timeouts (50 ms) before
+    // the breaker opens, plus the database time.
+    assert!(report.max_latency < Duration::from_millis(600), "{what}: {report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_killed_mid_load_then_back_empty() {
+    if !redis_available() {
+        return;
+    }
+    let report = survive(
+        |server| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                server.lock().map(|mut s| s.kill()).ok();
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                server.lock().map(|mut s| s.restart()).ok();
+            })
+        },
+        false,
+    )
+    .await;
+    assert_survived("redis killed, restarted empty", &report);
+    let c = &report.1;
+    assert!(c["pending_invalidations"].as_u64() > Some(0), "writes happened during the outage");
+    assert!(c["replayed_invalidations"].as_u64() > Some(0), "and were replayed");
+    // The first connection counts as a start too.
+    assert!(c["redis_restarts"].as_u64() > Some(1), "the empty restart was detected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_frozen_mid_load() {
+    if !redis_available() {
+        return;
+    }
+    let report = survive(
+        |server| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                server.lock().map(|s| s.signal("-STOP")).ok();
+                tokio::time::sleep(Duration::from_millis(1000)).await;
+                server.lock().map(|s| s.signal("-CONT")).ok();
+            })
+        },
+        false,
+    )
+    .await;
+    assert_survived("redis frozen (SIGSTOP) for 1 s", &report);
+    let c = &report.1;
+    assert!(c["pending_invalidations"].as_u64() > Some(0), "writes happened during the freeze");
+    assert!(c["outage_flushes"].as_u64() > Some(0), "reconnecting invalidated what was stored before");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_restarted_with_old_data_that_missed_invalidations() {
+    if !redis_available() {
+        return;
+    }
+    let report = survive(
+        |server| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                // Snapshot, let writes bump generations after it, then come back from the
+                // snapshot: its entries and counters predate those writes.
+                server.lock().map(|s| s.save()).ok();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                server.lock().map(|mut s| s.restart()).ok();
+            })
+        },
+        true,
+    )
+    .await;
+    assert_survived("redis restarted from an older snapshot", &report);
+    assert!(report.1["redis_restarts"].as_u64() > Some(1), "the restart was detected by its run id");
+}
