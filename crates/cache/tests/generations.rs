@@ -82,3 +82,29 @@ async fn missing_and_corrupt_entries_are_reported_not_raised() {
     tier.set_ex("junk", br#"{"value": {"id": 1}, "ttl": 60}"#, 60).await.expect("store foreign bytes");
     assert!(matches!(gens.lookup("junk", &tags).await.expect("lookup").0, Lookup::Corrupt(_)));
 }
+
+#[tokio::test]
+async fn a_restart_from_an_old_snapshot_is_detected_by_its_run_id() {
+    if !redis_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("trigapi-gen-snapshot-{}", std::process::id()));
+    let mut server = RedisServer::start_persistent(&dir);
+    let tier = RedisTier::connect(&server.url(), RedisTierConfig::default()).await.expect("valid url");
+    let gens = Generations::new(tier, "test:env");
+    let tags = Generations::tag_set(["trig:1"]);
+    assert!(gens.check_restart().await.expect("check"), "a first start counts: nothing is known");
+    assert!(!gens.check_restart().await.expect("check"), "same server, same run id");
+    let stored = gens.read(&tags).await.expect("read");
+    server.save();
+    gens.bump(&["trig:1"]).await.expect("a bump after the snapshot");
+    server.restart();
+    // A fresh client: what a newly started instance would see.
+    let tier = RedisTier::connect(&server.url(), RedisTierConfig::default()).await.expect("valid url");
+    let fresh = Generations::new(tier, "test:env");
+    assert_eq!(fresh.read(&tags).await.expect("read"), stored, "the snapshot lost the bump...");
+    assert!(fresh.check_restart().await.expect("check"), "...and the restart is detected");
+    let now = fresh.read(&tags).await.expect("read");
+    assert_ne!(now[0], stored[0], "the global generation moved: every old entry is invalid");
+    let _ = std::fs::remove_dir_all(&dir);
+}

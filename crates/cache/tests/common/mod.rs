@@ -47,24 +47,35 @@ impl RedisServer {
     }
 
     fn spawn(port: u16, dir: Option<std::path::PathBuf>) -> Self {
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-        if let Some(d) = &dir {
-            cmd.args(["--dir", &d.display().to_string(), "--dbfilename", "dump.rdb"]);
+        // Another test may take the same free port between our probe and redis-server's bind;
+        // then our server exits and the port answers for theirs. Check the answering process
+        // is ours, and try another port if not.
+        for attempt in 0..5 {
+            let port = if attempt == 0 { port } else { free_port() };
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+            if let Some(d) = &dir {
+                cmd.args(["--dir", &d.display().to_string(), "--dbfilename", "dump.rdb"]);
+            }
+            let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start redis-server");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if matches!(child.try_wait(), Ok(None)) && answering_pid(port) == Some(child.id()) {
+                return Self { child: Some(child), port, dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child: Some(child), port, dir }
+        panic!("could not start a redis-server of our own");
     }
 
     /// Start again on the same port (and data directory) after [`Self::kill`].
     pub fn restart(&mut self) {
         self.kill();
         let fresh = Self::spawn(self.port, self.dir.clone());
+        assert_eq!(fresh.port, self.port, "restarted on another port");
         self.child = fresh.child_take();
     }
 
@@ -76,6 +87,7 @@ impl RedisServer {
     pub fn save(&self) {
         let ok = Command::new("redis-cli")
             .args(["-p", &self.port.to_string(), "SAVE"])
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
             .map(|s| s.success())
@@ -108,4 +120,14 @@ impl Drop for RedisServer {
         }
         self.kill();
     }
+}
+
+/// The pid of the redis-server answering on `port`.
+fn answering_pid(port: u16) -> Option<u32> {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "server"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("process_id:")?.trim().parse().ok())
 }
