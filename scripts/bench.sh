@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Read-path benchmark on the full-scale data set (no response cache).
+# Read-path benchmarks on the full-scale data set.
 #
-#   scripts/bench.sh sqlite            # or: postgres, mysql (several may be given)
+#   scripts/bench.sh sqlite            # database path, cache off: or postgres, mysql (several may be given)
+#   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, miss overhead
 #
 # For each backend: builds the release binary, seeds the full scale once (reused while its
 # counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
@@ -59,8 +60,8 @@ measure() { # name path
   printf '| %-34s | %8s | %8s | %8s | %s\n' "$1" "$p50" "$p99" "$rps" "${errors:-}|"
 }
 
-for backend in "$@"; do
-  url=$(url_for "$backend")
+seed_if_needed() { # backend url
+  local backend=$1 url=$2 logs
   create_db "$backend"
   logs=$(DATABASE_URL="$url" "$BIN" migrate >/dev/null 2>&1; \
          case "$backend" in
@@ -72,9 +73,88 @@ for backend in "$@"; do
     echo "== seeding full scale on $backend"
     /usr/bin/time -f "seed wall time: %e s, max RSS %M KB" env DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" "$BIN" seed --scale full --reset
   fi
+}
+
+wait_up() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
+
+# wrk summary at $2 connections: "req/s p50 p99".
+load() { # url connections
+  local out
+  out=$(wrk -t2 -c"$2" -d"$DURATION" --latency "$1")
+  printf '%s %s %s' "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" \
+    "$(awk '$1=="50%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")"
+}
+
+redis_commands() { redis-cli -p "$1" INFO stats | awk -F: '/total_commands_processed/{print $2+0}'; }
+
+cache_bench() {
+  local url redis_port=$((PORT + 7)) trivial_port=$((PORT + 8)) nocache_port=$((PORT + 9))
+  url=$(url_for sqlite)
+  seed_if_needed sqlite "$url"
+  cargo build --release --quiet --example trivial
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  local redis_pid=$!
+  local common=(env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos")
+  "${common[@]}" REDIS_URL="redis://127.0.0.1:$redis_port" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
+  local pid=$!
+  "${common[@]}" CACHE_ENABLED=false BIND_ADDR="127.0.0.1:$nocache_port" "$BIN" serve &
+  local nocache_pid=$!
+  trap 'kill $pid $nocache_pid $redis_pid 2>/dev/null || true' EXIT
+  wait_up "http://127.0.0.1:$PORT/health"; wait_up "http://127.0.0.1:$nocache_port/health"
+  echo
+  echo "### Cache hits vs a trivial axum handler returning the same bytes (wrk -t2, $DURATION per cell)"
+  echo
+  echo "| endpoint | conns | trivial req/s | cached req/s | ratio | cached p50 | cached p99 | trivial p99 | Redis commands during the cached run |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for path in /v1/trigs/1234 /v1/stats/site; do
+    curl -sf "http://127.0.0.1:$PORT$path" -o "$WORK/body.json"
+    curl -sf "http://127.0.0.1:$PORT$path" >/dev/null
+    "$CARGO_TARGET_DIR/release/examples/trivial" "$WORK/body.json" "127.0.0.1:$trivial_port" &
+    local tpid=$!
+    wait_up "http://127.0.0.1:$trivial_port/"
+    for conns in 8 64; do
+      local trps t50 t99 crps c50 c99 before after
+      read -r trps t50 t99 <<<"$(load "http://127.0.0.1:$trivial_port$path" "$conns")"
+      before=$(redis_commands "$redis_port")
+      read -r crps c50 c99 <<<"$(load "http://127.0.0.1:$PORT$path" "$conns")"
+      after=$(redis_commands "$redis_port")
+      printf '| %s | %s | %s | %s | %s%% | %s | %s | %s | %s |\n' "$path" "$conns" "$trps" "$crps" \
+        "$(( crps * 100 / trps ))" "$c50" "$c99" "$t99" "$(( after - before - 1 ))"
+    done
+    kill $tpid; wait $tpid 2>/dev/null || true
+  done
+  echo
+  echo "(Redis commands during a hit run are the subscriber's heartbeat, one PING per 200 ms.)"
+  echo
+  echo "### Miss path: cold keys (each request a trig not asked before), 1 connection"
+  echo
+  cat >"$WORK/cold.lua" <<'LUA'
+local n = 0
+request = function() n = n + 1; return wrk.format(nil, "/v1/trigs/" .. n .. "?include=details") end
+LUA
+  echo "| server | req/s | p50 | p99 |"
+  echo "|---|---|---|---|"
+  for target in "cache off:$nocache_port" "cache on (Redis):$PORT"; do
+    local out
+    out=$(wrk -t1 -c1 -d"$DURATION" --latency -s "$WORK/cold.lua" "http://127.0.0.1:${target##*:}")
+    printf '| %s | %s | %s | %s |\n' "${target%:*}" "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" \
+      "$(awk '$1=="50%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")"
+  done
+  kill $pid $nocache_pid $redis_pid; wait 2>/dev/null || true
+  trap - EXIT
+}
+
+if [ "${1:-}" = cache ]; then
+  cache_bench
+  exit 0
+fi
+
+for backend in "$@"; do
+  url=$(url_for "$backend")
+  seed_if_needed "$backend" "$url"
   trig=$(busiest "$backend" tlog trig_id)
   user=$(busiest "$backend" tlog user_id)
-  LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
+  CACHE_ENABLED=false LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done

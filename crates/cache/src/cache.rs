@@ -22,7 +22,7 @@ use crate::http::{Outcome, Render, RequestView, render};
 use crate::local::{LocalLookup, LocalTier};
 use crate::stats::{Counters, Snapshot};
 use crate::stored::Stored;
-use crate::tier_redis::{RedisTier, RedisTierConfig};
+use crate::tier_redis::{Connection, RedisTier, RedisTierConfig};
 
 /// Settings. [`CacheConfig::new`] gives sane defaults; adjust fields as needed.
 #[derive(Debug, Clone)]
@@ -794,9 +794,11 @@ enum LeaseOutcome {
     Unavailable,
 }
 
+/// The lease on computing `key` under `generations`. The key in braces is a hash tag: on a
+/// cluster the lease lives in the entry's slot, so releasing it goes with the store.
 fn lease_key(key: &str, generations: Option<&[u64]>) -> String {
     let generations: Vec<String> = generations.unwrap_or_default().iter().map(u64::to_string).collect();
-    format!("{key}:lease:{}", generations.join("."))
+    format!("{{{key}}}:lease:{}", generations.join("."))
 }
 
 impl Inner {
@@ -965,7 +967,7 @@ impl Cache {
                 let local = self.inner.local.remove(&full);
                 let remote = match self.remote_ready().await {
                     Some(remote) => {
-                        let del = |mut c: redis::aio::MultiplexedConnection| async move {
+                        let del = |mut c: Connection| async move {
                             redis::cmd("DEL").arg(&full).query_async::<u64>(&mut c).await
                         };
                         remote.generations.tier().call(del).await.unwrap_or_default()
@@ -1096,7 +1098,7 @@ impl Cache {
                             _ = heartbeat.tick() => {
                                 let Some(inner) = weak.upgrade() else { return };
                                 let Some(r) = &inner.remote else { return };
-                                let ping = |mut c: redis::aio::MultiplexedConnection| async move {
+                                let ping = |mut c: Connection| async move {
                                     redis::cmd("PING").query_async::<String>(&mut c).await
                                 };
                                 if r.generations.tier().call(ping).await.is_err() {

@@ -15,7 +15,8 @@
 //! A result computed from pre-write data therefore carries pre-bump generations and is dead on
 //! arrival, even when it is stored after the write's invalidation.
 //!
-//! Generation keys live under `{namespace}:gen:{tag}` and never expire, so they are not evicted
+//! Generation keys live under `{namespace}:gen:{tag}` (the braces are literal: a cluster hash
+//! tag) and never expire, so they are not evicted
 //! before the entries that depend on them as long as Redis evicts only volatile keys.
 
 use crate::envelope::{DecodeError, Entry};
@@ -77,9 +78,11 @@ impl Generations {
         &self.tier
     }
 
-    /// The Redis key holding `tag`'s generation.
+    /// The Redis key holding `tag`'s generation. The namespace in braces is a hash tag: on a
+    /// cluster every generation of a namespace lives in one slot, so a bump of several tags (a
+    /// script) and a read of an entry's generations stay single-slot.
     pub fn key(&self, tag: &str) -> String {
-        format!("{}:gen:{tag}", self.namespace)
+        format!("{{{}}}:gen:{tag}", self.namespace)
     }
 
     /// The pub/sub channel every bump is announced on.
@@ -141,7 +144,7 @@ impl Generations {
     /// before (the clock in milliseconds, far above any count of bumps), which invalidates
     /// every entry stored under the old counters. Returns true when that happened.
     pub async fn check_restart(&self) -> Result<bool, TierError> {
-        let marker = format!("{}:gen-run-id", self.namespace);
+        let marker = format!("{{{}}}:gen-run-id", self.namespace);
         let global = self.key(GLOBAL);
         let channel = self.channel();
         self.tier
@@ -180,26 +183,33 @@ impl Generations {
     /// Fetch the entry under `key` and the current generations of its `tags` in one round
     /// trip. The generations are returned whatever was found: a miss computes under them.
     pub async fn lookup(&self, key: &str, tags: &[String]) -> Result<(Lookup, Vec<u64>), TierError> {
-        let gen_keys = self.keys(tags);
-        let (bytes, now): (Option<Vec<u8>>, Vec<u64>) = self
-            .tier
-            .call(|mut c| async move {
-                let mut pipe = redis::pipe();
-                pipe.cmd("GET").arg(key);
-                for k in &gen_keys {
-                    pipe.cmd("GET").arg(k);
-                }
-                let mut values: Vec<redis::Value> = pipe.query_async(&mut c).await?;
-                let gens = values.split_off(1.min(values.len()));
-                let entry: Option<Vec<u8>> = match values.pop() {
-                    Some(v) => redis::from_redis_value(v)?,
-                    None => None,
-                };
-                let gens =
-                    gens.into_iter().map(redis::from_redis_value::<Option<u64>>).collect::<Result<Vec<_>, _>>()?;
-                Ok((entry, gens.into_iter().map(Option::unwrap_or_default).collect()))
-            })
-            .await?;
+        let (bytes, now) = if self.tier.is_cluster() {
+            // The entry and the generations live in different slots: two commands, sent at once.
+            let entry = self.tier.get(key);
+            let gens = self.read(tags);
+            let (entry, gens) = tokio::join!(entry, gens);
+            (entry?, gens?)
+        } else {
+            let gen_keys = self.keys(tags);
+            self.tier
+                .call(|mut c| async move {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("GET").arg(key);
+                    for k in &gen_keys {
+                        pipe.cmd("GET").arg(k);
+                    }
+                    let mut values: Vec<redis::Value> = pipe.query_async(&mut c).await?;
+                    let gens = values.split_off(1.min(values.len()));
+                    let entry: Option<Vec<u8>> = match values.pop() {
+                        Some(v) => redis::from_redis_value(v)?,
+                        None => None,
+                    };
+                    let gens =
+                        gens.into_iter().map(redis::from_redis_value::<Option<u64>>).collect::<Result<Vec<_>, _>>()?;
+                    Ok((entry, gens.into_iter().map(Option::unwrap_or_default).collect::<Vec<u64>>()))
+                })
+                .await?
+        };
         let Some(bytes) = bytes else { return Ok((Lookup::Missing, now)) };
         let found = match Entry::decode(&bytes) {
             Err(e) => Lookup::Corrupt(e),

@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, RedisError};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
 
 use crate::events;
 
@@ -67,17 +69,62 @@ impl std::fmt::Display for TierError {
 
 impl std::error::Error for TierError {}
 
-/// A handle to one Redis server. Cheap to clone.
+/// A connection to one server or to a cluster: both run every command the cache sends (the
+/// cache keeps the keys of one multi-key command in one hash slot).
+#[derive(Clone)]
+pub enum Connection {
+    /// One server (`redis://` or `rediss://`).
+    Single(MultiplexedConnection),
+    /// Redis Cluster: commands are routed by slot.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// What the tier connects to, from its URL.
+enum Target {
+    Single(Client),
+    /// The first node's client serves pub/sub (a cluster forwards PUBLISH to every node).
+    Cluster(Box<ClusterClient>, Client),
+}
+
+/// A handle to one Redis server or cluster. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisTier {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    client: Client,
+    target: Target,
     config: RedisTierConfig,
     /// A std lock: held only to clone or replace the (cheaply cloned) connection.
-    conn: RwLock<Option<MultiplexedConnection>>,
+    conn: RwLock<Option<Connection>>,
     failures: AtomicU32,
     open: AtomicBool,
     probing: AtomicBool,
@@ -94,11 +141,24 @@ impl std::fmt::Debug for RedisTier {
 impl RedisTier {
     /// Parse `url` and try to connect. Only a malformed URL is an error: an unreachable server
     /// leaves the breaker open and a probe retrying in the background. Needs a Tokio runtime.
+    ///
+    /// `redis://host:port/db` or `rediss://…` (TLS; append `#insecure` to skip certificate
+    /// checks) is one server; a comma-separated list of node URLs is a Redis Cluster.
     pub async fn connect(url: &str, config: RedisTierConfig) -> Result<Self, RedisError> {
-        let client = Client::open(url)?;
+        let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+        let target = match nodes.as_slice() {
+            [one] => Target::Single(Client::open(*one)?),
+            _ => {
+                let cluster = ClusterClient::builder(nodes.iter().copied())
+                    .connection_timeout(config.connect_timeout)
+                    .response_timeout(config.command_timeout)
+                    .build()?;
+                Target::Cluster(Box::new(cluster), Client::open(nodes.first().copied().unwrap_or_default())?)
+            }
+        };
         let tier = Self {
             inner: Arc::new(Inner {
-                client,
+                target,
                 config,
                 conn: RwLock::new(None),
                 failures: AtomicU32::new(0),
@@ -126,16 +186,23 @@ impl RedisTier {
         self.inner.epoch.load(Ordering::Acquire)
     }
 
-    /// The underlying client, for connections of another kind (pub/sub).
+    /// A client for connections of another kind (pub/sub); on a cluster, the first node's.
     pub fn client(&self) -> &Client {
-        &self.inner.client
+        match &self.inner.target {
+            Target::Single(c) | Target::Cluster(_, c) => c,
+        }
+    }
+
+    /// True when connected to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner.target, Target::Cluster(..))
     }
 
     /// Run one command on the shared connection, bounded by the command timeout and counted
     /// by the breaker.
     pub async fn call<T, F, Fut>(&self, command: F) -> Result<T, TierError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         if !self.is_available() {
@@ -189,12 +256,17 @@ impl RedisTier {
 
 impl Inner {
     /// A new connection that has answered `PING`, within the connect budget.
-    async fn connect_once(&self) -> Result<MultiplexedConnection, TierError> {
+    async fn connect_once(&self) -> Result<Connection, TierError> {
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.config.connect_timeout))
             .set_response_timeout(Some(self.config.command_timeout));
         let attempt = async {
-            let mut conn = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
+            let mut conn = match &self.target {
+                Target::Single(client) => {
+                    Connection::Single(client.get_multiplexed_async_connection_with_config(&cfg).await?)
+                }
+                Target::Cluster(cluster, _) => Connection::Cluster(cluster.get_async_connection().await?),
+            };
             redis::cmd("PING").query_async::<String>(&mut conn).await?;
             Ok::<_, RedisError>(conn)
         };
@@ -203,7 +275,7 @@ impl Inner {
     }
 
     /// Use `conn` from now on and close the breaker.
-    fn install(&self, conn: MultiplexedConnection) {
+    fn install(&self, conn: Connection) {
         *self.conn.write().unwrap_or_else(PoisonError::into_inner) = Some(conn);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.failures.store(0, Ordering::Release);

@@ -40,7 +40,7 @@ async fn a_bump_is_seen_by_the_next_read() {
     assert_eq!(gens.read(&tags).await.expect("read"), [0, 1, 0]);
     gens.bump(&["*"]).await.expect("flush all");
     assert_eq!(gens.read(&tags).await.expect("read"), [1, 1, 0]);
-    assert_eq!(gens.key("trig:1"), "test:env:gen:trig:1");
+    assert_eq!(gens.key("trig:1"), "{test:env}:gen:trig:1", "one hash slot per namespace");
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
-//! Command line: `trigapi [serve]`, `trigapi migrate`, `trigapi seed [--scale demo|full]`.
+//! Command line: `trigapi [serve]`, `trigapi migrate`, `trigapi seed [--scale demo|full]`,
+//! `trigapi token --user N [--scope S] [--ttl 1h]`.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::auth;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::seed::{self, Scale};
@@ -34,6 +36,18 @@ enum Command {
     },
     /// Create the legacy tables (if missing) and the read indexes.
     Migrate,
+    /// Print an HS256 bearer token for a user, signed with JWT_HS256_SECRET.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: i32,
+        /// A scope to grant (repeatable); `api:write` is always granted.
+        #[arg(long)]
+        scope: Vec<String>,
+        /// Lifetime: `90s`, `30m`, `1h`, `7d`.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
     /// Load the real trig points and generate synthetic users, logs and photos.
     Seed {
         #[arg(long, value_enum, default_value_t = ScaleArg::Demo)]
@@ -61,6 +75,15 @@ pub async fn run() -> anyhow::Result<()> {
             }
             config.auto_migrate |= migrate;
             Application::build(config).await?.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Token { user, scope, ttl } => {
+            let ttl = auth::parse_ttl(&ttl).context("--ttl: use a number with s, m, h or d, e.g. 1h")?;
+            let mut scopes = vec!["api:write".to_owned()];
+            scopes.extend(scope.into_iter().filter(|s| s != "api:write"));
+            let token = auth::mint(&config.jwt_hs256_secret, user, &scopes, ttl)
+                .context("minting a token (is JWT_HS256_SECRET set?)")?;
+            println!("{token}");
+            Ok(())
         }
         Command::Migrate => {
             let db = connect(&config).await?;

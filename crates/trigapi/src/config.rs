@@ -28,6 +28,7 @@ pub const ENV_VARS: &[&str] = &[
     "CACHE_REDIS_TIMEOUT_MS",
     "CACHE_LEASE_MS",
     "ADMIN_TOKEN",
+    "JWT_HS256_SECRET",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +70,8 @@ pub struct Config {
     pub cache_lease_ms: u64,
     /// Bearer token for the `/v1/admin/cache` endpoints; empty = admin endpoints refuse everyone.
     pub admin_token: String,
+    /// Secret for HS256 bearer tokens (self-hosting and development); empty = no tokens accepted.
+    pub jwt_hs256_secret: String,
     /// Test only (not read from the environment): reintroduce the stale-set race so the
     /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
     #[serde(default)]
@@ -97,6 +100,7 @@ impl Default for Config {
             cache_redis_timeout_ms: 50,
             cache_lease_ms: 2000,
             admin_token: String::new(),
+            jwt_hs256_secret: String::new(),
             cache_unsafe_stamp_at_store: false,
         }
     }

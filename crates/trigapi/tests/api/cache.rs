@@ -233,6 +233,83 @@ async fn admin_endpoints_need_the_admin_token() {
     assert_eq!(admin(&unconfigured, Method::GET, "/v1/admin/cache/stats").await.status, StatusCode::UNAUTHORIZED);
 }
 
+const SECRET: &str = "test-jwt-secret";
+
+fn token(user: i32, scopes: &[&str]) -> String {
+    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    trigapi::auth::mint(SECRET, user, &scopes, Duration::from_secs(600)).expect("mint")
+}
+
+async fn get_as(app: &TestApp, uri: &str, token: &str) -> TestResponse {
+    get_with(app, uri, &[("authorization", &format!("Bearer {token}"))]).await
+}
+
+#[tokio::test]
+async fn the_admin_scope_opens_the_admin_endpoints_and_its_absence_is_403() {
+    let app = app(&private_database(), None, |c| c.jwt_hs256_secret = SECRET.into()).await;
+    let admin = get_as(&app, "/v1/admin/cache/stats", &token(1, &["api:admin"])).await;
+    assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
+    let writer = get_as(&app, "/v1/admin/cache/stats", &token(1, &["api:write"])).await;
+    assert_eq!(
+        (writer.status, &writer.body),
+        (StatusCode::FORBIDDEN, &serde_json::json!({"detail": "Missing required scope: api:admin"}))
+    );
+    let forged =
+        trigapi::auth::mint("another-secret", 1, &["api:admin".to_owned()], Duration::from_secs(60)).expect("mint");
+    let r = get_as(&app, "/v1/admin/cache/stats", &forged).await;
+    assert_eq!(
+        (r.status, r.body["detail"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("Could not validate credentials"))
+    );
+}
+
+/// `exclude_found` lists depend on the caller: each caller's list is keyed by the caller, marked
+/// private, and never served to another caller or to an anonymous one.
+#[tokio::test]
+async fn personalised_lists_are_never_shared() {
+    let app = app(&private_database(), None, |c| c.jwt_hs256_secret = SECRET.into()).await;
+    // Two users with logs, and different numbers of logged trigs.
+    let users = app.ok("/v1/users?include=stats&limit=50").await;
+    let mut logged: Vec<(i64, i64)> = users["items"]
+        .as_array()
+        .map(|items| {
+            items.iter().filter_map(|u| Some((u["id"].as_i64()?, u["stats"]["total_trigs_logged"].as_i64()?))).collect()
+        })
+        .unwrap_or_default();
+    logged.retain(|(_, n)| *n > 0);
+    logged.sort_by_key(|(_, n)| -*n);
+    let ((alice, alice_logged), (bob, bob_logged)) = (logged[0], logged[logged.len() - 1]);
+    assert_ne!(alice_logged, bob_logged, "{logged:?}");
+    let uri = "/v1/trigs?exclude_found=true&limit=100";
+    let anonymous_total = app.ok("/v1/trigs?limit=100").await["pagination"]["total"].as_i64().unwrap_or(0);
+    let (ta, tb) = (token(alice as i32, &[]), token(bob as i32, &[]));
+
+    let a1 = get_as(&app, uri, &ta).await;
+    assert_eq!((cache_status(&a1), header(&a1, "cache-control")), ("MISS", "private"));
+    assert_eq!(
+        a1.body["pagination"]["total"].as_i64(),
+        Some(anonymous_total - alice_logged),
+        "alice's found trigs are gone"
+    );
+    let b1 = get_as(&app, uri, &tb).await;
+    assert_eq!(cache_status(&b1), "MISS", "bob never gets alice's entry");
+    assert_eq!(b1.body["pagination"]["total"].as_i64(), Some(anonymous_total - bob_logged));
+    assert_ne!(header(&a1, "x-cache-key"), header(&b1, "x-cache-key"));
+    let anonymous = app.get(uri).await;
+    assert_eq!(anonymous.body["pagination"]["total"].as_i64(), Some(anonymous_total), "anonymous: nothing excluded");
+    assert_ne!(header(&anonymous, "cache-control"), "private");
+    // Hits stay with their caller.
+    for _ in 0..2 {
+        let (a, b, anon) = (get_as(&app, uri, &ta).await, get_as(&app, uri, &tb).await, app.get(uri).await);
+        assert_eq!((cache_status(&a), a.text.as_str()), ("HIT", a1.text.as_str()));
+        assert_eq!((cache_status(&b), b.text.as_str()), ("HIT", b1.text.as_str()));
+        assert_eq!(anon.text, anonymous.text);
+    }
+    // An invalid token is anonymous on this optional-auth route.
+    let forged = get_as(&app, uri, "not.a.token").await;
+    assert_eq!(forged.text, anonymous.text);
+}
+
 #[tokio::test]
 async fn pattern_flushes_invalidate_exactly_their_tags_and_nothing_outside_the_namespace() {
     if !redis_available() {
