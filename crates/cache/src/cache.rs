@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderValue, Response};
 use http_body_util::Full;
 
 use crate::envelope::{Entry, EntryMeta};
@@ -100,12 +100,16 @@ impl Policy {
     /// `key` (from [`crate::key::KeyBuilder::build`]), the tags it depends on (usually
     /// [`crate::key::KeyBuilder::tags`]) and its TTL.
     pub fn new(key: String, tags: Vec<String>, ttl: Duration) -> Self {
+        let tags = Generations::tag_set(tags.iter().map(String::as_str));
         Self { key, tags, ttl, cache_control: None }
     }
 
     /// Also depend on `tag`.
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
+        let tag = tag.into();
+        if !self.tags.contains(&tag) {
+            self.tags.push(tag);
+        }
         self
     }
 
@@ -263,7 +267,7 @@ pub struct Stats {
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use trigapi_cache::{Aborted, Cache, CacheConfig, Policy, Rendered, key::KeyBuilder};
+/// use trigapi_cache::{Aborted, Cache, CacheConfig, Policy, Rendered, RequestView, key::KeyBuilder};
 ///
 /// #[derive(Clone, Debug)]
 /// struct AppError; // the application's error type: cloneable, and built from `Aborted`
@@ -275,9 +279,9 @@ pub struct Stats {
 /// let key = KeyBuilder::new("myapp", "production", "item").id(7);
 /// let tags = key.tags(); // ["item", "item:7"]
 /// let policy = Policy::new(key.build("v1"), tags, Duration::from_secs(3600));
-/// let headers = http::HeaderMap::new(); // the request's headers
+/// let request = RequestView::new(&http::HeaderMap::new()); // from the request's headers
 /// let response = cache
-///     .serve(&headers, policy, || async { Ok::<_, AppError>(Rendered::json(r#"{"id":7}"#)) })
+///     .serve(&request, policy, || async { Ok::<_, AppError>(Rendered::json(r#"{"id":7}"#)) })
 ///     .await
 ///     .map_err(|_| "origin failed")?;
 /// assert_eq!(response.headers()["x-cache-status"], "MISS");
@@ -310,6 +314,8 @@ struct Inner {
 
 struct Remote {
     generations: Generations,
+    /// Mirrors "`pending` is not empty", so the request path needs no lock to know.
+    has_pending: AtomicBool,
     /// The tier epoch the generations were last checked at (restart check, replay).
     synced_epoch: AtomicU64,
     pending: Mutex<Pending>,
@@ -321,6 +327,8 @@ struct Remote {
 struct Pending {
     tags: BTreeSet<String>,
     overflowed: bool,
+    /// Bumped by every remembered invalidation: a replay that raced with a new one keeps it.
+    version: u64,
 }
 
 impl Pending {
@@ -374,6 +382,7 @@ impl Cache {
                 let tier = RedisTier::connect(url, config.redis).await?;
                 Some(Remote {
                     generations: Generations::new(tier, config.namespace.clone()),
+                    has_pending: AtomicBool::new(false),
                     synced_epoch: AtomicU64::new(u64::MAX),
                     pending: Mutex::new(Pending::default()),
                     sync: tokio::sync::Mutex::new(()),
@@ -409,11 +418,16 @@ impl Cache {
 
     /// Answer a request through the cache.
     ///
-    /// `headers` are the request's (for `Cache-Control: no-cache`, `If-None-Match` and
-    /// `Accept-Encoding`). `origin` computes the response when no servable entry exists; it runs
+    /// `request` is read from the request's headers ([`RequestView::new`]: `Cache-Control:
+    /// no-cache`, `If-None-Match`, `Accept-Encoding`). `origin` computes the response when no servable entry exists; it runs
     /// in its own task, shared by concurrent requests for the same key, so a client that goes
     /// away does not cancel it. Its errors are returned as they are and never stored.
-    pub async fn serve<F, E>(&self, headers: &HeaderMap, policy: Policy, origin: F) -> Result<Response<Full<Bytes>>, E>
+    pub async fn serve<F, E>(
+        &self,
+        request: &RequestView,
+        policy: Policy,
+        origin: F,
+    ) -> Result<Response<Full<Bytes>>, E>
     where
         F: Origin<E>,
         E: OriginError,
@@ -427,15 +441,14 @@ impl Cache {
             }
             return Ok(response);
         }
-        let request = RequestView::new(headers);
-        let tags = Generations::tag_set(policy.tags.iter().map(String::as_str));
+        let tags = &policy.tags;
         let remote = self.remote_ready().await;
         self.gate_local(remote.is_some());
         let sequence = self.inner.sequence.load(Ordering::Acquire);
         let (outcome, stored) = if request.bypass {
-            self.bypass(&policy, &tags, remote, origin).await?
+            self.bypass(&policy, tags, remote, origin).await?
         } else {
-            self.lookup_or_fill(&policy, &tags, remote, sequence, origin).await?
+            self.lookup_or_fill(&policy, tags, remote, sequence, origin).await?
         };
         let r = Render {
             name: &self.inner.config.name,
@@ -443,7 +456,7 @@ impl Cache {
             ttl_secs: policy.ttl.as_secs(),
             cache_control: policy.cache_control.as_ref(),
         };
-        Ok(render(&stored, outcome, &request, &r))
+        Ok(render(&stored, outcome, request, &r))
     }
 
     async fn lookup_or_fill<F, E>(
@@ -488,7 +501,7 @@ impl Cache {
                 self.inner.local.merge(token, tags, &now);
                 ctx.generations = Some(now);
                 match found {
-                    Lookup::Current(entry) => match Stored::new(entry) {
+                    Lookup::Current(entry) => match Stored::new(entry, &policy.key) {
                         Ok(stored) => {
                             let stored = Arc::new(stored);
                             self.inner.local.insert(token, policy.key.clone(), Arc::clone(&stored));
@@ -680,7 +693,7 @@ impl Cache {
             generations: ctx.generations.clone().unwrap_or_default(),
         };
         let entry = Entry::new(meta, &rendered.body, now_millis(), config.compress_at);
-        let stored = Arc::new(Stored::fresh(entry, rendered.body));
+        let stored = Arc::new(Stored::fresh(entry, rendered.body, &policy.key));
         let Some(_) = ctx.generations else { return Ok((stored, false)) };
         if stored.identity.len() > config.max_entry_bytes {
             Counters::add(&self.inner.counters.skips, 1);
@@ -740,7 +753,7 @@ impl Cache {
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
             if let Ok((Lookup::Current(entry), _)) = remote.generations.lookup(key, tags).await
-                && let Ok(stored) = Stored::new(entry)
+                && let Ok(stored) = Stored::new(entry, key)
                 && matches!(self.freshness(&stored), Freshness::Fresh { .. })
             {
                 Counters::add(&self.inner.counters.lease_coalesced, 1);
@@ -833,7 +846,7 @@ impl Cache {
             return None;
         }
         let epoch = tier.epoch();
-        if remote.synced_epoch.load(Ordering::Acquire) == epoch && remote.pending().is_empty() {
+        if remote.synced_epoch.load(Ordering::Acquire) == epoch && !remote.has_pending.load(Ordering::Acquire) {
             return Some(remote);
         }
         let _guard = remote.sync.try_lock().ok()?;
@@ -868,9 +881,9 @@ impl Cache {
 
     /// Replay the invalidations Redis missed; `None` if it failed again.
     async fn replay_pending(&self, remote: &Remote) -> Option<()> {
-        let (tags, overflowed) = {
+        let (tags, overflowed, version) = {
             let p = remote.pending();
-            (p.tags.iter().cloned().collect::<Vec<_>>(), p.overflowed)
+            (p.tags.iter().cloned().collect::<Vec<_>>(), p.overflowed, p.version)
         };
         if tags.is_empty() && !overflowed {
             return Some(());
@@ -881,10 +894,13 @@ impl Cache {
         for t in &tags {
             p.tags.remove(t);
         }
-        if overflowed {
-            p.tags.clear();
+        // A global bump covers everything remembered before it was sent; anything remembered
+        // since stays for the next replay.
+        if overflowed && p.version == version {
             p.overflowed = false;
         }
+        remote.has_pending.store(!p.is_empty(), Ordering::Release);
+        drop(p);
         Counters::add(&self.inner.counters.replayed_invalidations, to_bump.len() as u64);
         tracing::info!(event = events::CACHE_INVALIDATION_REPLAYED, tags = ?to_bump, overflowed);
         Some(())
@@ -935,12 +951,14 @@ impl Cache {
     fn remember(&self, remote: &Remote, tags: &[String]) {
         {
             let mut p = remote.pending();
+            p.version += 1;
             if p.tags.len() + tags.len() > self.inner.config.max_pending {
                 p.overflowed = true;
                 p.tags.clear();
             } else if !p.overflowed {
                 p.tags.extend(tags.iter().cloned());
             }
+            remote.has_pending.store(true, Ordering::Release);
         }
         self.inner.local.suspend();
         Counters::add(&self.inner.counters.pending_invalidations, tags.len() as u64);
@@ -1004,7 +1022,12 @@ impl Cache {
 
     async fn redis_info(&self, remote: &Remote) -> Option<RedisInfo> {
         let tier = remote.generations.tier();
-        let text: String = tier.call(|mut c| async move { redis::cmd("INFO").query_async(&mut c).await }).await.ok()?;
+        // On a cluster: the figures of the node holding this namespace's generations.
+        let marker = remote.generations.key(GLOBAL);
+        let info = |mut c: Connection| async move {
+            redis::cmd("EVAL").arg("return redis.call('INFO')").arg(1).arg(marker).query_async(&mut c).await
+        };
+        let text: String = tier.call(info).await.ok()?;
         let field = |name: &str| {
             text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim).unwrap_or_default()
         };
@@ -1031,6 +1054,10 @@ impl Cache {
 
     /// SCAN for this namespace's keys, for at most 200 ms (each call bounded by the tier).
     async fn count_namespace_keys(&self, tier: &RedisTier) -> (u64, bool) {
+        if tier.is_cluster() {
+            // A SCAN cursor walks one node; counting a cluster's keys is not worth the trouble.
+            return (0, false);
+        }
         let pattern = format!("{}:*", self.inner.config.namespace);
         let deadline = Instant::now() + Duration::from_millis(200);
         let (mut cursor, mut count) = (0u64, 0u64);

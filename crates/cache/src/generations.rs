@@ -149,7 +149,14 @@ impl Generations {
         let channel = self.channel();
         self.tier
             .call(|mut c| async move {
-                let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await?;
+                // Through a script keyed by the marker, so that on a cluster the answer comes
+                // from the node holding this namespace's generations.
+                let info: String = redis::cmd("EVAL")
+                    .arg("return redis.call('INFO', 'server')")
+                    .arg(1)
+                    .arg(&marker)
+                    .query_async(&mut c)
+                    .await?;
                 let run_id =
                     info.lines().find_map(|l| l.strip_prefix("run_id:")).map(str::trim).unwrap_or_default().to_owned();
                 let known: Option<String> = redis::cmd("GET").arg(&marker).query_async(&mut c).await?;
@@ -169,12 +176,15 @@ impl Generations {
                     .cmd("SET")
                     .arg(&marker)
                     .arg(&run_id)
-                    .ignore()
-                    .cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg(format!("{unique} {GLOBAL}\n"))
                     .ignore();
                 pipe.query_async::<()>(&mut c).await?;
+                // Apart from the transaction: on a cluster the channel name counts as a key of
+                // another slot.
+                redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(format!("{unique} {GLOBAL}\n"))
+                    .query_async::<i64>(&mut c)
+                    .await?;
                 Ok(true)
             })
             .await

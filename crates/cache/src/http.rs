@@ -29,9 +29,10 @@ pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 pub const EXPOSED_HEADERS: [HeaderName; 6] =
     [X_CACHE_STATUS, X_CACHE_KEY, X_CACHE_TTL, X_CACHE_AGE, CACHE_STATUS, header::ETAG];
 
-/// What the request asks of the cache.
+/// What a request asks of the cache: read once from its headers (`Cache-Control`, `Pragma`,
+/// `If-None-Match`, `Accept-Encoding`), without copying them.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct RequestView {
+pub struct RequestView {
     /// `Cache-Control: no-cache` / `max-age=0` (or `Pragma: no-cache`): skip the read.
     pub(crate) bypass: bool,
     if_none_match: Option<String>,
@@ -40,16 +41,19 @@ pub(crate) struct RequestView {
 }
 
 impl RequestView {
-    pub(crate) fn new(headers: &HeaderMap) -> Self {
-        let text = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-        let cache_control = text(header::CACHE_CONTROL).to_ascii_lowercase();
-        let bypass = cache_control.split(',').map(str::trim).any(|d| d == "no-cache" || d == "max-age=0")
-            || text(header::PRAGMA).to_ascii_lowercase().contains("no-cache");
-        let accept = text(header::ACCEPT_ENCODING).to_ascii_lowercase();
+    /// Read what matters to the cache from a request's headers.
+    pub fn new(headers: &HeaderMap) -> Self {
+        // Every item of every value of `name`, trimmed (no allocation: this runs on every hit).
+        let items = |name| {
+            headers.get_all(name).into_iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
+        };
+        let bypass = items(header::CACHE_CONTROL)
+            .any(|d| d.eq_ignore_ascii_case("no-cache") || d.eq_ignore_ascii_case("max-age=0"))
+            || items(header::PRAGMA).any(|d| d.eq_ignore_ascii_case("no-cache"));
         let accepts = |coding: &str| {
-            accept.split(',').any(|item| {
+            items(header::ACCEPT_ENCODING).any(|item| {
                 let mut parts = item.split(';').map(str::trim);
-                parts.next() == Some(coding)
+                parts.next().is_some_and(|c| c.eq_ignore_ascii_case(coding))
                     && parts.all(|p| p.strip_prefix("q=").is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0)))
             })
         };
@@ -158,21 +162,21 @@ pub(crate) fn render(
         StatusCode::from_u16(entry.meta().status).unwrap_or(StatusCode::OK)
     };
     let h = response.headers_mut();
-    if !not_modified && let Ok(v) = HeaderValue::from_str(&entry.meta().content_type) {
-        h.insert(header::CONTENT_TYPE, v);
+    if !not_modified && let Some(v) = &stored.content_type {
+        h.insert(header::CONTENT_TYPE, v.clone());
     }
     if let Some(coding) = encoding {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
+    if let Some(v) = &stored.etag {
+        h.insert(header::ETAG, v.clone());
     }
     if let Some(cc) = r.cache_control {
         h.insert(header::CACHE_CONTROL, cc.clone());
     }
     h.insert(X_CACHE_STATUS, HeaderValue::from_static(outcome.status()));
-    if let Ok(v) = HeaderValue::from_str(r.key) {
+    if let Some(v) = stored.key.clone().or_else(|| HeaderValue::from_str(r.key).ok()) {
         h.insert(X_CACHE_KEY, v);
     }
     let (ttl, age) = match outcome {

@@ -31,13 +31,23 @@ pub struct KeyBuilder {
 impl KeyBuilder {
     /// Start a key for `resource` under an application prefix and environment.
     pub fn new(prefix: &str, environment: &str, resource: &str) -> Self {
-        let path_start = prefix.len() + environment.len() + 2;
-        Self { prefix: format!("{prefix}:{environment}:{resource}"), path_start, params: BTreeMap::new() }
+        Self::in_namespace(&format!("{prefix}:{environment}"), resource)
+    }
+
+    /// Start a key for `resource` in a namespace already joined (`{prefix}:{environment}`).
+    pub fn in_namespace(namespace: &str, resource: &str) -> Self {
+        let mut prefix = String::with_capacity(namespace.len() + resource.len() + 48);
+        prefix.push_str(namespace);
+        prefix.push(':');
+        let path_start = prefix.len();
+        prefix.push_str(resource);
+        Self { prefix, path_start, params: BTreeMap::new() }
     }
 
     /// Append the resource id segment.
     pub fn id(mut self, id: impl std::fmt::Display) -> Self {
-        self.prefix.push_str(&format!(":{id}"));
+        use std::fmt::Write;
+        let _ = write!(self.prefix, ":{id}");
         self
     }
 

@@ -46,6 +46,7 @@ pub use cache::{
     Cache, CacheConfig, Origin, OriginError, Policy, RedisInfo, Rendered, Stats, Target, UnsupportedPattern,
 };
 pub use flight::Aborted;
+pub use http::RequestView;
 
 /// Names of the structured log events (`event` field), shared by every module.
 pub mod events {

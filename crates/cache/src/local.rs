@@ -15,7 +15,8 @@
 //! it and vouch for an entry that other processes invalidated while nobody was listening.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::stored::Stored;
@@ -32,16 +33,14 @@ pub(crate) enum LocalLookup {
 
 pub(crate) struct LocalTier {
     entries: moka::sync::Cache<String, Arc<Stored>>,
-    state: Mutex<State>,
+    /// Changes of epoch and activity, serialised.
+    state: Mutex<()>,
+    /// `epoch * 2 + active`, written under `state`, read without it (one load per hit).
+    status: AtomicU64,
+    generations: RwLock<HashMap<String, u64>>,
     /// In authority mode (no Redis at all) this table *is* the source of truth: unknown tags
     /// are at generation 0 and bumps happen here.
     authority: bool,
-}
-
-struct State {
-    epoch: u64,
-    active: bool,
-    generations: HashMap<String, u64>,
 }
 
 impl LocalTier {
@@ -51,22 +50,31 @@ impl LocalTier {
             .weigher(|_k: &String, v: &Arc<Stored>| u32::try_from(v.weight()).unwrap_or(u32::MAX))
             .time_to_live(safety_ttl)
             .build();
-        let state = Mutex::new(State { epoch: 0, active: authority, generations: HashMap::new() });
-        Self { entries, state, authority }
+        Self {
+            entries,
+            state: Mutex::new(()),
+            status: AtomicU64::new(u64::from(authority)),
+            generations: RwLock::new(HashMap::new()),
+            authority,
+        }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn table(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, u64>> {
+        self.generations.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn table_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, u64>> {
+        self.generations.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The epoch to quote when merging what is about to be read, or `None` while suspended.
     pub(crate) fn token(&self) -> Option<u64> {
-        let s = self.state();
-        s.active.then_some(s.epoch)
+        let status = self.status.load(Ordering::Acquire);
+        (status & 1 == 1).then_some(status >> 1)
     }
 
     pub(crate) fn is_active(&self) -> bool {
-        self.state().active
+        self.status.load(Ordering::Acquire) & 1 == 1
     }
 
     /// Stop trusting the table: drop it and every entry.
@@ -75,21 +83,25 @@ impl LocalTier {
             return;
         }
         {
-            let mut s = self.state();
-            s.epoch += 1;
-            s.active = false;
-            s.generations.clear();
+            let _serial = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let epoch = self.status.load(Ordering::Acquire) >> 1;
+            // Inactive first, so no reader trusts the table while it is cleared.
+            self.status.store((epoch + 1) << 1, Ordering::Release);
+            self.table_mut().clear();
         }
         self.entries.invalidate_all();
     }
 
     /// Start trusting announcements again (they arrive from now on).
     pub(crate) fn resume(&self) {
-        let mut s = self.state();
-        if !s.active {
-            s.epoch += 1;
-            s.active = true;
-            s.generations.clear();
+        if self.is_active() {
+            return;
+        }
+        let _serial = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let status = self.status.load(Ordering::Acquire);
+        if status & 1 == 0 {
+            self.table_mut().clear();
+            self.status.store((((status >> 1) + 1) << 1) | 1, Ordering::Release);
         }
     }
 
@@ -100,34 +112,39 @@ impl LocalTier {
 
     /// Record generations known to be current at some point after `token` was taken.
     pub(crate) fn merge(&self, token: Option<u64>, tags: &[String], generations: &[u64]) {
-        let mut s = self.state();
-        if token != Some(s.epoch) || !s.active {
+        if token.is_none() {
+            return;
+        }
+        let mut table = self.table_mut();
+        // Checked under the table's lock: a suspension clears the table under it too, after
+        // changing the status, so a merge either sees the change or is cleared by it.
+        if token != self.token() {
             return;
         }
         for (tag, &g) in tags.iter().zip(generations) {
-            let slot = s.generations.entry(tag.clone()).or_insert(g);
+            let slot = table.entry(tag.clone()).or_insert(g);
             *slot = (*slot).max(g);
         }
     }
 
     /// Generations announced by a bump (ours or another process's): always current.
     pub(crate) fn learn<'a>(&self, bumps: impl IntoIterator<Item = (&'a str, u64)>) {
-        let mut s = self.state();
-        if !s.active {
+        let mut table = self.table_mut();
+        if !self.is_active() {
             return;
         }
         for (tag, g) in bumps {
-            let slot = s.generations.entry(tag.to_owned()).or_insert(g);
+            let slot = table.entry(tag.to_owned()).or_insert(g);
             *slot = (*slot).max(g);
         }
     }
 
     /// Authority mode: bump `tags` here and return their new generations.
     pub(crate) fn bump(&self, tags: &[String]) -> Vec<u64> {
-        let mut s = self.state();
+        let mut table = self.table_mut();
         tags.iter()
             .map(|t| {
-                let slot = s.generations.entry(t.clone()).or_insert(0);
+                let slot = table.entry(t.clone()).or_insert(0);
                 *slot += 1;
                 *slot
             })
@@ -136,11 +153,11 @@ impl LocalTier {
 
     /// The generations of `tags` as this table knows them; `None` if any is unknown.
     pub(crate) fn generations(&self, tags: &[String]) -> Option<Vec<u64>> {
-        let s = self.state();
-        if !s.active {
+        let table = self.table();
+        if !self.is_active() {
             return None;
         }
-        tags.iter().map(|t| s.generations.get(t).copied().or(if self.authority { Some(0) } else { None })).collect()
+        tags.iter().map(|t| table.get(t).copied().or(if self.authority { Some(0) } else { None })).collect()
     }
 
     pub(crate) fn get(&self, key: &str, tags: &[String]) -> LocalLookup {

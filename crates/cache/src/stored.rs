@@ -5,26 +5,35 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use http::HeaderValue;
 
 use crate::envelope::{BodyEncoding, DecodeError, Entry};
 
 pub(crate) struct Stored {
     pub(crate) entry: Entry,
     pub(crate) identity: Bytes,
+    /// Header values made once, not per hit.
+    pub(crate) content_type: Option<HeaderValue>,
+    pub(crate) etag: Option<HeaderValue>,
+    /// `X-Cache-Key`: the key it is stored under.
+    pub(crate) key: Option<HeaderValue>,
     /// Made on the first gzip request, then kept with the entry.
     gzip: OnceLock<Option<Bytes>>,
 }
 
 impl Stored {
     /// Wrap an entry, checking that its body matches its ETag.
-    pub(crate) fn new(entry: Entry) -> Result<Self, DecodeError> {
+    pub(crate) fn new(entry: Entry, key: &str) -> Result<Self, DecodeError> {
         let identity = entry.verify()?;
-        Ok(Self { entry, identity, gzip: OnceLock::new() })
+        Ok(Self::fresh(entry, identity, key))
     }
 
     /// A freshly built entry (its identity body is at hand, no need to inflate it).
-    pub(crate) fn fresh(entry: Entry, identity: Bytes) -> Self {
-        Self { entry, identity, gzip: OnceLock::new() }
+    pub(crate) fn fresh(entry: Entry, identity: Bytes, key: &str) -> Self {
+        let content_type = HeaderValue::from_str(&entry.meta().content_type).ok();
+        let etag = HeaderValue::from_str(entry.etag()).ok();
+        let key = HeaderValue::from_str(key).ok();
+        Self { entry, identity, content_type, etag, key, gzip: OnceLock::new() }
     }
 
     pub(crate) fn zstd(&self) -> Option<&Bytes> {

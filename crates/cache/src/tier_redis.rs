@@ -146,6 +146,10 @@ impl RedisTier {
     /// checks) is one server; a comma-separated list of node URLs is a Redis Cluster.
     pub async fn connect(url: &str, config: RedisTierConfig) -> Result<Self, RedisError> {
         let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+        if nodes.iter().any(|u| u.starts_with("rediss://")) {
+            // rustls needs a process-wide crypto provider; keep one already installed.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
         let target = match nodes.as_slice() {
             [one] => Target::Single(Client::open(*one)?),
             _ => {

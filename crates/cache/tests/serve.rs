@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use trigapi_cache::key::KeyBuilder;
-use trigapi_cache::{Aborted, Cache, CacheConfig, Policy, Rendered};
+use trigapi_cache::{Aborted, Cache, CacheConfig, Policy, Rendered, RequestView};
 
 use common::{RedisServer, redis_available};
 
@@ -88,7 +88,13 @@ async fn redis_cache(config: CacheConfig) -> Cache {
             break;
         }
         // A request resumes the local tier once the subscription is up.
-        let _ = cache.serve(&HeaderMap::new(), policy(u32::MAX, Duration::from_secs(1)), Origin::default().run()).await;
+        let _ = cache
+            .serve(
+                &RequestView::new(&HeaderMap::new()),
+                policy(u32::MAX, Duration::from_secs(1)),
+                Origin::default().run(),
+            )
+            .await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cache
@@ -135,7 +141,7 @@ async fn try_get(
     for (k, v) in headers {
         h.insert(*k, HeaderValue::from_static(v));
     }
-    got(cache.serve(&h, p, origin.run()).await).await
+    got(cache.serve(&RequestView::new(&h), p, origin.run()).await).await
 }
 
 #[tokio::test]

@@ -11,12 +11,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::HeaderMap;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Serialize;
 use trigapi_cache::key::KeyBuilder;
 use trigapi_cache::tier_redis::RedisTierConfig;
-use trigapi_cache::{Cache, CacheConfig, Policy, Rendered};
+use trigapi_cache::{Cache, CacheConfig, Policy, Rendered, RequestView};
 
 use crate::config::Config;
 use crate::domain::params::KeyParams;
@@ -79,6 +80,18 @@ pub async fn build(config: &Config) -> anyhow::Result<Cache> {
     Ok(Cache::new(c).await?)
 }
 
+/// What the request asks of the cache (`Cache-Control: no-cache`, `If-None-Match`,
+/// `Accept-Encoding`), read from its headers without copying them.
+pub struct CacheRequest(RequestView);
+
+impl<S: Send + Sync> FromRequestParts<S> for CacheRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(CacheRequest(RequestView::new(&parts.headers)))
+    }
+}
+
 /// One cacheable response: its key parts, TTL and extra tags.
 #[must_use]
 pub struct Cached {
@@ -123,8 +136,8 @@ impl Cached {
         self
     }
 
-    fn policy(self, environment: &str) -> Policy {
-        let mut key = KeyBuilder::new(PREFIX, &environment.to_lowercase(), self.resource);
+    fn policy(self, namespace: &str) -> Policy {
+        let mut key = KeyBuilder::in_namespace(namespace, self.resource);
         if let Some(id) = self.id {
             key = key.id(id);
         }
@@ -145,20 +158,20 @@ impl Cached {
 
     /// Serve `compute`'s value as JSON through the cache. `compute` runs only on a miss (shared
     /// by concurrent requests for the same key), in its own task, with a clone of the state.
-    pub async fn json<T, F, Fut>(self, app: &AppState, headers: &HeaderMap, compute: F) -> Result<Response, ApiError>
+    pub async fn json<T, F, Fut>(self, app: &AppState, request: &CacheRequest, compute: F) -> Result<Response, ApiError>
     where
         T: Serialize,
         F: FnOnce(AppState) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
-        let policy = self.policy(&app.config.environment);
+        let policy = self.policy(&app.cache.config().namespace);
         let state = app.clone();
         let origin = move || async move {
             let value = compute(state).await?;
             let body = serde_json::to_vec(&value).map_err(|_| ApiError::Internal("response did not serialise"))?;
             Ok::<_, ApiError>(Rendered::json(body))
         };
-        let response = app.cache.serve(headers, policy, origin).await?;
+        let response = app.cache.serve(&request.0, policy, origin).await?;
         Ok(response.map(Body::new))
     }
 }

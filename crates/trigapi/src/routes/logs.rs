@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::photos::{PageParams, photo_page};
-use crate::cache::{Cached, ttl};
+use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db::logs::{LogColumn, LogFilter, LogOrder, LogRow, default_order};
 use crate::db::{self, Db};
 use crate::domain::include::{IncludeRules, IncludeSet};
@@ -55,7 +54,7 @@ pub(super) async fn log_page(
 /// `limit`, newest first, photo denormalised fields null, links with `limit` and `skip` only.
 pub(super) async fn scoped_log_page(
     app: &AppState,
-    headers: &HeaderMap,
+    request: &CacheRequest,
     cached: Cached,
     query: Option<&str>,
     filter: LogFilter,
@@ -68,7 +67,7 @@ pub(super) async fn scoped_log_page(
     let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
     cached
         .params(key)
-        .json(app, headers, move |app| async move {
+        .json(app, request, move |app| async move {
             let (items, total) = log_page(&app.db, &filter, &default_order(), page, &include, Denorm::Null).await?;
             Ok(Paginated::new(items, total, page, &base, &[("limit", page.limit.to_string())]))
         })
@@ -126,7 +125,7 @@ fn parse_order(raw: Option<&str>) -> Result<LogOrder, ApiError> {
               (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
@@ -142,7 +141,7 @@ pub async fn list(
     Cached::new("logs", ttl::LOGS_LIST)
         .subresource("list")
         .params(key)
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let (items, total) = log_page(&app.db, &filter, &order, page, &include, Denorm::Filled).await?;
             let mut params = vec![("limit", page.limit.to_string())];
             params.extend(trig_id.map(|v| ("trig_id", v.to_string())));
@@ -161,7 +160,7 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::NotFound("Log not found"))?;
@@ -171,7 +170,7 @@ pub async fn get_one(
     Cached::new("log", ttl::LOG)
         .id(id.into())
         .params(key)
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Log not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
             let photos = if include.has("photos") {
@@ -191,12 +190,12 @@ pub async fn get_one(
 pub async fn photos(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = path_int("log_id", &raw_id)?;
     let filter = db::photos::PhotoFilter { log_id: Some(filter_id(id)), ..Default::default() };
     let cached = Cached::new("log", ttl::LOG).id(id).subresource("photos");
     let base = format!("/v1/logs/{id}/photos");
-    photo_page(&app, &headers, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Null)).await
+    photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Null)).await
 }

@@ -25,20 +25,30 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use serde_json::json;
+use tower_http::compression::CompressionLayer;
 
 use crate::state::AppState;
 
 pub use docs::ApiDoc;
 
-/// All routes, without middleware (see `startup::build_router` for the full stack).
+/// All routes, without the middleware common to all (see `startup::build_router`).
+///
+/// Cached endpoints encode their bodies themselves (stored compressed, sent as stored), so only
+/// the others go through the compression layer: a cache hit then pays for nothing it does not use.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let uncached = Router::new()
         .route("/health", get(health::health))
+        .route("/v1/trigs/waypoint/{waypoint}", get(trigs::by_waypoint))
+        .route("/v1/admin/cache/stats", get(admin::stats))
+        .route("/v1/admin/cache", delete(admin::flush))
+        .route("/v1/admin/cache/trigs/export", delete(admin::flush_export))
+        .merge(docs::routes())
+        .layer(CompressionLayer::new());
+    Router::new()
         .route("/v1/stats/site", get(stats::site))
         .route("/v1/trigs", get(trigs::list))
         .route("/v1/trigs/export", get(trigs::export))
         .route("/v1/trigs/geojson", get(trigs::geojson))
-        .route("/v1/trigs/waypoint/{waypoint}", get(trigs::by_waypoint))
         .route("/v1/trigs/{trig_id}", get(trigs::get_one))
         .route("/v1/trigs/{trig_id}/logs", get(trigs::logs))
         .route("/v1/trigs/{trig_id}/photos", get(trigs::photos))
@@ -51,10 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/logs/{log_id}/photos", get(logs::photos))
         .route("/v1/photos", get(photos::list))
         .route("/v1/photos/{photo_id}", get(photos::get_one))
-        .route("/v1/admin/cache/stats", get(admin::stats))
-        .route("/v1/admin/cache", delete(admin::flush))
-        .route("/v1/admin/cache/trigs/export", delete(admin::flush_export))
-        .merge(docs::routes())
+        .merge(uncached)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

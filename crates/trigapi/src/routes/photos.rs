@@ -1,11 +1,10 @@
 //! `GET /v1/photos`, `/v1/photos/{photo_id}`, and the photo-page helper the other photo lists share.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::cache::{Cached, ttl};
+use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db;
 use crate::db::photos::{PhotoFilter, PhotoRow};
 use crate::domain::pagination::{Page, Paginated};
@@ -41,7 +40,7 @@ pub struct PhotoListParams {
 /// `limit` and `skip`.
 pub(super) async fn photo_page<T: Serialize + Send + 'static>(
     app: &AppState,
-    headers: &HeaderMap,
+    request: &CacheRequest,
     cached: Cached,
     query: Option<&str>,
     filter: PhotoFilter,
@@ -53,7 +52,7 @@ pub(super) async fn photo_page<T: Serialize + Send + 'static>(
     let key = q.finish()?;
     cached
         .params(key)
-        .json(app, headers, move |app| async move {
+        .json(app, request, move |app| async move {
             let (limit, offset) = page.sql();
             let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;
             let items = rows.into_iter().map(map).collect();
@@ -67,7 +66,7 @@ pub(super) async fn photo_page<T: Serialize + Send + 'static>(
     responses((status = 200, body = Paginated<TPhotoResponse>), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
@@ -81,7 +80,7 @@ pub async fn list(
     Cached::new("photos", ttl::PHOTOS_LIST)
         .subresource("list")
         .params(key)
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let (limit, offset) = page.sql();
             let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;
             let items = rows.into_iter().map(|p| TPhotoResponse::new(p, false)).collect();
@@ -101,12 +100,12 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
 ) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::NotFound("Photo not found"))?;
     Cached::new("photo", ttl::PHOTO)
         .id(id.into())
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::NotFound("Photo not found"))?;
             Ok(TPhotoResponse::new(row, false))
         })

@@ -3,14 +3,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use chrono::Utc;
 
 use super::logs::scoped_log_page;
 use super::photos::{PageParams, photo_page};
 use crate::auth::MaybeAuthUser;
-use crate::cache::{Cached, ttl};
+use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db;
 use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
@@ -63,7 +63,7 @@ pub struct TrigListParams {
 pub async fn list(
     State(app): State<AppState>,
     MaybeAuthUser(caller): MaybeAuthUser,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
@@ -77,7 +77,7 @@ pub async fn list(
         key.insert("caller", user.to_string());
         cached = cached.tag(format!("user:{user}")).cache_control("private");
     }
-    cached.params(key).json(&app, &headers, move |app| async move { trig_list(&app, tq, exclude_user).await }).await
+    cached.params(key).json(&app, &request, move |app| async move { trig_list(&app, tq, exclude_user).await }).await
 }
 
 async fn trig_list(app: &AppState, tq: TrigListQuery, exclude_user: Option<i32>) -> Result<TrigList, ApiError> {
@@ -110,7 +110,7 @@ async fn trig_list(app: &AppState, tq: TrigListQuery, exclude_user: Option<i32>)
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("trig_id", &raw_id)?).ok_or(ApiError::NotFound("Trigpoint not found"))?;
@@ -120,7 +120,7 @@ pub async fn get_one(
     Cached::new("trig", ttl::TRIG)
         .id(id.into())
         .params(key)
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Trigpoint not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), TRIG_INCLUDES)?;
             let (mut trig, details) = TrigDetails::split(row);
@@ -150,11 +150,11 @@ pub async fn by_waypoint(
 
 /// Every trig (about 25k) with string coordinates. Query parameters are ignored.
 #[utoipa::path(get, path = "/v1/trigs/export", tag = "trigs", responses((status = 200, body = TrigExport)))]
-pub async fn export(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn export(State(app): State<AppState>, request: CacheRequest) -> Result<Response, ApiError> {
     Cached::new("trigs", ttl::TRIGS_EXPORT)
         .subresource("export")
         .cache_control(ONE_YEAR)
-        .json(&app, &headers, |app| async move {
+        .json(&app, &request, |app| async move {
             let items: Vec<_> = db::trigs::all(&app.db, EXPORT_LIMIT).await?.into_iter().map(Into::into).collect();
             Ok(TrigExport { total: items.len(), items, generated_at: generated_at(), cache_info: CACHE_INFO })
         })
@@ -167,7 +167,7 @@ pub async fn export(State(app): State<AppState>, headers: HeaderMap) -> Result<R
     responses((status = 200, body = TrigGeoJson), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn geojson(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
@@ -176,7 +176,7 @@ pub async fn geojson(
     let key = q.finish()?;
     let cached = Cached::new("trigs", ttl::TRIGS_GEOJSON).subresource("geojson").params(key).cache_control(ONE_YEAR);
     cached
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let fbm = db::trigs::of_physical_type(&app.db, "FBM", limit).await?;
             let pillar = db::trigs::of_physical_type(&app.db, "Pillar", limit).await?;
             Ok(TrigGeoJson {
@@ -196,13 +196,13 @@ pub async fn geojson(
 pub async fn logs(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
     let filter = LogFilter { trig_id: Some(filter_id(id)), user_id: None };
     let cached = Cached::new("trig", ttl::TRIG_LOGS).id(id).subresource("logs");
-    scoped_log_page(&app, &headers, cached, query.as_deref(), filter, format!("/v1/trigs/{id}/logs")).await
+    scoped_log_page(&app, &request, cached, query.as_deref(), filter, format!("/v1/trigs/{id}/logs")).await
 }
 
 /// A trig's photos, newest first (variant B with denormalised fields).
@@ -211,14 +211,14 @@ pub async fn logs(
 pub async fn photos(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
     let filter = PhotoFilter { trig_id: Some(filter_id(id)), ..Default::default() };
     let cached = Cached::new("trig", ttl::TRIG_PHOTOS).id(id).subresource("photos");
     let base = format!("/v1/trigs/{id}/photos");
-    photo_page(&app, &headers, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
+    photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
 }
 
 /// Naive UTC ISO timestamp with microseconds, as Python's `datetime.utcnow().isoformat()`.

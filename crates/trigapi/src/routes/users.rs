@@ -1,12 +1,11 @@
 //! `/v1/users…`: the list, one user (with `stats`, `breakdown`), and a user's logs and photos.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::logs::scoped_log_page;
 use super::photos::{PageParams, photo_page};
-use crate::cache::{Cached, ttl};
+use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db;
 use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
@@ -31,7 +30,7 @@ const USER_LIST_INCLUDES: IncludeRules =
               (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
@@ -43,7 +42,7 @@ pub async fn list(
     Cached::new("users", ttl::USERS_LIST)
         .subresource("list")
         .params(key)
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let (limit, offset) = page.sql();
             let (rows, total) = db::users::list(&app.db, name.as_deref(), limit, offset).await?;
             let mut stats = if include.has("stats") {
@@ -74,7 +73,7 @@ pub async fn list(
 pub async fn get_one(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("user_id", &raw_id)?).ok_or(ApiError::NotFound("User not found"))?;
@@ -84,7 +83,7 @@ pub async fn get_one(
     Cached::new("user", ttl::USER)
         .id(id.into())
         .params(key)
-        .json(&app, &headers, move |app| async move {
+        .json(&app, &request, move |app| async move {
             let row = db::users::get(&app.db, id).await?.ok_or(ApiError::NotFound("User not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), USER_INCLUDES)?;
             let mut user = UserWithIncludes::from(row);
@@ -106,13 +105,13 @@ pub async fn get_one(
 pub async fn logs(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = path_int("user_id", &raw_id)?;
     let filter = LogFilter { user_id: Some(filter_id(id)), trig_id: None };
     let cached = Cached::new("user", ttl::USER_LOGS).id(id).subresource("logs");
-    scoped_log_page(&app, &headers, cached, query.as_deref(), filter, format!("/v1/users/{id}/logs")).await
+    scoped_log_page(&app, &request, cached, query.as_deref(), filter, format!("/v1/users/{id}/logs")).await
 }
 
 /// A user's photos, newest first (variant B with denormalised fields).
@@ -121,12 +120,12 @@ pub async fn logs(
 pub async fn photos(
     State(app): State<AppState>,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
+    request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = path_int("user_id", &raw_id)?;
     let filter = PhotoFilter { user_id: Some(filter_id(id)), ..Default::default() };
     let cached = Cached::new("user", ttl::USER_PHOTOS).id(id).subresource("photos");
     let base = format!("/v1/users/{id}/photos");
-    photo_page(&app, &headers, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
+    photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
 }
