@@ -94,6 +94,7 @@ cache_bench() {
   cargo build --release --quiet --example trivial
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
   local redis_pid=$!
+  for _ in $(seq 1 50); do redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break; sleep 0.1; done
   local common=(env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos")
   "${common[@]}" REDIS_URL="redis://127.0.0.1:$redis_port" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
   local pid=$!

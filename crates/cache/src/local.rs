@@ -32,12 +32,12 @@ pub(crate) enum LocalLookup {
 }
 
 pub(crate) struct LocalTier {
-    entries: moka::sync::Cache<String, Arc<Stored>>,
+    entries: moka::sync::Cache<String, Arc<Stored>, foldhash::fast::RandomState>,
     /// Changes of epoch and activity, serialised.
     state: Mutex<()>,
     /// `epoch * 2 + active`, written under `state`, read without it (one load per hit).
     status: AtomicU64,
-    generations: RwLock<HashMap<String, u64>>,
+    generations: RwLock<HashMap<String, u64, foldhash::fast::RandomState>>,
     /// In authority mode (no Redis at all) this table *is* the source of truth: unknown tags
     /// are at generation 0 and bumps happen here.
     authority: bool,
@@ -49,21 +49,21 @@ impl LocalTier {
             .max_capacity(max_bytes)
             .weigher(|_k: &String, v: &Arc<Stored>| u32::try_from(v.weight()).unwrap_or(u32::MAX))
             .time_to_live(safety_ttl)
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self {
             entries,
             state: Mutex::new(()),
             status: AtomicU64::new(u64::from(authority)),
-            generations: RwLock::new(HashMap::new()),
+            generations: RwLock::new(HashMap::default()),
             authority,
         }
     }
 
-    fn table(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, u64>> {
+    fn table(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, u64, foldhash::fast::RandomState>> {
         self.generations.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn table_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, u64>> {
+    fn table_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, u64, foldhash::fast::RandomState>> {
         self.generations.write().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -162,10 +162,16 @@ impl LocalTier {
 
     pub(crate) fn get(&self, key: &str, tags: &[String]) -> LocalLookup {
         let Some(stored) = self.entries.get(key) else { return LocalLookup::Absent };
-        match self.generations(tags) {
-            Some(now) if now == stored.entry.meta().generations => LocalLookup::Valid(stored),
-            _ => LocalLookup::Invalidated,
-        }
+        let stamped = &stored.entry.meta().generations;
+        let table = self.table();
+        let current = self.is_active()
+            && stamped.len() == tags.len()
+            && tags
+                .iter()
+                .zip(stamped)
+                .all(|(tag, g)| table.get(tag).copied().or(if self.authority { Some(0) } else { None }) == Some(*g));
+        drop(table);
+        if current { LocalLookup::Valid(stored) } else { LocalLookup::Invalidated }
     }
 
     /// An entry without checking generations (strict mode checks them against Redis itself).
