@@ -105,24 +105,30 @@ cache_bench() {
   echo
   echo "### Cache hits vs a trivial axum handler returning the same bytes (wrk -t2, $DURATION per cell)"
   echo
-  echo "| endpoint | conns | trivial req/s | cached req/s | ratio | cached p50 | cached p99 | trivial p99 | Redis commands during the cached run |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "Baselines: \`bare\` is axum with one handler and no middleware; \`stack\` is the same handler behind"
+  echo "the server's middleware (request id, span, panic catcher), so it isolates what the cache costs."
+  echo
+  echo "| endpoint | conns | bare req/s | stack req/s | cached req/s | vs bare | vs stack | cached p50 | cached p99 | Redis commands during the cached run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for path in /v1/trigs/1234 /v1/stats/site; do
     curl -sf "http://127.0.0.1:$PORT$path" -o "$WORK/body.json"
     curl -sf "http://127.0.0.1:$PORT$path" >/dev/null
-    "$CARGO_TARGET_DIR/release/examples/trivial" "$WORK/body.json" "127.0.0.1:$trivial_port" &
+    RUST_LOG=warn "$CARGO_TARGET_DIR/release/examples/trivial" "$WORK/body.json" "127.0.0.1:$trivial_port" &
     local tpid=$!
-    wait_up "http://127.0.0.1:$trivial_port/"
+    RUST_LOG=warn "$CARGO_TARGET_DIR/release/examples/trivial" "$WORK/body.json" "127.0.0.1:$((trivial_port + 10))" --stack &
+    local spid=$!
+    wait_up "http://127.0.0.1:$trivial_port/"; wait_up "http://127.0.0.1:$((trivial_port + 10))/"
     for conns in 8 64; do
-      local trps t50 t99 crps c50 c99 before after
+      local trps t50 t99 srps s50 s99 crps c50 c99 before after
       read -r trps t50 t99 <<<"$(load "http://127.0.0.1:$trivial_port$path" "$conns")"
+      read -r srps s50 s99 <<<"$(load "http://127.0.0.1:$((trivial_port + 10))$path" "$conns")"
       before=$(redis_commands "$redis_port")
       read -r crps c50 c99 <<<"$(load "http://127.0.0.1:$PORT$path" "$conns")"
       after=$(redis_commands "$redis_port")
-      printf '| %s | %s | %s | %s | %s%% | %s | %s | %s | %s |\n' "$path" "$conns" "$trps" "$crps" \
-        "$(( crps * 100 / trps ))" "$c50" "$c99" "$t99" "$(( after - before - 1 ))"
+      printf '| %s | %s | %s | %s | %s | %s%% | %s%% | %s | %s | %s |\n' "$path" "$conns" "$trps" "$srps" "$crps" \
+        "$(( crps * 100 / trps ))" "$(( crps * 100 / srps ))" "$c50" "$c99" "$(( after - before - 1 ))"
     done
-    kill $tpid; wait $tpid 2>/dev/null || true
+    kill $tpid $spid; wait $tpid $spid 2>/dev/null || true
   done
   echo
   echo "(Redis commands during a hit run are the subscriber's heartbeat, one PING per 200 ms.)"

@@ -36,6 +36,8 @@ if ! port_open 3306; then
 fi
 
 command -v redis-server >/dev/null || apt_install redis-server
+command -v redis-cli >/dev/null || apt_install redis-tools
+command -v openssl >/dev/null || apt_install openssl   # the TLS test makes a certificate
 
 echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
 echo "export TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql"

@@ -71,10 +71,15 @@ impl Application {
 /// The full middleware stack around [`routes::routes`], for the server and `oneshot` tests.
 pub fn build_router(state: AppState) -> Router {
     let photos = ServeDir::new(&state.config.photos_dir);
-    let cors = cors_layer(&state.config);
-    let mut router = routes::routes()
-        .nest_service("/photos", photos)
-        .with_state(state)
+    let config = Arc::clone(&state.config);
+    let router = routes::routes().nest_service("/photos", photos).with_state(state);
+    with_middleware(router, &config)
+}
+
+/// The middleware every endpoint runs behind: panic catcher, request span and log line, request
+/// id, CORS. Public so that benchmarks can put a trivial handler behind the same stack.
+pub fn with_middleware(router: Router, config: &Config) -> Router {
+    let router = router
         .layer(CatchPanicLayer::custom(|_| {
             // Contract: unhandled errors answer plain-text 500; never echo the panic.
             (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
@@ -90,10 +95,10 @@ pub fn build_router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, FastRequestId));
-    if let Some(cors) = cors {
-        router = router.layer(cors);
+    match cors_layer(config) {
+        Some(cors) => router.layer(cors),
+        None => router,
     }
-    router
 }
 
 /// Request ids in UUID v4 form from a fast thread-local generator: unique enough to follow a
