@@ -855,10 +855,18 @@ impl Cache {
             let restarted = remote.generations.check_restart().await.ok()?;
             if restarted {
                 Counters::add(&self.inner.counters.redis_restarts, 1);
-                tracing::warn!(
-                    event = events::CACHE_REDIS_RESTART_DETECTED,
-                    "redis generations reset; all entries stored before are invalid"
-                );
+                if synced == u64::MAX {
+                    // This process's first connection: nothing of its own to lose.
+                    tracing::info!(
+                        event = events::CACHE_REDIS_RESTART_DETECTED,
+                        "redis generations (re)initialised for a server run not seen before"
+                    );
+                } else {
+                    tracing::warn!(
+                        event = events::CACHE_REDIS_RESTART_DETECTED,
+                        "redis restarted; every entry stored before is invalid"
+                    );
+                }
             } else if synced != u64::MAX {
                 // Back after an outage. Other instances may have completed writes they could not
                 // announce (they replay them when they reconnect, but maybe after this one):

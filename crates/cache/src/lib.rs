@@ -15,7 +15,7 @@
 //!   before Redis is read again; reconnecting after an outage invalidates everything stored
 //!   before it (another instance may hold bumps it has not replayed yet), and so does a Redis
 //!   restart (new `run_id`, [`generations::Generations::check_restart`]).
-//! * The in-process tier ([`mod@local`] internals) follows other instances' bumps through pub/sub
+//! * The in-process tier follows other instances' bumps through pub/sub
 //!   and is suspended while the subscription is down; `strict` mode checks each in-process
 //!   hit against Redis instead.
 //! * Redis never slows a request by more than a short timeout, and a circuit breaker stops
