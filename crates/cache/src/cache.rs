@@ -752,21 +752,31 @@ impl Cache {
         let deadline = Instant::now() + self.inner.config.lease_wait;
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            if let Ok((Lookup::Current(entry), _)) = remote.generations.lookup(key, tags).await
-                && let Ok(stored) = Stored::new(entry, key)
-                && matches!(self.freshness(&stored), Freshness::Fresh { .. })
-            {
-                Counters::add(&self.inner.counters.lease_coalesced, 1);
-                return LeaseOutcome::Lost(Arc::new(stored));
+            if let Some(stored) = self.current_entry(remote, key, tags).await {
+                return LeaseOutcome::Lost(stored);
             }
             let check = lease.clone();
             let held =
                 tier.call(|mut c| async move { redis::cmd("EXISTS").arg(&check).query_async::<u64>(&mut c).await });
             if !matches!(held.await, Ok(1)) {
+                // Released: its holder stored the entry (in the same round trip) or failed.
+                if let Some(stored) = self.current_entry(remote, key, tags).await {
+                    return LeaseOutcome::Lost(stored);
+                }
                 break;
             }
         }
         LeaseOutcome::Unavailable
+    }
+
+    /// The entry under `key` if it is current and fresh (what a lease waiter is waiting for).
+    async fn current_entry(&self, remote: &Remote, key: &str, tags: &[String]) -> Option<Arc<Stored>> {
+        let (Lookup::Current(entry), _) = remote.generations.lookup(key, tags).await.ok()? else { return None };
+        let stored = Stored::new(entry, key).ok()?;
+        matches!(self.freshness(&stored), Freshness::Fresh { .. }).then(|| {
+            Counters::add(&self.inner.counters.lease_coalesced, 1);
+            Arc::new(stored)
+        })
     }
 
     fn freshness(&self, stored: &Stored) -> Freshness {
