@@ -572,7 +572,8 @@ async fn check(writer: Arc<TestApp>, readers: Vec<Arc<TestApp>>, ops: u64, fault
     for t in tasks {
         total.merge(t.await.expect("checker task"));
     }
-    assert!(total.writes * 20 >= total.reads + total.writes, "the writers were starved: {total:?}");
+    // At least 2% writes (a couple of hundred): enough writes for reads to race with.
+    assert!(total.writes * 50 >= total.reads + total.writes, "the writers were starved: {total:?}");
     total
 }
 
