@@ -1017,13 +1017,23 @@ impl Cache {
         deleted
     }
 
-    /// Counters, tier sizes and Redis's own figures.
+    /// Counters, tier sizes and Redis's own figures (an `INFO` and a bounded `SCAN`: for an
+    /// admin page, not for frequent scrapes; see [`Cache::local_stats`]).
     pub async fn stats(&self) -> Stats {
+        self.collect_stats(true).await
+    }
+
+    /// Counters and tier sizes without asking Redis anything (for a metrics scrape).
+    pub async fn local_stats(&self) -> Stats {
+        self.collect_stats(false).await
+    }
+
+    async fn collect_stats(&self, with_redis: bool) -> Stats {
         let (local_entries, local_bytes) = self.inner.local.size();
         let remote = self.remote_ready().await;
         let redis = match remote {
-            Some(remote) => self.redis_info(remote).await,
-            None => None,
+            Some(remote) if with_redis => self.redis_info(remote).await,
+            _ => None,
         };
         Stats {
             counters: self.inner.counters.snapshot(),

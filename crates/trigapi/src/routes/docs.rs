@@ -7,14 +7,14 @@ use utoipa_swagger_ui::SwaggerUi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{admin, health, logs, photos, stats, trigs, users};
+use super::{admin, health, logs, metrics, photos, stats, trigs, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "TrigpointingUK API (trigapi)", description = "Wire-compatible TrigpointingUK API. Lists use the `items`/`pagination`/`links` envelope; errors are `{\"detail\": …}`."),
     paths(
-        health::health,
+        health::health, metrics::metrics,
         stats::site,
         trigs::list, trigs::get_one, trigs::by_waypoint, trigs::export, trigs::geojson, trigs::logs, trigs::photos,
         users::list, users::get_one, users::logs, users::photos,

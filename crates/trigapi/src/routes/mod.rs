@@ -9,12 +9,14 @@
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
 //! | `health.rs` | `GET /health` |
+//! | `metrics.rs` | `GET /metrics` (Prometheus) |
 //! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs` |
 
 mod admin;
 mod docs;
 mod health;
 mod logs;
+mod metrics;
 mod photos;
 mod stats;
 mod trigs;
@@ -38,6 +40,7 @@ pub use docs::ApiDoc;
 pub fn routes() -> Router<AppState> {
     let uncached = Router::new()
         .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/trigs/waypoint/{waypoint}", get(trigs::by_waypoint))
         .route("/v1/admin/cache/stats", get(admin::stats))
         .route("/v1/admin/cache", delete(admin::flush))

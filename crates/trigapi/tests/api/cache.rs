@@ -390,6 +390,22 @@ async fn two_hundred_concurrent_cold_requests_compute_once() {
 }
 
 #[tokio::test]
+async fn metrics_expose_the_cache_counters() {
+    let app = app(&private_database(), None, |_| {}).await;
+    app.get("/v1/trigs/5").await;
+    app.get("/v1/trigs/5").await;
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(header(&r, "content-type").starts_with("text/plain"));
+    let value =
+        |name: &str| r.text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok()).unwrap_or(-1.0);
+    assert_eq!(value("trigapi_cache_origin_runs_total "), 1.0, "{}", r.text);
+    assert_eq!(value("trigapi_cache_local_hits_total "), 1.0);
+    assert_eq!(value("trigapi_cache_local_entries "), 1.0);
+    assert!(r.text.contains("# TYPE trigapi_cache_misses_total counter"), "{}", r.text);
+}
+
+#[tokio::test]
 async fn entries_over_the_size_limit_are_not_stored() {
     let app = app(&private_database(), None, |c| c.cache_max_entry_bytes = 10_000).await;
     assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "MISS");

@@ -1,0 +1,31 @@
+//! `GET /metrics`: the response cache's counters and tier sizes in Prometheus text format.
+//!
+//! The counters live in the cache (`trigapi_cache::stats`); each scrape copies a snapshot into a
+//! fresh Prometheus recorder and renders it, so nothing is installed process-wide.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+use crate::state::AppState;
+
+/// Cache counters (`trigapi_cache_*_total`) and gauges, Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let stats = app.cache.local_stats().await;
+    let recorder = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        for (name, value) in stats.counters.pairs() {
+            metrics::counter!(format!("trigapi_cache_{name}_total")).absolute(value);
+        }
+        metrics::gauge!("trigapi_cache_local_entries").set(stats.local_entries as f64);
+        metrics::gauge!("trigapi_cache_local_bytes").set(stats.local_bytes as f64);
+        metrics::gauge!("trigapi_cache_local_max_bytes").set(stats.local_max_bytes as f64);
+        metrics::gauge!("trigapi_cache_local_active").set(f64::from(u8::from(stats.local_active)));
+        metrics::gauge!("trigapi_cache_redis_available").set(f64::from(u8::from(stats.redis_available)));
+        metrics::gauge!("trigapi_cache_pending_invalidations").set(stats.pending_invalidations as f64);
+    });
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], recorder.handle().render())
+}
