@@ -100,8 +100,7 @@ impl Policy {
     /// `key` (from [`crate::key::KeyBuilder::build`]), the tags it depends on (usually
     /// [`crate::key::KeyBuilder::tags`]) and its TTL.
     pub fn new(key: String, tags: Vec<String>, ttl: Duration) -> Self {
-        let tags = Generations::tag_set(tags.iter().map(String::as_str));
-        Self { key, tags, ttl, cache_control: None }
+        Self { key, tags: Generations::tag_set(tags), ttl, cache_control: None }
     }
 
     /// Also depend on `tag`.
@@ -471,28 +470,20 @@ impl Cache {
         F: Origin<E>,
         E: OriginError,
     {
-        let c = &self.inner.counters;
         let token = self.inner.local.token();
         // 1. In process.
         let mut ctx = MissContext { generations: None, token, replaced: false };
-        let local = self.local_get(&policy.key, tags, remote).await;
-        ctx.replaced = matches!(local, LocalLookup::Invalidated);
-        if let LocalLookup::Valid(stored) = local {
-            match self.freshness(&stored) {
-                Freshness::Fresh { remaining_secs, age_secs, refresh_early } => {
-                    Counters::add(&c.local_hits, 1);
-                    tracing::debug!(event = events::CACHE_HIT, key = %policy.key, age = age_secs, tier = "local");
-                    if refresh_early {
-                        self.spawn_refresh(policy, tags, MissContext::refreshing(&stored, token), sequence, origin);
-                    }
-                    return Ok((Outcome::Hit { remaining_secs, age_secs }, stored));
+        let mut origin = origin;
+        match self.local_get(&policy.key, tags, remote).await {
+            LocalLookup::Valid(stored) => {
+                let refresh = MissContext::refreshing(&stored, token);
+                match self.serve_found(Tier::Local, policy, tags, stored, refresh, sequence, origin) {
+                    Ok(served) => return Ok(served),
+                    Err(expired) => (origin, ctx.replaced) = (expired, true),
                 }
-                Freshness::Stale { age_secs } => {
-                    let ctx = MissContext::refreshing(&stored, token);
-                    return Ok(self.serve_stale(policy, tags, ctx, sequence, origin, stored, age_secs));
-                }
-                Freshness::Expired => ctx.replaced = true,
             }
+            LocalLookup::Invalidated => ctx.replaced = true,
+            LocalLookup::Absent => {}
         }
         // 2. Redis, or the local table when there is no Redis.
         if let Some(remote) = remote {
@@ -505,20 +496,10 @@ impl Cache {
                         Ok(stored) => {
                             let stored = Arc::new(stored);
                             self.inner.local.insert(token, policy.key.clone(), Arc::clone(&stored));
-                            match self.freshness(&stored) {
-                                Freshness::Fresh { remaining_secs, age_secs, refresh_early } => {
-                                    Counters::add(&c.redis_hits, 1);
-                                    tracing::debug!(event = events::CACHE_HIT, key = %policy.key, age = age_secs, tier = "redis");
-                                    if refresh_early {
-                                        self.spawn_refresh(policy, tags, ctx.replacing(), sequence, origin);
-                                    }
-                                    return Ok((Outcome::Hit { remaining_secs, age_secs }, stored));
-                                }
-                                Freshness::Stale { age_secs } => {
-                                    let ctx = ctx.replacing();
-                                    return Ok(self.serve_stale(policy, tags, ctx, sequence, origin, stored, age_secs));
-                                }
-                                Freshness::Expired => ctx.replaced = true,
+                            let refresh = ctx.replacing();
+                            match self.serve_found(Tier::Redis, policy, tags, stored, refresh, sequence, origin) {
+                                Ok(served) => return Ok(served),
+                                Err(expired) => (origin, ctx.replaced) = (expired, true),
                             }
                         }
                         Err(error) => self.discard_corrupt(remote, &policy.key, &error.to_string()).await,
@@ -532,32 +513,49 @@ impl Cache {
             ctx.generations = self.inner.local.generations(tags);
         }
         // 3. Miss: one computation per key and generations in this process.
-        Counters::add(&c.misses, 1);
+        Counters::add(&self.inner.counters.misses, 1);
         let replaced = ctx.replaced;
         let (stored, was_stored, coalesced) = self.fill_shared(policy, tags, ctx, sequence, origin).await?;
         Ok((Outcome::Miss { stored: was_stored, coalesced, replaced }, stored))
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one call site each, all parts of one request")]
-    fn serve_stale<F, E>(
+    /// Serve a current entry found in `tier` if its age allows: a hit (with an early refresh
+    /// when XFetch asks), or stale inside grace while `refresh` recomputes it. Past grace, the
+    /// origin is handed back for the miss path.
+    #[allow(clippy::too_many_arguments, reason = "two call sites, all parts of one request")]
+    fn serve_found<F, E>(
         &self,
+        tier: Tier,
         policy: &Policy,
         tags: &[String],
-        ctx: MissContext,
+        stored: Arc<Stored>,
+        refresh: MissContext,
         sequence: u64,
         origin: F,
-        stored: Arc<Stored>,
-        age_secs: u64,
-    ) -> (Outcome, Arc<Stored>)
+    ) -> Result<(Outcome, Arc<Stored>), F>
     where
         F: Origin<E>,
         E: OriginError,
     {
-        Counters::add(&self.inner.counters.stale, 1);
-        tracing::debug!(event = events::CACHE_STALE, key = %policy.key, age = age_secs);
-        self.spawn_refresh(policy, tags, ctx, sequence, origin);
-        let over_secs = age_secs.saturating_sub(u64::from(stored.entry.meta().ttl_secs));
-        (Outcome::Stale { age_secs, over_secs }, stored)
+        let c = &self.inner.counters;
+        match self.freshness(&stored) {
+            Freshness::Fresh { remaining_secs, age_secs, refresh_early } => {
+                Counters::add(if tier == Tier::Local { &c.local_hits } else { &c.redis_hits }, 1);
+                tracing::debug!(event = events::CACHE_HIT, key = %policy.key, age = age_secs, tier = tier.name());
+                if refresh_early {
+                    self.spawn_refresh(policy, tags, refresh, sequence, origin);
+                }
+                Ok((Outcome::Hit { remaining_secs, age_secs }, stored))
+            }
+            Freshness::Stale { age_secs } => {
+                Counters::add(&c.stale, 1);
+                tracing::debug!(event = events::CACHE_STALE, key = %policy.key, age = age_secs);
+                self.spawn_refresh(policy, tags, refresh, sequence, origin);
+                let over_secs = age_secs.saturating_sub(u64::from(stored.entry.meta().ttl_secs));
+                Ok((Outcome::Stale { age_secs, over_secs }, stored))
+            }
+            Freshness::Expired => Err(origin),
+        }
     }
 
     async fn bypass<F, E>(
@@ -808,6 +806,22 @@ impl Cache {
         tracing::warn!(event = events::CACHE_CORRUPT_ENTRY, key, error, "corrupt cache entry deleted");
         let _ = remote.generations.tier().del(key).await;
         self.inner.local.remove(key);
+    }
+}
+
+/// Which tier an entry came from (for counters and events).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    Local,
+    Redis,
+}
+
+impl Tier {
+    fn name(self) -> &'static str {
+        match self {
+            Tier::Local => "local",
+            Tier::Redis => "redis",
+        }
     }
 }
 

@@ -95,11 +95,13 @@ impl Generations {
     }
 
     /// `tags` with [`GLOBAL`] first and no duplicates: the order generations are stored in.
-    pub fn tag_set<'a>(tags: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    /// Takes the tags by value, so owned strings are moved, not copied.
+    pub fn tag_set(tags: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
         let mut out = vec![GLOBAL.to_owned()];
         for t in tags {
-            if !out.iter().any(|o| o == t) {
-                out.push(t.to_owned());
+            let t = t.into();
+            if !out.contains(&t) {
+                out.push(t);
             }
         }
         out

@@ -157,7 +157,12 @@ impl LocalTier {
         if !self.is_active() {
             return None;
         }
-        tags.iter().map(|t| table.get(t).copied().or(if self.authority { Some(0) } else { None })).collect()
+        tags.iter().map(|t| self.known(&table, t)).collect()
+    }
+
+    /// `tag`'s generation as far as `table` knows; in authority mode an unseen tag is at 0.
+    fn known(&self, table: &HashMap<String, u64, foldhash::fast::RandomState>, tag: &str) -> Option<u64> {
+        table.get(tag).copied().or(self.authority.then_some(0))
     }
 
     pub(crate) fn get(&self, key: &str, tags: &[String]) -> LocalLookup {
