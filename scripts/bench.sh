@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh sqlite            # database path, cache off: or postgres, mysql (several may be given)
 #   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, miss overhead
+#   scripts/bench.sh images            # PNG endpoints (SQLite): drawing cost, image hits vs JSON hits
 #
 # For each backend: builds the release binary, seeds the full scale once (reused while its
 # counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
@@ -77,10 +78,10 @@ seed_if_needed() { # backend url
 
 wait_up() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
 
-# wrk summary at $2 connections: "req/s p50 p99".
-load() { # url connections
-  local out
-  out=$(wrk -t2 -c"$2" -d"$DURATION" --latency "$1")
+# wrk summary at $2 connections: "req/s p50 p99" (further arguments go to wrk).
+load() { # url connections [wrk args...]
+  local out threads=$(( $2 < 2 ? 1 : 2 ))
+  out=$(wrk -t"$threads" -c"$2" -d"$DURATION" --latency "${@:3}" "$1")
   printf '%s %s %s' "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" \
     "$(awk '$1=="50%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")"
 }
@@ -142,14 +143,57 @@ LUA
   echo "| server | req/s | p50 | p99 |"
   echo "|---|---|---|---|"
   for target in "cache off:$nocache_port" "cache on (Redis):$PORT"; do
-    local out
-    out=$(wrk -t1 -c1 -d"$DURATION" --latency -s "$WORK/cold.lua" "http://127.0.0.1:${target##*:}")
-    printf '| %s | %s | %s | %s |\n' "${target%:*}" "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" \
-      "$(awk '$1=="50%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")"
+    local rps p50 p99
+    read -r rps p50 p99 <<<"$(load "http://127.0.0.1:${target##*:}" 1 -s "$WORK/cold.lua")"
+    printf '| %s | %s | %s | %s |\n' "${target%:*}" "$rps" "$p50" "$p99"
   done
   kill $pid $nocache_pid $redis_pid; wait 2>/dev/null || true
   trap - EXIT
 }
+
+images_bench() {
+  local url user trig redis_port=$((PORT + 7))
+  url=$(url_for sqlite)
+  seed_if_needed sqlite "$url"
+  user=$(busiest sqlite tlog user_id)
+  trig=$(busiest sqlite tlog trig_id)
+  echo
+  echo "### Drawing (cargo bench -p trigapi --bench render; busiest user $user)"
+  echo
+  DATABASE_URL="$url" BENCH_USER="$user" cargo bench --quiet -p trigapi --bench render
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  local redis_pid=$!
+  for _ in $(seq 1 50); do redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+  env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" \
+    REDIS_URL="redis://127.0.0.1:$redis_port" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
+  local pid=$!
+  trap "kill $pid $redis_pid 2>/dev/null || true" EXIT
+  wait_up "http://127.0.0.1:$PORT/health"
+  echo
+  echo "### Through HTTP (wrk -t2, $DURATION per cell): cache hits, and BYPASS (drawn on every request)"
+  echo
+  echo "| request | conns | req/s | p50 | p99 | body bytes |"
+  echo "|---|---|---|---|---|---|"
+  local path conns rps p50 p99
+  for path in "/v1/trigs/$trig" "/v1/trigs/$trig/map" "/v1/users/$user/badge" "/v1/users/$user/map?height=500"; do
+    curl -sf "http://127.0.0.1:$PORT$path" -o "$WORK/body.bin"
+    for conns in 8 64; do
+      read -r rps p50 p99 <<<"$(load "http://127.0.0.1:$PORT$path" "$conns")"
+      printf '| GET %s (HIT) | %s | %s | %s | %s | %s |\n' "$path" "$conns" "$rps" "$p50" "$p99" "$(stat -c %s "$WORK/body.bin")"
+    done
+  done
+  for path in "/v1/trigs/$trig/map" "/v1/users/$user/map?height=500"; do
+    read -r rps p50 p99 <<<"$(load "http://127.0.0.1:$PORT$path" 1 -H "Cache-Control: no-cache")"
+    printf '| GET %s (BYPASS) | 1 | %s | %s | %s | |\n' "$path" "$rps" "$p50" "$p99"
+  done
+  kill $pid $redis_pid; wait 2>/dev/null || true
+  trap - EXIT
+}
+
+if [ "${1:-}" = images ]; then
+  images_bench
+  exit 0
+fi
 
 if [ "${1:-}" = cache ]; then
   cache_bench

@@ -134,6 +134,11 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// A body of the given content type.
+    pub fn new(content_type: &'static str, body: impl Into<Bytes>) -> Self {
+        Self { content_type, body: body.into() }
+    }
+
     /// An `application/json` body.
     pub fn json(body: impl Into<Bytes>) -> Self {
         Self { content_type: "application/json", body: body.into() }

@@ -1,5 +1,5 @@
 //! The response cache as this API uses it: building it from the configuration, the TTL table,
-//! the key shape, and [`Cached`], the one way a handler serves a cacheable JSON response.
+//! the key shape, and [`Cached`], the one way a handler serves a cacheable response (JSON or PNG).
 //!
 //! Keys follow the contract: `trigapi:{environment}:{resource}[:{id}][:{sub}][:params_{hash}]:v1`,
 //! with the parameters the handler actually parsed, in canonical form
@@ -43,10 +43,13 @@ pub mod ttl {
     pub const TRIGS_LIST: Duration = s(43_200);
     pub const TRIG_LOGS: Duration = s(7200);
     pub const TRIG_PHOTOS: Duration = s(7200);
+    pub const TRIG_MAP: Duration = s(14_400);
     pub const USER: Duration = s(21_600);
     pub const USERS_LIST: Duration = s(43_200);
     pub const USER_LOGS: Duration = s(7200);
     pub const USER_PHOTOS: Duration = s(7200);
+    pub const USER_MAP: Duration = s(14_400);
+    pub const USER_BADGE: Duration = s(300);
     pub const LOGS_LIST: Duration = s(3600);
     pub const LOG: Duration = s(21_600);
     pub const PHOTOS_LIST: Duration = s(3600);
@@ -164,14 +167,31 @@ impl Cached {
         F: FnOnce(AppState) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
+        self.serve(app, request, move |app| async move {
+            let value = compute(app).await?;
+            let body = serde_json::to_vec(&value).map_err(|_| ApiError::Internal("response did not serialise"))?;
+            Ok(Rendered::json(body))
+        })
+        .await
+    }
+
+    /// Serve the PNG image `compute` draws, exactly as [`Cached::json`] serves JSON.
+    pub async fn png<F, Fut>(self, app: &AppState, request: &CacheRequest, compute: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<u8>, ApiError>> + Send + 'static,
+    {
+        self.serve(app, request, move |app| async move { Ok(Rendered::new("image/png", compute(app).await?)) }).await
+    }
+
+    async fn serve<F, Fut>(self, app: &AppState, request: &CacheRequest, compute: F) -> Result<Response, ApiError>
+    where
+        F: FnOnce(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Rendered, ApiError>> + Send + 'static,
+    {
         let policy = self.policy(&app.cache.config().namespace);
         let state = app.clone();
-        let origin = move || async move {
-            let value = compute(state).await?;
-            let body = serde_json::to_vec(&value).map_err(|_| ApiError::Internal("response did not serialise"))?;
-            Ok::<_, ApiError>(Rendered::json(body))
-        };
-        let response = app.cache.serve(&request.0, policy, origin).await?;
+        let response = app.cache.serve(&request.0, policy, move || compute(state)).await?;
         Ok(response.map(Body::new))
     }
 }

@@ -4,6 +4,7 @@
 //! `{"detail": [{"type","loc","msg","input"[,"ctx"]}]}` (pydantic v2 shape) for 422 validation.
 //! 5xx bodies are generic; the cause is logged once, here, and never echoed to the client.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Json;
@@ -43,7 +44,7 @@ impl FieldError {
 pub enum ApiError {
     /// 404 with the contract's message (`Trigpoint not found`, …).
     #[error("{0}")]
-    NotFound(&'static str),
+    NotFound(Cow<'static, str>),
     /// 400 with a message (invalid `include`, invalid `order`, …).
     #[error("{0}")]
     BadRequest(String),
@@ -66,6 +67,13 @@ pub enum ApiError {
     /// A bug (a panicking computation, a body that would not serialise): a generic 500.
     #[error("internal error: {0}")]
     Internal(&'static str),
+}
+
+impl ApiError {
+    /// 404 with `message`.
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::NotFound(message.into())
+    }
 }
 
 impl From<DbError> for ApiError {

@@ -12,6 +12,7 @@
 //!   table, and `Cached`, which every cacheable handler goes through; admin endpoints in
 //!   `routes/admin.rs`.
 //! * [`error`]: `ApiError`, the single mapping from errors to HTTP.
+//! * [`render`]: the PNG maps and badge, drawn as vectors with tiny-skia (no HTTP, no SQL).
 //! * [`seed`]: the real OS trig archive plus deterministic synthetic users, logs and photos.
 //! * [`startup`], [`config`], [`cli`], [`telemetry`]: building and running the server.
 
@@ -22,6 +23,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod render;
 pub mod routes;
 pub mod seed;
 pub mod startup;

@@ -57,6 +57,14 @@ impl Backend {
         }
     }
 
+    /// The name of a 64-bit integer type in `CAST(… AS …)`.
+    pub(crate) fn bigint(self) -> &'static str {
+        match self {
+            Backend::MySql => "SIGNED",
+            _ => "BIGINT",
+        }
+    }
+
     /// `CAST(col AS <double>)`: DECIMAL columns (`wgs_lat`, `score_mean`, …) are read as `f64` on
     /// every backend; the wire layer re-applies the column's scale where the contract wants strings.
     pub(crate) fn as_double(self, col: impl Into<Expr>) -> Expr {

@@ -1,7 +1,7 @@
 //! Queries over `trig` (+ `status`, `trigstats`, the `attr*` tables).
 
 use chrono::NaiveDate;
-use sea_query::{Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Func, IntoIden, Order, Query, SelectStatement};
 
 use super::{
     Attr, Attrset, AttrsetAttrval, Attrsource, Attrval, Backend, Counted, Db, DbError, Status, Tlog, Trig, Trigstats,
@@ -64,6 +64,16 @@ pub struct AttrValueRow {
     pub value_string: Option<String>,
 }
 
+/// `wgs_lat` and `wgs_long` of the trig, as doubles.
+fn position(b: Backend) -> [sea_query::SelectExpr; 2] {
+    let column = |c: Trig, alias: &str| sea_query::SelectExpr {
+        expr: b.as_double(Expr::col((Trig::Table, c))),
+        alias: Some(sea_query::Alias::new(alias).into_iden()),
+        window: None,
+    };
+    [column(Trig::WgsLat, "wgs_lat"), column(Trig::WgsLong, "wgs_long")]
+}
+
 fn minimal_select(b: Backend) -> SelectStatement {
     Query::select()
         .column((Trig::Table, Trig::Id))
@@ -72,8 +82,7 @@ fn minimal_select(b: Backend) -> SelectStatement {
         .expr_as(Expr::col((Status::Table, Status::Name)), "status_name")
         .column((Trig::Table, Trig::PhysicalType))
         .column((Trig::Table, Trig::Condition))
-        .expr_as(b.as_double(Expr::col((Trig::Table, Trig::WgsLat))), "wgs_lat")
-        .expr_as(b.as_double(Expr::col((Trig::Table, Trig::WgsLong))), "wgs_long")
+        .exprs(position(b))
         .column((Trig::Table, Trig::OsgbGridref))
         .from(Trig::Table)
         .left_join(Status::Table, Expr::col((Status::Table, Status::Id)).equals((Trig::Table, Trig::StatusId)))
@@ -308,4 +317,54 @@ mod tests {
         assert!(sql.contains(r#"(CAST("trig"."wgs_lat" AS DOUBLE PRECISION) - 57.5) * 111.32"#), "{sql}");
         assert!(sql.contains("CAST(57.41016 AS DECIMAL(9,5))"), "{sql}");
     }
+}
+
+/// A trig the user logged, with how many of their logs there found the mark (conditions G, S,
+/// D, T) and how many did not.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoggedTrig {
+    pub wgs_lat: f64,
+    pub wgs_long: f64,
+    pub found: i64,
+    pub not_found: i64,
+}
+
+/// Where a trig is.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrigPoint {
+    pub wgs_lat: f64,
+    pub wgs_long: f64,
+}
+
+/// Every trig `user_id` logged, with their logs there counted as found and not found.
+pub async fn logged_by(db: &Db, user_id: i32) -> Result<Vec<LoggedTrig>, DbError> {
+    let b = db.backend();
+    let found = Expr::col((Tlog::Table, Tlog::Condition)).is_in(["G", "S", "D", "T"]);
+    let count_if = |cond: Expr| Func::sum(Expr::case(cond, 1).finally(0)).cast_as(sea_query::Alias::new(b.bigint()));
+    let stmt = Query::select()
+        .exprs(position(b))
+        .expr_as(count_if(found.clone()), "found")
+        .expr_as(count_if(found.not()), "not_found")
+        .from(Tlog::Table)
+        .inner_join(Trig::Table, Expr::col((Trig::Table, Trig::Id)).equals((Tlog::Table, Tlog::TrigId)))
+        .and_where(Expr::col((Tlog::Table, Tlog::UserId)).eq(user_id))
+        .group_by_columns([(Trig::Table, Trig::Id), (Trig::Table, Trig::WgsLat), (Trig::Table, Trig::WgsLong)])
+        .to_owned();
+    db.fetch_all(&stmt).await
+}
+
+/// Every trig `user_id` has not logged.
+pub async fn not_logged_by(db: &Db, user_id: i32) -> Result<Vec<TrigPoint>, DbError> {
+    let b = db.backend();
+    let logged = Query::select()
+        .column(Tlog::TrigId)
+        .from(Tlog::Table)
+        .and_where(Expr::col(Tlog::UserId).eq(user_id))
+        .to_owned();
+    let stmt = Query::select()
+        .exprs(position(b))
+        .from(Trig::Table)
+        .and_where(Expr::col(Trig::Id).not_in_subquery(logged))
+        .to_owned();
+    db.fetch_all(&stmt).await
 }

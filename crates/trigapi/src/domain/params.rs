@@ -74,29 +74,19 @@ impl QueryParams {
         }
     }
 
-    /// An optional float, at least `min` when given.
-    pub fn float(&mut self, name: &'static str, min: Option<f64>) -> Option<f64> {
+    /// An optional float with inclusive bounds.
+    pub fn float(&mut self, name: &'static str, min: Option<f64>, max: Option<f64>) -> Option<f64> {
         let raw = self.raw(name)?.to_owned();
         match raw.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() => match min {
-                Some(m) if v < m => {
-                    self.errors.push(
-                        FieldError::new(
-                            "greater_than_equal",
-                            "query",
-                            name,
-                            format!("Input should be greater than or equal to {}", fmt_num(m)),
-                            json!(raw),
-                        )
-                        .with_ctx(json!({ "ge": num_value(m) })),
-                    );
+            Ok(v) if v.is_finite() => {
+                if let Some(e) = bound_error("query", name, v, min, max, &raw) {
+                    self.errors.push(e);
                     None
-                }
-                _ => {
+                } else {
                     self.key.insert(name, py_float(v));
                     Some(v)
                 }
-            },
+            }
             _ => {
                 self.errors.push(FieldError::new(
                     "float_parsing",
@@ -180,17 +170,25 @@ fn int_parsing(source: &str, name: &str, raw: &str) -> FieldError {
     )
 }
 
-fn bound_error(source: &str, name: &str, v: i64, min: Option<i64>, max: Option<i64>, raw: &str) -> Option<FieldError> {
+/// The 422 item for a value outside `[min, max]` (pydantic's `ge`/`le` messages), if it is.
+fn bound_error<T: Bound>(
+    source: &str,
+    name: &str,
+    v: T,
+    min: Option<T>,
+    max: Option<T>,
+    raw: &str,
+) -> Option<FieldError> {
     if let Some(m) = min.filter(|m| v < *m) {
         return Some(
             FieldError::new(
                 "greater_than_equal",
                 source,
                 name,
-                format!("Input should be greater than or equal to {m}"),
+                format!("Input should be greater than or equal to {}", m.text()),
                 json!(raw),
             )
-            .with_ctx(json!({ "ge": m })),
+            .with_ctx(json!({ "ge": m.value() })),
         );
     }
     if let Some(m) = max.filter(|m| v > *m) {
@@ -199,13 +197,37 @@ fn bound_error(source: &str, name: &str, v: i64, min: Option<i64>, max: Option<i
                 "less_than_equal",
                 source,
                 name,
-                format!("Input should be less than or equal to {m}"),
+                format!("Input should be less than or equal to {}", m.text()),
                 json!(raw),
             )
-            .with_ctx(json!({ "le": m })),
+            .with_ctx(json!({ "le": m.value() })),
         );
     }
     None
+}
+
+/// A bound as pydantic prints it in a message and in `ctx`.
+trait Bound: PartialOrd + Copy {
+    fn text(self) -> String;
+    fn value(self) -> Value;
+}
+
+impl Bound for i64 {
+    fn text(self) -> String {
+        self.to_string()
+    }
+    fn value(self) -> Value {
+        json!(self)
+    }
+}
+
+impl Bound for f64 {
+    fn text(self) -> String {
+        fmt_num(self)
+    }
+    fn value(self) -> Value {
+        num_value(self)
+    }
 }
 
 fn fmt_num(v: f64) -> String {
@@ -246,7 +268,7 @@ mod tests {
         let mut q = QueryParams::parse(Some("limit=500&skip=-1&lat=x"));
         assert_eq!(q.int("limit", Some(1), Some(100)), None);
         assert_eq!(q.int("skip", Some(0), None), None);
-        assert_eq!(q.float("lat", None), None);
+        assert_eq!(q.float("lat", None, None), None);
         let Err(ApiError::Validation(items)) = q.finish() else { panic!("expected 422") };
         let kinds: Vec<_> = items.iter().map(|i| i.kind).collect();
         assert_eq!(kinds, ["less_than_equal", "greater_than_equal", "float_parsing"]);

@@ -55,9 +55,9 @@ impl TrigListQuery {
     pub fn from_query(q: &mut QueryParams) -> Self {
         let name = q.string("name");
         let county = q.string("county");
-        let lat = q.float("lat", None);
-        let lon = q.float("lon", None);
-        let max_km = q.float("max_km", Some(0.0));
+        let lat = q.float("lat", None, None);
+        let lon = q.float("lon", None, None);
+        let max_km = q.float("max_km", Some(0.0), None);
         let order_raw = q.string("order");
         let physical_types_raw = q.string("physical_types");
         let exclude_found = q.bool("exclude_found").unwrap_or(false);

@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{admin, health, logs, metrics, photos, stats, trigs, users};
+use super::{admin, health, images, logs, metrics, photos, stats, trigs, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -20,6 +20,7 @@ use crate::state::AppState;
         users::list, users::get_one, users::logs, users::photos,
         logs::list, logs::get_one, logs::photos,
         photos::list, photos::get_one,
+        images::trig_map, images::user_map, images::badge,
         admin::stats, admin::flush, admin::flush_export,
     ),
     modifiers(&BearerAuth),

@@ -163,7 +163,7 @@ pub async fn get_one(
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::NotFound("Log not found"))?;
+    let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::not_found("Log not found"))?;
     let mut q = QueryParams::parse(query.as_deref());
     let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
     let key = q.finish()?;
@@ -171,7 +171,7 @@ pub async fn get_one(
         .id(id.into())
         .params(key)
         .json(&app, &request, move |app| async move {
-            let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Log not found"))?;
+            let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
             let photos = if include.has("photos") {
                 let rows = db::photos::for_logs(&app.db, &[id]).await?;

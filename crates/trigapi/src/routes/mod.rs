@@ -6,6 +6,7 @@
 //! | `trigs.rs` | `/v1/trigs`, `/v1/trigs/{id}`, `/waypoint/{wp}`, `/export`, `/geojson`, `/{id}/logs`, `/{id}/photos` |
 //! | `users.rs` | `/v1/users`, `/v1/users/{id}`, `/{id}/logs`, `/{id}/photos` |
 //! | `logs.rs` | `/v1/logs`, `/v1/logs/{id}`, `/v1/logs/{id}/photos` |
+//! | `images.rs` | `/v1/trigs/{id}/map`, `/v1/users/{id}/map`, `/v1/users/{id}/badge` (PNG) |
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
 //! | `health.rs` | `GET /health` |
@@ -15,6 +16,7 @@
 mod admin;
 mod docs;
 mod health;
+mod images;
 mod logs;
 mod metrics;
 mod photos;
@@ -55,10 +57,13 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/trigs/{trig_id}", get(trigs::get_one))
         .route("/v1/trigs/{trig_id}/logs", get(trigs::logs))
         .route("/v1/trigs/{trig_id}/photos", get(trigs::photos))
+        .route("/v1/trigs/{trig_id}/map", get(images::trig_map))
         .route("/v1/users", get(users::list))
         .route("/v1/users/{user_id}", get(users::get_one))
         .route("/v1/users/{user_id}/logs", get(users::logs))
         .route("/v1/users/{user_id}/photos", get(users::photos))
+        .route("/v1/users/{user_id}/map", get(images::user_map))
+        .route("/v1/users/{user_id}/badge", get(images::badge))
         .route("/v1/logs", get(logs::list))
         .route("/v1/logs/{log_id}", get(logs::get_one))
         .route("/v1/logs/{log_id}/photos", get(logs::photos))

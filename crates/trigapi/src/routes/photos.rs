@@ -102,11 +102,11 @@ pub async fn get_one(
     Path(raw_id): Path<String>,
     request: CacheRequest,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::NotFound("Photo not found"))?;
+    let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::not_found("Photo not found"))?;
     Cached::new("photo", ttl::PHOTO)
         .id(id.into())
         .json(&app, &request, move |app| async move {
-            let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::NotFound("Photo not found"))?;
+            let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;
             Ok(TPhotoResponse::new(row, false))
         })
         .await

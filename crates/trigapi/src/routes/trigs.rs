@@ -113,7 +113,7 @@ pub async fn get_one(
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("trig_id", &raw_id)?).ok_or(ApiError::NotFound("Trigpoint not found"))?;
+    let id = as_row_id(path_int("trig_id", &raw_id)?).ok_or(ApiError::not_found("Trigpoint not found"))?;
     let mut q = QueryParams::parse(query.as_deref());
     let include_raw = q.include("include", TRIG_INCLUDES.keep_empty);
     let key = q.finish()?;
@@ -121,7 +121,7 @@ pub async fn get_one(
         .id(id.into())
         .params(key)
         .json(&app, &request, move |app| async move {
-            let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::NotFound("Trigpoint not found"))?;
+            let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), TRIG_INCLUDES)?;
             let (mut trig, details) = TrigDetails::split(row);
             trig.details = include.has("details").then_some(details);
@@ -143,7 +143,7 @@ pub async fn by_waypoint(
     State(app): State<AppState>,
     Path(waypoint): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let row = db::trigs::by_waypoint(&app.db, &waypoint).await?.ok_or(ApiError::NotFound("Trigpoint not found"))?;
+    let row = db::trigs::by_waypoint(&app.db, &waypoint).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
     let lifecycle = (HeaderName::from_static("x-api-lifecycle"), HeaderValue::from_static("beta"));
     Ok((AppendHeaders([lifecycle]), Json(TrigWithIncludes::from(row))))
 }

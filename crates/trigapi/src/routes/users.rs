@@ -76,7 +76,7 @@ pub async fn get_one(
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("user_id", &raw_id)?).ok_or(ApiError::NotFound("User not found"))?;
+    let id = as_row_id(path_int("user_id", &raw_id)?).ok_or(ApiError::not_found("User not found"))?;
     let mut q = QueryParams::parse(query.as_deref());
     let include_raw = q.include("include", USER_INCLUDES.keep_empty);
     let key = q.finish()?;
@@ -84,7 +84,7 @@ pub async fn get_one(
         .id(id.into())
         .params(key)
         .json(&app, &request, move |app| async move {
-            let row = db::users::get(&app.db, id).await?.ok_or(ApiError::NotFound("User not found"))?;
+            let row = db::users::get(&app.db, id).await?.ok_or(ApiError::not_found("User not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), USER_INCLUDES)?;
             let mut user = UserWithIncludes::from(row);
             if include.has("stats") {

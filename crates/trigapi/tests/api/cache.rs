@@ -21,7 +21,7 @@ use crate::redis_harness::{RedisServer, redis_available};
 const ADMIN: &str = "test-admin-token";
 
 /// A private copy of the seeded SQLite database.
-fn private_database() -> String {
+pub(crate) fn private_database() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let url = seeded_database(Backend::Sqlite).expect("SQLite is always configured");
     let src = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
@@ -37,7 +37,7 @@ fn private_database() -> String {
 }
 
 /// An app over `database` with Redis at `redis` (or the in-process tier alone).
-async fn app(database: &str, redis: Option<&RedisServer>, change: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn app(database: &str, redis: Option<&RedisServer>, change: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(database);
     config.redis_url = redis.map(RedisServer::url).unwrap_or_default();
     config.admin_token = ADMIN.into();
@@ -56,7 +56,7 @@ async fn app(database: &str, redis: Option<&RedisServer>, change: impl FnOnce(&m
     app
 }
 
-async fn admin(app: &TestApp, method: Method, uri: &str) -> TestResponse {
+pub(crate) async fn admin(app: &TestApp, method: Method, uri: &str) -> TestResponse {
     let req = Request::builder()
         .method(method)
         .uri(uri)

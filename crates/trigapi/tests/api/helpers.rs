@@ -179,6 +179,7 @@ pub struct TestApp {
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    pub bytes: bytes::Bytes,
     pub body: Value,
     pub text: String,
 }
@@ -240,7 +241,7 @@ impl TestApp {
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        TestResponse { status, headers, body, text }
+        TestResponse { status, headers, bytes, body, text }
     }
 
     /// GET that must answer 200 with JSON.

@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod counts;
 mod fresh_clone;
+mod images;
 mod legacy;
 mod logs;
 mod misc;
