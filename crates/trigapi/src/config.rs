@@ -29,6 +29,10 @@ pub const ENV_VARS: &[&str] = &[
     "CACHE_LEASE_MS",
     "ADMIN_TOKEN",
     "JWT_HS256_SECRET",
+    "JWT_JWKS_URL",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_JWKS_REFETCH_SECS",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -70,8 +74,18 @@ pub struct Config {
     pub cache_lease_ms: u64,
     /// Bearer token for the `/v1/admin/cache` endpoints; empty = admin endpoints refuse everyone.
     pub admin_token: String,
-    /// Secret for HS256 bearer tokens (self-hosting and development); empty = no tokens accepted.
+    /// Secret for HS256 bearer tokens (self-hosting and development). Used when no JWKS URL is
+    /// set; empty too = no tokens accepted.
     pub jwt_hs256_secret: String,
+    /// JWKS of the RS256 token issuer (e.g. `https://auth.example/.well-known/jwks.json`): when
+    /// set, only RS256 tokens with this issuer and audience are accepted.
+    pub jwt_jwks_url: String,
+    /// Required `iss` of RS256 tokens.
+    pub jwt_issuer: String,
+    /// Required `aud` of RS256 tokens.
+    pub jwt_audience: String,
+    /// Least time between two JWKS fetches (an unknown key id asks for one), seconds.
+    pub jwt_jwks_refetch_secs: u64,
     /// Test only (not read from the environment): reintroduce the stale-set race so the
     /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
     #[serde(default)]
@@ -101,6 +115,10 @@ impl Default for Config {
             cache_lease_ms: 2000,
             admin_token: String::new(),
             jwt_hs256_secret: String::new(),
+            jwt_jwks_url: String::new(),
+            jwt_issuer: String::new(),
+            jwt_audience: String::new(),
+            jwt_jwks_refetch_secs: 30,
             cache_unsafe_stamp_at_store: false,
         }
     }

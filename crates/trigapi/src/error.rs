@@ -70,6 +70,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The first error of `checks`, with the 422 items of all of them merged into one (query
+    /// and body are validated together, as FastAPI does).
+    pub fn all_valid(checks: impl IntoIterator<Item = Result<(), ApiError>>) -> Result<(), ApiError> {
+        let mut items = Vec::new();
+        for check in checks {
+            match check {
+                Ok(()) => {}
+                Err(ApiError::Validation(more)) => items.extend(more),
+                Err(other) => return Err(other),
+            }
+        }
+        if items.is_empty() { Ok(()) } else { Err(ApiError::Validation(items)) }
+    }
+
     /// 404 with `message`.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         ApiError::NotFound(message.into())

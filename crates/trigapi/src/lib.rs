@@ -11,6 +11,7 @@
 //! * [`cache`]: the response cache (crate `trigapi-cache`) as the API uses it: key shape, TTL
 //!   table, and `Cached`, which every cacheable handler goes through; admin endpoints in
 //!   `routes/admin.rs`.
+//! * [`invalidation`]: the table from each write to the cache tags it invalidates.
 //! * [`error`]: `ApiError`, the single mapping from errors to HTTP.
 //! * [`render`]: the PNG maps and badge, drawn as vectors with tiny-skia (no HTTP, no SQL).
 //! * [`seed`]: the real OS trig archive plus deterministic synthetic users, logs and photos.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod invalidation;
 pub mod render;
 pub mod routes;
 pub mod seed;

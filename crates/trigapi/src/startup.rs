@@ -50,7 +50,9 @@ impl Application {
         let listener =
             TcpListener::bind(&config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
         let cache = crate::cache::build(&config).await.context("configuring the response cache")?;
-        let router = build_router(AppState { db: db.clone(), config: Arc::new(config), cache });
+        let state = AppState::new(db.clone(), config, cache).context("configuring authentication")?;
+        tracing::info!(mode = state.auth.mode(), "bearer token verification");
+        let router = build_router(state);
         Ok(Self { listener, router, db })
     }
 
@@ -61,7 +63,8 @@ impl Application {
     /// Serve until `shutdown` resolves, then drain in-flight requests and close the pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, backend = self.db.backend().name(), "listening");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use trigapi_cache::Cache;
 
+use crate::auth::{AuthConfigError, Authenticator};
 use crate::config::Config;
 use crate::db::Db;
 
@@ -13,4 +14,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The response cache (possibly disabled).
     pub cache: Cache,
+    /// Bearer token verification in the configured mode.
+    pub auth: Arc<Authenticator>,
+}
+
+impl AppState {
+    /// The state over `db` and `cache`, with token verification as `config` says.
+    pub fn new(db: Db, config: Config, cache: Cache) -> Result<Self, AuthConfigError> {
+        let auth = Arc::new(Authenticator::from_config(&config)?);
+        Ok(Self { db, config: Arc::new(config), cache, auth })
+    }
 }

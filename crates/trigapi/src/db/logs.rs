@@ -3,23 +3,15 @@
 use chrono::{NaiveDate, NaiveTime};
 use sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement};
 
-use super::{Counted, Db, DbError, Tlog, Trig, User};
+use super::{Counted, Db, DbError, Tlog, Tphoto, Trig, User};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LogRow {
     pub id: i32,
     pub trig_id: i32,
     pub user_id: i32,
-    pub date: NaiveDate,
-    pub time: NaiveTime,
-    pub osgb_eastings: Option<i32>,
-    pub osgb_northings: Option<i32>,
-    pub osgb_gridref: Option<String>,
-    pub fb_number: String,
-    pub condition: String,
-    pub comment: String,
-    pub score: i32,
-    pub source: String,
+    #[sqlx(flatten)]
+    pub fields: LogFields,
     pub trig_name: Option<String>,
     pub user_name: Option<String>,
 }
@@ -153,4 +145,116 @@ pub async fn list(
     }
     stmt.limit(limit).offset(offset);
     Ok(tokio::try_join!(db.fetch_all(&stmt), db.count(Counted::Tlog, condition(f)))?)
+}
+
+/// The columns of a log its author writes.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LogFields {
+    pub date: NaiveDate,
+    pub time: NaiveTime,
+    pub osgb_eastings: Option<i32>,
+    pub osgb_northings: Option<i32>,
+    pub osgb_gridref: Option<String>,
+    pub fb_number: String,
+    pub condition: String,
+    pub comment: String,
+    pub score: i32,
+    pub source: String,
+}
+
+impl LogFields {
+    fn columns(&self) -> [(Tlog, Expr); 10] {
+        [
+            (Tlog::Date, Expr::val(self.date)),
+            (Tlog::Time, Expr::val(self.time)),
+            (Tlog::OsgbEastings, Expr::val(self.osgb_eastings)),
+            (Tlog::OsgbNorthings, Expr::val(self.osgb_northings)),
+            (Tlog::OsgbGridref, Expr::val(self.osgb_gridref.clone())),
+            (Tlog::FbNumber, Expr::val(self.fb_number.clone())),
+            (Tlog::Condition, Expr::val(self.condition.clone())),
+            (Tlog::Comment, Expr::val(self.comment.clone())),
+            (Tlog::Score, Expr::val(self.score)),
+            (Tlog::Source, Expr::val(self.source.clone())),
+        ]
+    }
+}
+
+fn now() -> chrono::NaiveDateTime {
+    chrono::Local::now().naive_local()
+}
+
+/// Insert a log by `user_id` on `trig_id` and refresh the trig's stats, in one transaction.
+pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogFields) -> Result<i32, DbError> {
+    let mut tx = db.begin().await?;
+    let columns = f.columns();
+    let mut insert = Query::insert();
+    insert
+        .into_table(Tlog::Table)
+        .columns(
+            [Tlog::TrigId, Tlog::UserId, Tlog::IpAddr, Tlog::UpdTimestamp]
+                .into_iter()
+                .chain(columns.iter().map(|(c, _)| *c)),
+        )
+        .values(
+            [Expr::val(trig_id), Expr::val(user_id), Expr::val(ip_addr.to_owned()), Expr::val(now())]
+                .into_iter()
+                .chain(columns.into_iter().map(|(_, v)| v)),
+        )?;
+    let id = tx.insert(&insert).await?;
+    let id = i32::try_from(id).map_err(|_| DbError::Sqlx(sqlx::Error::Protocol("log id out of range".into())))?;
+    super::trigstats::refresh(&mut tx, db, trig_id).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Replace log `id`'s fields and refresh its trig's stats, in one transaction. Returns the ids
+/// of the log's photos (they show its date).
+pub async fn update(db: &Db, id: i32, trig_id: i32, f: &LogFields) -> Result<Vec<i32>, DbError> {
+    let mut tx = db.begin().await?;
+    let photo_ids = live_photos(&mut tx, id).await?;
+    let mut update = Query::update();
+    update
+        .table(Tlog::Table)
+        .values(f.columns())
+        .value(Tlog::UpdTimestamp, now())
+        .and_where(Expr::col(Tlog::Id).eq(id));
+    tx.execute(&update).await?;
+    super::trigstats::refresh(&mut tx, db, trig_id).await?;
+    tx.commit().await?;
+    Ok(photo_ids)
+}
+
+#[derive(sqlx::FromRow)]
+struct PhotoId {
+    id: i32,
+}
+
+/// The ids of log `id`'s photos that are not deleted.
+async fn live_photos(tx: &mut super::Tx, id: i32) -> Result<Vec<i32>, DbError> {
+    let photos = Query::select()
+        .column(Tphoto::Id)
+        .from(Tphoto::Table)
+        .and_where(Expr::col(Tphoto::TlogId).eq(id))
+        .and_where(Expr::col(Tphoto::DeletedInd).ne("Y"))
+        .to_owned();
+    Ok(tx.fetch_all::<PhotoId>(&photos).await?.into_iter().map(|p| p.id).collect())
+}
+
+/// Soft-delete log `id`'s photos, delete the log and refresh its trig's stats, in one
+/// transaction. Returns the ids of the photos it deleted.
+pub async fn delete(db: &Db, id: i32, trig_id: i32) -> Result<Vec<i32>, DbError> {
+    let mut tx = db.begin().await?;
+    let photo_ids = live_photos(&mut tx, id).await?;
+    if !photo_ids.is_empty() {
+        let soft = Query::update()
+            .table(Tphoto::Table)
+            .value(Tphoto::DeletedInd, "Y")
+            .and_where(Expr::col(Tphoto::Id).is_in(photo_ids.iter().copied()))
+            .to_owned();
+        tx.execute(&soft).await?;
+    }
+    tx.execute(&Query::delete().from_table(Tlog::Table).and_where(Expr::col(Tlog::Id).eq(id)).to_owned()).await?;
+    super::trigstats::refresh(&mut tx, db, trig_id).await?;
+    tx.commit().await?;
+    Ok(photo_ids)
 }

@@ -12,6 +12,7 @@ mod schema;
 pub mod seed_writer;
 pub mod stats;
 pub mod trigs;
+pub mod trigstats;
 pub mod users;
 
 use std::str::FromStr;
@@ -37,6 +38,8 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("building a statement: {0}")]
+    Statement(#[from] sea_query::error::Error),
 }
 
 /// Which SQL dialect a [`Db`] speaks.
@@ -238,6 +241,99 @@ impl Db {
             Db::Postgres(p) => p.close().await,
             Db::MySql(p) => p.close().await,
         }
+    }
+}
+
+/// A transaction on one of the three backends: the statements of one write, committed together
+/// or (when dropped without [`Tx::commit`]) not at all.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+}
+
+/// Build a statement for the transaction's dialect and run one sqlx call on its connection.
+macro_rules! dispatch_tx {
+    ($tx:expr, $stmt:expr, |$sql:ident, $values:ident, $conn:ident| $body:expr) => {
+        match $tx {
+            Tx::Sqlite(t) => {
+                let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
+                let $conn = &mut **t;
+                $body
+            }
+            Tx::Postgres(t) => {
+                let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
+                let $conn = &mut **t;
+                $body
+            }
+            Tx::MySql(t) => {
+                let ($sql, $values) = $stmt.build_sqlx(MysqlQueryBuilder);
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Start a transaction.
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::MySql(p) => Tx::MySql(p.begin().await?),
+        })
+    }
+}
+
+impl Tx {
+    pub async fn fetch_optional<T: AnyRow>(&mut self, stmt: &SelectStatement) -> Result<Option<T>, DbError> {
+        dispatch_tx!(self, stmt, |sql, values, conn| {
+            Ok(sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_optional(conn).await?)
+        })
+    }
+
+    pub async fn fetch_all<T: AnyRow>(&mut self, stmt: &SelectStatement) -> Result<Vec<T>, DbError> {
+        dispatch_tx!(self, stmt, |sql, values, conn| {
+            Ok(sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_all(conn).await?)
+        })
+    }
+
+    /// Run one INSERT, UPDATE or DELETE; returns the rows affected.
+    pub async fn execute<S: SqlxBinder>(&mut self, stmt: &S) -> Result<u64, DbError> {
+        dispatch_tx!(self, stmt, |sql, values, conn| {
+            Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(conn).await?.rows_affected())
+        })
+    }
+
+    /// Run an INSERT into a table whose `id` the database assigns; returns the new id.
+    pub async fn insert(&mut self, stmt: &sea_query::InsertStatement) -> Result<i64, DbError> {
+        match self {
+            Tx::Postgres(t) => {
+                let stmt = stmt.clone().returning_col(sea_query::Alias::new("id")).to_owned();
+                let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                let (id,): (i32,) = sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_one(&mut **t).await?;
+                Ok(id.into())
+            }
+            Tx::Sqlite(t) => {
+                let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **t).await?.last_insert_rowid())
+            }
+            Tx::MySql(t) => {
+                let (sql, values) = stmt.build_sqlx(MysqlQueryBuilder);
+                let id = sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **t).await?.last_insert_id();
+                Ok(i64::try_from(id).unwrap_or(i64::MAX))
+            }
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+            Tx::MySql(t) => t.commit().await?,
+        }
+        Ok(())
     }
 }
 

@@ -58,6 +58,21 @@ pub async fn get(db: &Db, id: i32) -> Result<Option<UserRow>, DbError> {
     db.fetch_optional(&user_select().and_where(Expr::col(User::Id).eq(id)).to_owned()).await
 }
 
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: i32,
+}
+
+/// The user whose `auth0_user_id` is `subject`, if any.
+pub async fn id_by_auth0(db: &Db, subject: &str) -> Result<Option<i32>, DbError> {
+    let stmt = Query::select()
+        .column(User::Id)
+        .from(User::Table)
+        .and_where(Expr::col(User::Auth0UserId).eq(subject))
+        .to_owned();
+    Ok(db.fetch_optional::<IdRow>(&stmt).await?.map(|r| r.id))
+}
+
 /// Users whose name contains `name` (case-insensitive), by id.
 pub async fn list(db: &Db, name: Option<&str>, limit: u64, offset: u64) -> Result<(Vec<UserRow>, i64), DbError> {
     let mut cond = Condition::all();

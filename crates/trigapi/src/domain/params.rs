@@ -123,6 +123,13 @@ impl QueryParams {
         v
     }
 
+    /// Record `missing` (422 "Field required") when `name` is not in the query at all.
+    pub fn require(&mut self, name: &'static str) {
+        if self.raw(name).is_none() {
+            self.errors.push(FieldError::new("missing", "query", name, "Field required", Value::Null));
+        }
+    }
+
     /// Record an error found by a caller-side check.
     pub fn push_error(&mut self, e: FieldError) {
         self.errors.push(e);

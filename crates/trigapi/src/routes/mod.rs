@@ -5,7 +5,7 @@
 //! | `stats.rs` | `GET /v1/stats/site` |
 //! | `trigs.rs` | `/v1/trigs`, `/v1/trigs/{id}`, `/waypoint/{wp}`, `/export`, `/geojson`, `/{id}/logs`, `/{id}/photos` |
 //! | `users.rs` | `/v1/users`, `/v1/users/{id}`, `/{id}/logs`, `/{id}/photos` |
-//! | `logs.rs` | `/v1/logs`, `/v1/logs/{id}`, `/v1/logs/{id}/photos` |
+//! | `logs.rs` | `/v1/logs`, `/v1/logs/{id}`, `/v1/logs/{id}/photos`; `POST /v1/logs`, `PATCH`/`DELETE /v1/logs/{id}` |
 //! | `images.rs` | `/v1/trigs/{id}/map`, `/v1/users/{id}/map`, `/v1/users/{id}/badge` (PNG) |
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
@@ -64,14 +64,37 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/users/{user_id}/photos", get(users::photos))
         .route("/v1/users/{user_id}/map", get(images::user_map))
         .route("/v1/users/{user_id}/badge", get(images::badge))
-        .route("/v1/logs", get(logs::list))
-        .route("/v1/logs/{log_id}", get(logs::get_one))
+        .route("/v1/logs", get(logs::list).post(logs::create))
+        .route("/v1/logs/{log_id}", get(logs::get_one).patch(logs::update).delete(logs::delete))
         .route("/v1/logs/{log_id}/photos", get(logs::photos))
         .route("/v1/photos", get(photos::list))
         .route("/v1/photos/{photo_id}", get(photos::get_one))
         .merge(uncached)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The caller's address as the original records it: `CF-Connecting-IP`, the first
+/// `X-Forwarded-For` entry, `X-Real-IP`, else the socket peer; cut to the 15 characters the
+/// legacy `ip_addr` columns hold.
+pub(crate) struct ClientIp(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let ip = header("cf-connecting-ip")
+            .or_else(|| header("x-forwarded-for").and_then(|v| v.split(',').next()).map(str::trim))
+            .or_else(|| header("x-real-ip"))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .or_else(|| {
+                parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
+            })
+            .unwrap_or_default();
+        Ok(ClientIp(ip.chars().take(15).collect()))
+    }
 }
 
 async fn method_not_allowed() -> Response {

@@ -19,6 +19,7 @@ use crate::domain::pagination::Paginated;
 use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::domain::trig_query::TrigListQuery;
 use crate::error::ApiError;
+use crate::invalidation::{includes, tag};
 use crate::state::AppState;
 use crate::wire::log::TLogListItem;
 use crate::wire::photo::{Denorm, TPhotoListItem};
@@ -75,7 +76,7 @@ pub async fn list(
         // Personalised: keyed by the caller, invalidated with the caller's entries, never
         // stored by shared caches downstream.
         key.insert("caller", user.to_string());
-        cached = cached.tag(format!("user:{user}")).cache_control("private");
+        cached = cached.tag(tag::found(user)).cache_control("private");
     }
     cached.params(key).json(&app, &request, move |app| async move { trig_list(&app, tq, exclude_user).await }).await
 }
@@ -117,9 +118,11 @@ pub async fn get_one(
     let mut q = QueryParams::parse(query.as_deref());
     let include_raw = q.include("include", TRIG_INCLUDES.keep_empty);
     let key = q.finish()?;
-    Cached::new("trig", ttl::TRIG)
-        .id(id.into())
-        .params(key)
+    let mut cached = Cached::new("trig", ttl::TRIG).id(id.into()).params(key);
+    if includes(include_raw.as_deref(), "stats") {
+        cached = cached.tag(tag::trigstats(id));
+    }
+    cached
         .json(&app, &request, move |app| async move {
             let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), TRIG_INCLUDES)?;

@@ -13,6 +13,7 @@ use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
 use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::error::ApiError;
+use crate::invalidation::{includes, tag};
 use crate::state::AppState;
 use crate::wire::log::TLogListItem;
 use crate::wire::photo::{Denorm, TPhotoListItem};
@@ -39,9 +40,11 @@ pub async fn list(
     let page = Page::from_query(&mut q);
     let key = q.finish()?;
     let include = IncludeSet::parse(include_raw.as_deref(), USER_LIST_INCLUDES)?;
-    Cached::new("users", ttl::USERS_LIST)
-        .subresource("list")
-        .params(key)
+    let mut cached = Cached::new("users", ttl::USERS_LIST).subresource("list").params(key);
+    if include.has("stats") {
+        cached = cached.tag(tag::USERS_STATS.to_owned());
+    }
+    cached
         .json(&app, &request, move |app| async move {
             let (limit, offset) = page.sql();
             let (rows, total) = db::users::list(&app.db, name.as_deref(), limit, offset).await?;
@@ -80,9 +83,11 @@ pub async fn get_one(
     let mut q = QueryParams::parse(query.as_deref());
     let include_raw = q.include("include", USER_INCLUDES.keep_empty);
     let key = q.finish()?;
-    Cached::new("user", ttl::USER)
-        .id(id.into())
-        .params(key)
+    let mut cached = Cached::new("user", ttl::USER).id(id.into()).params(key);
+    if includes(include_raw.as_deref(), "stats") || includes(include_raw.as_deref(), "breakdown") {
+        cached = cached.tag(tag::userstats(id));
+    }
+    cached
         .json(&app, &request, move |app| async move {
             let row = db::users::get(&app.db, id).await?.ok_or(ApiError::not_found("User not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), USER_INCLUDES)?;

@@ -376,10 +376,6 @@ fn make_trigstats(trigs: &mut [NewTrig], logs: &[NewLog], photos: &[NewPhoto]) -
             a.photos += 1;
         }
     }
-    let total: i64 = acc.values().map(|a| a.score_sum).sum();
-    let n: i64 = acc.values().map(|a| i64::from(a.count)).sum();
-    let global_mean = if n > 0 { total as f64 / n as f64 } else { 0.0 };
-    const PRIOR: f64 = 5.0;
     for t in trigs.iter_mut() {
         if let Some((_, _, c)) = acc.get(&t.id).and_then(|a| a.last.as_ref()) {
             t.condition = c.clone();
@@ -388,8 +384,7 @@ fn make_trigstats(trigs: &mut [NewTrig], logs: &[NewLog], photos: &[NewPhoto]) -
     let mut stats: Vec<NewTrigStats> = acc
         .into_iter()
         .map(|(id, a)| {
-            let mean = a.score_sum as f64 / f64::from(a.count.max(1));
-            let bayes = (PRIOR * global_mean + a.score_sum as f64) / (PRIOR + f64::from(a.count));
+            let (score_mean, score_baysian) = crate::db::trigstats::scores(a.score_sum, a.count.into());
             NewTrigStats {
                 id,
                 logged_first: a.first,
@@ -398,8 +393,8 @@ fn make_trigstats(trigs: &mut [NewTrig], logs: &[NewLog], photos: &[NewPhoto]) -
                 found_last: a.found_last,
                 found_count: a.found,
                 photo_count: a.photos,
-                score_mean: (mean * 100.0).round() / 100.0,
-                score_baysian: (bayes * 100.0).round() / 100.0,
+                score_mean,
+                score_baysian,
             }
         })
         .collect();

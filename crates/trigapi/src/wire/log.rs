@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::photo::{TPhotoListItem, TPhotoResponse};
-use crate::db::logs::LogRow;
+use crate::db::logs::{LogFields, LogRow};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TLogResponse {
@@ -33,16 +33,19 @@ impl From<LogRow> for TLogResponse {
             id,
             trig_id,
             user_id,
-            date,
-            time,
-            osgb_eastings,
-            osgb_northings,
-            osgb_gridref,
-            fb_number,
-            condition,
-            comment,
-            score,
-            source,
+            fields:
+                LogFields {
+                    date,
+                    time,
+                    osgb_eastings,
+                    osgb_northings,
+                    osgb_gridref,
+                    fb_number,
+                    condition,
+                    comment,
+                    score,
+                    source,
+                },
             trig_name,
             user_name,
         } = row;

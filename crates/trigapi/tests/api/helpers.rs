@@ -6,7 +6,7 @@
 //! (`mysql://root@127.0.0.1:3306`). Each process creates its own database
 //! `trigapi_test_<pid>_<n>` there, and drops those left behind by processes that no longer run.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::body::Body;
@@ -202,6 +202,26 @@ impl TestApp {
         Some(Self::with_config(config).await)
     }
 
+    /// The app over a freshly seeded database of its own (for tests that write), with the
+    /// response cache in process and `change` applied to the configuration.
+    pub async fn writable(backend: Backend, change: impl FnOnce(&mut Config)) -> Option<Self> {
+        if !backend_configured(backend) {
+            return None;
+        }
+        let url = new_database(backend).await.expect("create a test database");
+        let mut config = test_config(&url);
+        let db = Db::connect(&url, 4).await.expect("connect");
+        seed::run(&db, &config, Scale::Demo, &mut NoProgress).await.expect("seed");
+        db.close().await;
+        change(&mut config);
+        Some(Self::with_config(config).await)
+    }
+
+    /// [`TestApp::writable`] accepting HS256 tokens signed with [`TOKEN_SECRET`].
+    pub async fn for_writes(backend: Backend) -> Option<Self> {
+        Self::writable(backend, |c| c.jwt_hs256_secret = TOKEN_SECRET.into()).await
+    }
+
     /// The seeded app with a changed configuration.
     pub async fn configured(backend: Backend, change: impl FnOnce(&mut Config)) -> Option<Self> {
         let url = seeded_database(backend)?;
@@ -217,7 +237,7 @@ impl TestApp {
     pub async fn with_config(config: Config) -> Self {
         let db = Db::connect(&config.database_url, 4).await.expect("connect to the test database");
         let cache = trigapi::cache::build(&config).await.expect("cache configuration");
-        let router = build_router(AppState { db: db.clone(), config: Arc::new(config), cache });
+        let router = build_router(AppState::new(db.clone(), config, cache).expect("authentication configuration"));
         Self { router, db }
     }
 
@@ -252,12 +272,17 @@ impl TestApp {
     }
 }
 
+/// The HS256 secret of [`TestApp::for_writes`].
+pub const TOKEN_SECRET: &str = "test-hs256-secret-0123456789";
+
 /// Generate one `#[tokio::test]` per backend for each named `async fn(TestApp)`, over the
-/// shared seeded database (`backend_tests!(a, b)`) or a new empty one each
-/// (`backend_tests!(empty: a, b)`).
+/// shared seeded database (`backend_tests!(a, b)`), a new empty one each
+/// (`backend_tests!(empty: a, b)`), or a newly seeded one each that accepts tokens signed with
+/// [`TOKEN_SECRET`] (`backend_tests!(writes: a, b)`).
 #[macro_export]
 macro_rules! backend_tests {
     (empty: $($name:ident),* $(,)?) => { $crate::backend_tests!(@app empty; $($name),*); };
+    (writes: $($name:ident),* $(,)?) => { $crate::backend_tests!(@app for_writes; $($name),*); };
     ($($name:ident),* $(,)?) => { $crate::backend_tests!(@app new; $($name),*); };
     (@app $ctor:ident; $($name:ident),*) => {
         mod sqlite {

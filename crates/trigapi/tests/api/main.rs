@@ -18,3 +18,4 @@ mod photos;
 mod properties;
 mod trigs;
 mod users;
+mod writes;

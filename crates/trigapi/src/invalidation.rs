@@ -1,0 +1,99 @@
+//! What each write changes: the one table from writes to the cache tags they invalidate.
+//!
+//! Derived from what each cached response shows, not from the original's patterns:
+//!
+//! | tag | entries | shows |
+//! |---|---|---|
+//! | `stats:site` | `/stats/site` | counts of logs, photos, users; recent logs |
+//! | `trigstats:{t}` | `/trigs/{t}?include=stats` | the trig's `trigstats` row |
+//! | `trig:{t}:logs`, `trig:{t}:photos` | the trig's logs and photos | logs; photos with `log_date` |
+//! | `user:{u}` | `/users/{u}` (and everything under it) | name, profile |
+//! | `userstats:{u}` | `/users/{u}?include=stats\|breakdown` | counts of the user's logs, trigs, photos |
+//! | `user:{u}:logs`, `user:{u}:photos` | the user's logs and photos | |
+//! | `user:{u}:map`, `user:{u}:badge` | the user's map and badge | logged trigs; name and counts |
+//! | `found:{u}` | `/trigs?exclude_found=true` for user `u` | the trigs `u` has logged |
+//! | `users:list`, `users:stats` | `/users` lists, those with `include=stats` | names; counts |
+//! | `logs:list`, `photos:list` | `/logs`, `/photos` lists | logs with names; photos with `log_date` |
+//! | `log:{l}`, `photo:{p}` | one log (and its photos), one photo | |
+//!
+//! Plain `/trigs` lists, trig details without `stats`, the trig map, the export and GeoJSON
+//! carry no log data, so no log write touches them.
+
+/// The content tags that reads add to their entries (beyond the key's own path prefixes), by
+/// name, so reads and writes cannot disagree on a spelling.
+pub mod tag {
+    /// `/trigs/{t}?include=stats`: the trig's `trigstats` row.
+    pub fn trigstats(trig: i32) -> String {
+        format!("trigstats:{trig}")
+    }
+
+    /// `/users/{u}?include=stats|breakdown`: aggregates of the user's logs.
+    pub fn userstats(user: i32) -> String {
+        format!("userstats:{user}")
+    }
+
+    /// `/trigs?exclude_found=true` for `user`: which trigs they logged.
+    pub fn found(user: i32) -> String {
+        format!("found:{user}")
+    }
+
+    /// `/users?include=stats`: every listed user's counts.
+    pub const USERS_STATS: &str = "users:stats";
+}
+
+/// Whether a raw `include` list names `token` (to tag an entry before the list is validated).
+pub fn includes(raw: Option<&str>, token: &str) -> bool {
+    raw.is_some_and(|r| r.split(',').any(|t| t.trim() == token))
+}
+
+/// Invalidate what `write` changed. Call it after the commit and before the response, so a
+/// client that sees the response can never read what was there before.
+pub async fn after(cache: &trigapi_cache::Cache, write: &Write<'_>) {
+    let tags = tags(write);
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    cache.invalidate(&tags).await;
+}
+
+/// One write, with the ids the tags need.
+#[derive(Debug, Clone)]
+pub enum Write<'a> {
+    /// A new log of `user` on `trig`.
+    LogCreated { trig: i32, user: i32 },
+    /// Log `log` (with its live photos) edited or deleted.
+    LogChanged { trig: i32, user: i32, log: i32, photos: &'a [i32] },
+}
+
+/// The tags `write` invalidates.
+pub fn tags(write: &Write<'_>) -> Vec<String> {
+    match *write {
+        Write::LogCreated { trig, user } => log_tags(trig, user),
+        Write::LogChanged { trig, user, log, photos } => {
+            let mut tags = log_tags(trig, user);
+            tags.extend([
+                format!("log:{log}"),
+                format!("trig:{trig}:photos"),
+                format!("user:{user}:photos"),
+                "photos:list".to_owned(),
+            ]);
+            tags.extend(photos.iter().map(|p| format!("photo:{p}")));
+            tags
+        }
+    }
+}
+
+/// What any log write changes: counts, the trig's and user's log lists and stats, the user's
+/// map, badge and `exclude_found` lists, and every log list.
+fn log_tags(trig: i32, user: i32) -> Vec<String> {
+    vec![
+        "stats:site".to_owned(),
+        tag::trigstats(trig),
+        format!("trig:{trig}:logs"),
+        tag::userstats(user),
+        format!("user:{user}:logs"),
+        format!("user:{user}:map"),
+        format!("user:{user}:badge"),
+        tag::found(user),
+        tag::USERS_STATS.to_owned(),
+        "logs:list".to_owned(),
+    ]
+}
