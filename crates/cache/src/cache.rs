@@ -457,6 +457,7 @@ impl Cache {
         let r = Render {
             name: &self.inner.config.name,
             key: &policy.key,
+            tags: &policy.tags,
             ttl_secs: policy.ttl.as_secs(),
             cache_control: policy.cache_control.as_ref(),
         };

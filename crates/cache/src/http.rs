@@ -12,6 +12,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
+use crate::generations::GLOBAL;
 use crate::stored::Stored;
 
 /// `X-Cache-Status`.
@@ -24,6 +25,9 @@ pub const X_CACHE_TTL: HeaderName = HeaderName::from_static("x-cache-ttl");
 pub const X_CACHE_AGE: HeaderName = HeaderName::from_static("x-cache-age");
 /// `Cache-Status` (RFC 9211).
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+/// `Surrogate-Key`: the tags the response depends on, space-separated (the CDN convention for
+/// purging by tag; the namespace-wide tag is left out).
+pub const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
 
 /// The headers a browser needs exposed (CORS `Access-Control-Expose-Headers`) to read them.
 pub const EXPOSED_HEADERS: [HeaderName; 6] =
@@ -133,6 +137,7 @@ impl Outcome {
 pub(crate) struct Render<'a> {
     pub(crate) name: &'a str,
     pub(crate) key: &'a str,
+    pub(crate) tags: &'a [String],
     pub(crate) ttl_secs: u64,
     pub(crate) cache_control: Option<&'a HeaderValue>,
 }
@@ -192,6 +197,10 @@ pub(crate) fn render(
     }
     if let Ok(v) = HeaderValue::from_str(&outcome.cache_status(r.name)) {
         h.insert(CACHE_STATUS, v);
+    }
+    let keys: Vec<&str> = r.tags.iter().map(String::as_str).filter(|t| *t != GLOBAL).collect();
+    if let Ok(v) = HeaderValue::from_str(&keys.join(" ")) {
+        h.insert(SURROGATE_KEY, v);
     }
     response
 }

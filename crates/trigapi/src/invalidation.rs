@@ -14,10 +14,17 @@
 //! | `found:{u}` | `/trigs?exclude_found=true` for user `u` | the trigs `u` has logged |
 //! | `users:list`, `users:stats` | `/users` lists, those with `include=stats` | names; counts |
 //! | `logs:list`, `photos:list` | `/logs`, `/photos` lists | logs with names; photos with `log_date` |
-//! | `log:{l}`, `photo:{p}` | one log (and its photos), one photo | |
+//! | `logfields:{l}` | `/logs/{l}` | the log's fields |
+//! | `log:{l}`, `photo:{p}` | one log and its photo list; one photo | |
 //!
 //! Plain `/trigs` lists, trig details without `stats`, the trig map, the export and GeoJSON
 //! carry no log data, so no log write touches them.
+//!
+//! | write | tags |
+//! |---|---|
+//! | log created | `stats:site`, `trigstats:{t}`, `trig:{t}:logs`, `userstats:{u}`, `user:{u}:logs`, `user:{u}:map`, `logs:list`; `user:{u}:badge`, `found:{u}`, `users:stats` |
+//! | log edited | the first seven; `logfields:{l}`; `trig:{t}:photos`, `user:{u}:photos`, `photos:list`, `photo:{p}` for its photos |
+//! | log deleted | all ten of "created"; `log:{l}` (the log and its photo list); the photo tags of "edited" |
 
 /// The content tags that reads add to their entries (beyond the key's own path prefixes), by
 /// name, so reads and writes cannot disagree on a spelling.
@@ -35,6 +42,11 @@ pub mod tag {
     /// `/trigs?exclude_found=true` for `user`: which trigs they logged.
     pub fn found(user: i32) -> String {
         format!("found:{user}")
+    }
+
+    /// `/logs/{l}`: the log's own fields (its photo list, which shows none of them, is apart).
+    pub fn log_fields(log: i32) -> String {
+        format!("logfields:{log}")
     }
 
     /// `/users?include=stats`: every listed user's counts.
@@ -59,30 +71,29 @@ pub async fn after(cache: &trigapi_cache::Cache, write: &Write<'_>) {
 pub enum Write<'a> {
     /// A new log of `user` on `trig`.
     LogCreated { trig: i32, user: i32 },
-    /// Log `log` (with its live photos) edited or deleted.
-    LogChanged { trig: i32, user: i32, log: i32, photos: &'a [i32] },
+    /// Log `log` edited (`photos`: its live photos, which show its date).
+    LogEdited { trig: i32, user: i32, log: i32, photos: &'a [i32] },
+    /// Log `log` deleted, and with it `photos`.
+    LogDeleted { trig: i32, user: i32, log: i32, photos: &'a [i32] },
 }
 
 /// The tags `write` invalidates.
 pub fn tags(write: &Write<'_>) -> Vec<String> {
     match *write {
-        Write::LogCreated { trig, user } => log_tags(trig, user),
-        Write::LogChanged { trig, user, log, photos } => {
-            let mut tags = log_tags(trig, user);
-            tags.extend([
-                format!("log:{log}"),
-                format!("trig:{trig}:photos"),
-                format!("user:{user}:photos"),
-                "photos:list".to_owned(),
-            ]);
-            tags.extend(photos.iter().map(|p| format!("photo:{p}")));
-            tags
+        Write::LogCreated { trig, user } => [log_tags(trig, user), counted_tags(user)].concat(),
+        Write::LogEdited { trig, user, log, photos } => {
+            [log_tags(trig, user), vec![tag::log_fields(log)], photo_tags(trig, user, photos)].concat()
+        }
+        Write::LogDeleted { trig, user, log, photos } => {
+            [log_tags(trig, user), counted_tags(user), vec![format!("log:{log}")], photo_tags(trig, user, photos)]
+                .concat()
         }
     }
 }
 
-/// What any log write changes: counts, the trig's and user's log lists and stats, the user's
-/// map, badge and `exclude_found` lists, and every log list.
+/// What any log write changes: the site's counts (`recent_logs_7d` counts edits too), the
+/// trig's stats and logs, the user's aggregates (their breakdown by condition), logs and map,
+/// and every log list.
 fn log_tags(trig: i32, user: i32) -> Vec<String> {
     vec![
         "stats:site".to_owned(),
@@ -91,9 +102,19 @@ fn log_tags(trig: i32, user: i32) -> Vec<String> {
         tag::userstats(user),
         format!("user:{user}:logs"),
         format!("user:{user}:map"),
-        format!("user:{user}:badge"),
-        tag::found(user),
-        tag::USERS_STATS.to_owned(),
         "logs:list".to_owned(),
     ]
+}
+
+/// What adding or removing a log changes besides: which trigs the user has logged and their
+/// counts (the badge, `exclude_found` lists, users lists with stats). An edit changes none of it.
+fn counted_tags(user: i32) -> Vec<String> {
+    vec![format!("user:{user}:badge"), tag::found(user), tag::USERS_STATS.to_owned()]
+}
+
+/// Photo lists and photos that show a log's date (or lose its photos).
+fn photo_tags(trig: i32, user: i32, photos: &[i32]) -> Vec<String> {
+    let mut tags = vec![format!("trig:{trig}:photos"), format!("user:{user}:photos"), "photos:list".to_owned()];
+    tags.extend(photos.iter().map(|p| format!("photo:{p}")));
+    tags
 }

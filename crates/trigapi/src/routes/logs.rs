@@ -178,6 +178,7 @@ pub async fn get_one(
     Cached::new("log", ttl::LOG)
         .id(id.into())
         .params(key)
+        .tag(invalidation::tag::log_fields(id))
         .json(&app, &request, move |app| async move {
             let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
@@ -349,7 +350,7 @@ pub async fn update(
     let photos = db::logs::update(&app.db, id, row.trig_id, &fields).await?;
     invalidation::after(
         &app.cache,
-        &Write::LogChanged { trig: row.trig_id, user: row.user_id, log: id, photos: &photos },
+        &Write::LogEdited { trig: row.trig_id, user: row.user_id, log: id, photos: &photos },
     )
     .await;
     Ok(Json(written(&app, id).await?))
@@ -371,7 +372,7 @@ pub async fn delete(
     let photos = db::logs::delete(&app.db, id, row.trig_id).await?;
     invalidation::after(
         &app.cache,
-        &Write::LogChanged { trig: row.trig_id, user: row.user_id, log: id, photos: &photos },
+        &Write::LogDeleted { trig: row.trig_id, user: row.user_id, log: id, photos: &photos },
     )
     .await;
     Ok(StatusCode::NO_CONTENT)

@@ -13,6 +13,7 @@ mod fresh_clone;
 mod images;
 mod legacy;
 mod logs;
+mod matrix;
 mod misc;
 mod photos;
 mod properties;

@@ -1,0 +1,224 @@
+//! Read-your-writes, for every write and every cached read, generated from the invalidation
+//! table (`trigapi::invalidation`).
+//!
+//! For each write: warm every read of the catalogue (second request a HIT), perform the write,
+//! then read again. A read whose entry depends on a tag the write invalidates (its
+//! `Surrogate-Key` header meets `invalidation::tags(write)`) must be a MISS; every other read
+//! must still be a HIT. Either way the body must equal a fresh computation (`Cache-Control:
+//! no-cache`), so a stale entry fails the test whether the table forgot it or not. And an
+//! invalidated read whose content did not change must be one whose change depends on the
+//! data ([`MAY_STAY_THE_SAME`]): the table may not invalidate what a write can never change.
+//!
+//! The catalogue must cover every cached endpoint: every GET path of the OpenAPI document that
+//! answers with an `X-Cache-Key` must appear in it, so a new cached endpoint cannot be forgotten.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use trigapi::invalidation::{self, Write};
+
+use crate::backend_tests;
+use crate::helpers::{TestApp, TestResponse};
+use crate::writes::{send, token};
+
+/// The ids the reads and writes are about: a log `l` with photos `p`, by user `u` on trig `t`,
+/// and another trig and user that no write here touches.
+struct Ids {
+    t: i64,
+    u: i64,
+    l: i64,
+    p: i64,
+    t2: i64,
+    u2: i64,
+}
+
+/// Every cached read: (path template, URI, caller).
+fn catalogue(ids: &Ids) -> Vec<(&'static str, String, Option<i64>)> {
+    let Ids { t, u, l, p, t2, u2 } = *ids;
+    vec![
+        ("/v1/stats/site", "/v1/stats/site".into(), None),
+        ("/v1/trigs/{trig_id}", format!("/v1/trigs/{t}"), None),
+        ("/v1/trigs/{trig_id}", format!("/v1/trigs/{t}?include=stats"), None),
+        ("/v1/trigs/{trig_id}", format!("/v1/trigs/{t}?include=details,attrs"), None),
+        ("/v1/trigs/{trig_id}", format!("/v1/trigs/{t2}?include=stats"), None),
+        ("/v1/trigs", "/v1/trigs?limit=5".into(), None),
+        ("/v1/trigs", "/v1/trigs?exclude_found=true&limit=5".into(), Some(u)),
+        ("/v1/trigs", "/v1/trigs?exclude_found=true&limit=5".into(), Some(u2)),
+        ("/v1/trigs/export", "/v1/trigs/export".into(), None),
+        ("/v1/trigs/geojson", "/v1/trigs/geojson".into(), None),
+        ("/v1/trigs/{trig_id}/logs", format!("/v1/trigs/{t}/logs"), None),
+        ("/v1/trigs/{trig_id}/logs", format!("/v1/trigs/{t2}/logs"), None),
+        ("/v1/trigs/{trig_id}/photos", format!("/v1/trigs/{t}/photos"), None),
+        ("/v1/trigs/{trig_id}/map", format!("/v1/trigs/{t}/map"), None),
+        ("/v1/users", "/v1/users?limit=5".into(), None),
+        ("/v1/users", "/v1/users?include=stats&limit=5".into(), None),
+        ("/v1/users/{user_id}", format!("/v1/users/{u}"), None),
+        ("/v1/users/{user_id}", format!("/v1/users/{u}?include=stats,breakdown"), None),
+        ("/v1/users/{user_id}", format!("/v1/users/{u2}?include=stats"), None),
+        ("/v1/users/{user_id}/logs", format!("/v1/users/{u}/logs"), None),
+        ("/v1/users/{user_id}/photos", format!("/v1/users/{u}/photos"), None),
+        ("/v1/users/{user_id}/photos", format!("/v1/users/{u2}/photos"), None),
+        ("/v1/users/{user_id}/map", format!("/v1/users/{u}/map"), None),
+        ("/v1/users/{user_id}/map", format!("/v1/users/{u2}/map"), None),
+        ("/v1/users/{user_id}/badge", format!("/v1/users/{u}/badge"), None),
+        ("/v1/logs", "/v1/logs".into(), None),
+        ("/v1/logs", format!("/v1/logs?trig_id={t}"), None),
+        ("/v1/logs", "/v1/logs?include=photos&limit=5".into(), None),
+        ("/v1/logs/{log_id}", format!("/v1/logs/{l}"), None),
+        ("/v1/logs/{log_id}", format!("/v1/logs/{l}?include=photos"), None),
+        ("/v1/logs/{log_id}/photos", format!("/v1/logs/{l}/photos"), None),
+        ("/v1/photos", "/v1/photos".into(), None),
+        ("/v1/photos/{photo_id}", format!("/v1/photos/{p}"), None),
+    ]
+}
+
+/// Reads a write invalidates that may nonetheless come out the same, depending on the data:
+/// the page of an `exclude_found` list or of `/users?include=stats` may not show the trig or
+/// user; a user who had logged the trig before keeps their badge; an edit may keep the trig's
+/// stats, the user's map (found stays found) and the site's recent count (a log edited within
+/// the last week was already counted).
+const MAY_STAY_THE_SAME: &[(&str, &str)] = &[
+    ("create", "exclude_found=true"),
+    ("create", "/v1/users?include=stats"),
+    ("create", "/badge"),
+    ("edit", "/v1/stats/site"),
+    ("edit", "?include=stats"),
+    ("edit", "/map"),
+    ("delete", "exclude_found=true"),
+    ("delete", "/v1/users?include=stats"),
+];
+
+async fn get(app: &TestApp, uri: &str, caller: Option<i64>, fresh: bool) -> TestResponse {
+    let mut req = Request::builder().uri(uri);
+    if let Some(u) = caller {
+        req = req.header("authorization", format!("Bearer {}", token(u as i32, &["api:write"])));
+    }
+    if fresh {
+        req = req.header("cache-control", "no-cache");
+    }
+    app.send(req.body(Body::empty()).expect("request")).await
+}
+
+fn header<'a>(r: &'a TestResponse, name: &str) -> &'a str {
+    r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// The body to compare: bytes, except that the export's `generated_at` (the time of the
+/// computation) is left out.
+fn comparable(r: &TestResponse) -> Vec<u8> {
+    match serde_json::from_slice::<Value>(&r.bytes) {
+        Ok(Value::Object(mut o)) => {
+            o.remove("generated_at");
+            serde_json::to_vec(&o).unwrap_or_default()
+        }
+        _ => r.bytes.to_vec(),
+    }
+}
+
+async fn ids(app: &TestApp) -> Ids {
+    let photo = app.ok("/v1/photos?limit=1").await["items"][0].clone();
+    let (p, l, u) = (photo["id"].as_i64(), photo["log_id"].as_i64(), photo["user_id"].as_i64());
+    let (Some(p), Some(l), Some(u)) = (p, l, u) else { panic!("a photo: {photo}") };
+    let t = app.ok(&format!("/v1/logs/{l}")).await["trig_id"].as_i64().expect("trig");
+    let logs = app.ok("/v1/logs?limit=100").await;
+    let other = logs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|x| x["trig_id"].as_i64() != Some(t) && x["user_id"].as_i64() != Some(u))
+        .expect("a log by someone else elsewhere");
+    Ids { t, u, l, p, t2: other["trig_id"].as_i64().expect("t2"), u2: other["user_id"].as_i64().expect("u2") }
+}
+
+/// Every GET of the API that answers with a cache key is in the catalogue.
+async fn catalogue_covers_every_cached_endpoint(app: &TestApp, ids: &Ids) {
+    let covered: BTreeSet<&str> = catalogue(ids).iter().map(|(template, ..)| *template).collect();
+    let doc = app.ok("/v1/openapi.json").await;
+    let mut cached = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if item.get("get").is_none() || path.starts_with("/v1/admin") {
+            continue;
+        }
+        let uri = path
+            .replace("{trig_id}", &ids.t.to_string())
+            .replace("{user_id}", &ids.u.to_string())
+            .replace("{log_id}", &ids.l.to_string())
+            .replace("{photo_id}", &ids.p.to_string())
+            .replace("{waypoint}", "TP0001");
+        if !header(&app.get(&uri).await, "x-cache-key").is_empty() {
+            cached.insert(path.clone());
+        }
+    }
+    let missing: Vec<&String> = cached.iter().filter(|p| !covered.contains(p.as_str())).collect();
+    assert!(missing.is_empty(), "cached endpoints the matrix does not read: {missing:?}");
+    assert!(cached.len() >= 15, "found only {} cached endpoints: {cached:?}", cached.len());
+}
+
+/// Warm every read, run `write`, and check every read against the table.
+async fn check(app: &TestApp, ids: &Ids, name: &str, write: Write<'_>, perform: impl AsyncFnOnce() -> TestResponse) {
+    let reads = catalogue(ids);
+    let mut before = Vec::new();
+    for (_, uri, caller) in &reads {
+        get(app, uri, *caller, false).await;
+        let warm = get(app, uri, *caller, false).await;
+        assert_eq!(header(&warm, "x-cache-status"), "HIT", "{name}: warming {uri}");
+        before.push(comparable(&warm));
+    }
+    let r = perform().await;
+    assert!(r.status.is_success(), "{name}: {} {}", r.status, r.text);
+    let touched: BTreeSet<String> = invalidation::tags(&write).into_iter().collect();
+    let mut misses = 0;
+    for ((_, uri, caller), before) in reads.iter().zip(&before) {
+        let after = get(app, uri, *caller, false).await;
+        let fresh = get(app, uri, *caller, true).await;
+        let status = header(&after, "x-cache-status");
+        assert_eq!(after.status, fresh.status, "{name}: {uri}");
+        if fresh.status != StatusCode::OK {
+            assert_ne!(status, "HIT", "{name}: {uri} answered from the cache: {}", after.text);
+            continue;
+        }
+        assert!(comparable(&after) == comparable(&fresh), "{name}: {uri} is stale ({status})");
+        let keys = header(&fresh, "surrogate-key");
+        let expected = if keys.split(' ').any(|k| touched.contains(k)) { "MISS" } else { "HIT" };
+        assert_eq!(status, expected, "{name}: {uri} (tags {keys}; the write touches {touched:?})");
+        misses += usize::from(status == "MISS");
+        if status == "MISS" && *before == comparable(&fresh) {
+            let data_dependent = MAY_STAY_THE_SAME.iter().any(|(w, part)| *w == name && uri.contains(part));
+            assert!(data_dependent, "{name}: {uri} was invalidated but cannot change (tags {keys})");
+        }
+    }
+    assert!(misses > 0 && misses < reads.len(), "{name}: {misses} of {} reads were invalidated", reads.len());
+}
+
+async fn every_write_invalidates_exactly_what_it_changes(app: TestApp) {
+    let ids = ids(&app).await;
+    catalogue_covers_every_cached_endpoint(&app, &ids).await;
+    let (t, u, l) = (ids.t as i32, ids.u as i32, ids.l as i32);
+    let owner = token(u, &["api:write"]);
+    let body = json!({"date": "2026-11-25", "time": "09:30", "condition": "G", "comment": "New visit", "score": 8});
+    check(&app, &ids, "create", Write::LogCreated { trig: t, user: u }, async || {
+        send(&app, Method::POST, &format!("/v1/logs?trig_id={t}"), Some(&owner), &body.to_string()).await
+    })
+    .await;
+
+    let photos: Vec<i32> = app.ok(&format!("/v1/logs/{l}/photos")).await["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["id"].as_i64().map(|id| id as i32))
+        .collect();
+    assert!(!photos.is_empty());
+    let edit = json!({"date": "2026-11-24", "condition": "D", "comment": "Edited"});
+    check(&app, &ids, "edit", Write::LogEdited { trig: t, user: u, log: l, photos: &photos }, async || {
+        send(&app, Method::PATCH, &format!("/v1/logs/{l}"), Some(&owner), &edit.to_string()).await
+    })
+    .await;
+    check(&app, &ids, "delete", Write::LogDeleted { trig: t, user: u, log: l, photos: &photos }, async || {
+        send(&app, Method::DELETE, &format!("/v1/logs/{l}"), Some(&owner), "").await
+    })
+    .await;
+}
+
+backend_tests!(writes: every_write_invalidates_exactly_what_it_changes);
