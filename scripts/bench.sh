@@ -4,6 +4,7 @@
 #   scripts/bench.sh sqlite            # database path, cache off: or postgres, mysql (several may be given)
 #   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, miss overhead
 #   scripts/bench.sh images            # PNG endpoints (SQLite): drawing cost, image hits vs JSON hits
+#   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
 #
 # For each backend: builds the release binary, seeds the full scale once (reused while its
 # counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
@@ -189,6 +190,50 @@ images_bench() {
   kill $pid $redis_pid; wait 2>/dev/null || true
   trap - EXIT
 }
+
+writes_bench() {
+  local backend=${1:-postgres} url user redis_port=$((PORT + 7))
+  url=$(url_for "$backend")
+  seed_if_needed "$backend" "$url"
+  user=$(busiest "$backend" tlog user_id)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  local redis_pid=$!
+  for _ in $(seq 1 50); do redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+  # About a million unrelated keys (random names, so a few collide).
+  redis-benchmark -p "$redis_port" -q -t set -n 1100000 -r 1000000000 -P 64 -d 64 >/dev/null
+  local secret=bench-secret-0123456789 token
+  token=$(JWT_HS256_SECRET=$secret "$BIN" token --user "$user")
+  env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" JWT_HS256_SECRET=$secret \
+    REDIS_URL="redis://127.0.0.1:$redis_port" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
+  local pid=$!
+  trap "kill $pid $redis_pid 2>/dev/null || true" EXIT
+  wait_up "http://127.0.0.1:$PORT/health"
+  cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"date": "2026-11-20", "time": "10:00", "condition": "G", "comment": "bench", "score": 7}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+  echo
+  echo "### POST /v1/logs on $backend, $(redis-cli -p "$redis_port" DBSIZE) keys in Redis (busiest user $user, wrk $DURATION)"
+  echo
+  echo "| trig | conns | req/s | p50 | p99 |"
+  echo "|---|---|---|---|---|"
+  local rps p50 p99 trig
+  for trig in 1234 "$(busiest "$backend" tlog trig_id)"; do
+    read -r rps p50 p99 <<<"$(load "http://127.0.0.1:$PORT/v1/logs?trig_id=$trig" 1 -s "$WORK/post.lua")"
+    printf '| %s | 1 | %s | %s | %s |\n' "$trig" "$rps" "$p50" "$p99"
+  done
+  echo
+  echo "(Redis keys after the run: $(redis-cli -p "$redis_port" DBSIZE); every write bumped its tags in one round trip.)"
+  kill $pid $redis_pid; wait 2>/dev/null || true
+  trap - EXIT
+}
+
+if [ "${1:-}" = writes ]; then
+  writes_bench "${2:-postgres}"
+  exit 0
+fi
 
 if [ "${1:-}" = images ]; then
   images_bench

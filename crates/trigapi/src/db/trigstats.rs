@@ -29,12 +29,8 @@ struct LogAggregate {
     last: Option<NaiveDate>,
     n: i64,
     score_sum: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
-struct FoundAggregate {
-    last: Option<NaiveDate>,
-    n: i64,
+    found_last: Option<NaiveDate>,
+    found_n: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -42,37 +38,48 @@ struct CountRow {
     n: i64,
 }
 
-/// Recompute `trig_id`'s row from its logs and photos, inside `tx`. A trig with no logs left
-/// keeps a row of zeros (as a trig never logged has none, both read as "no visits").
-pub async fn refresh(tx: &mut Tx, db: &Db, trig_id: i32) -> Result<(), DbError> {
+/// Which counts a write can have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recount {
+    /// The trig's logs (a log created or edited: its photos are as they were).
+    Logs,
+    /// The logs and the photos (a log deleted with its photos, a photo written).
+    LogsAndPhotos,
+}
+
+/// Recompute `trig_id`'s row inside `tx` from its logs (one pass over an index) and, when
+/// `recount` says photos changed, its live photos; otherwise the photo count is kept.
+pub async fn refresh(tx: &mut Tx, db: &Db, trig_id: i32, recount: Recount) -> Result<(), DbError> {
     let b = db.backend();
+    let bigint = |e: Expr| e.cast_as(sea_query::Alias::new(b.bigint()));
+    let found = Expr::col(Tlog::Condition).is_in(["G", "S", "D", "T"]);
     let logs = Query::select()
         .expr_as(Func::min(Expr::col(Tlog::Date)), "first")
         .expr_as(Func::max(Expr::col(Tlog::Date)), "last")
         .expr_as(Func::count(Expr::col(Asterisk)), "n")
-        .expr_as(Func::sum(Expr::col(Tlog::Score)).cast_as(sea_query::Alias::new(b.bigint())), "score_sum")
+        .expr_as(bigint(Func::sum(Expr::col(Tlog::Score)).into()), "score_sum")
+        .expr_as(Func::max(Expr::case(found.clone(), Expr::col(Tlog::Date)).finally(Expr::null())), "found_last")
+        .expr_as(bigint(Func::sum(Expr::case(found, 1).finally(0)).into()), "found_n")
         .from(Tlog::Table)
         .and_where(Expr::col(Tlog::TrigId).eq(trig_id))
-        .to_owned();
-    let found = Query::select()
-        .expr_as(Func::max(Expr::col(Tlog::Date)), "last")
-        .expr_as(Func::count(Expr::col(Asterisk)), "n")
-        .from(Tlog::Table)
-        .and_where(Expr::col(Tlog::TrigId).eq(trig_id))
-        .and_where(Expr::col(Tlog::Condition).is_in(["G", "S", "D", "T"]))
-        .to_owned();
-    let photos = Query::select()
-        .expr_as(Func::count(Expr::col(Asterisk)), "n")
-        .from(Tphoto::Table)
-        .inner_join(Tlog::Table, Expr::col((Tlog::Table, Tlog::Id)).equals((Tphoto::Table, Tphoto::TlogId)))
-        .and_where(Expr::col((Tlog::Table, Tlog::TrigId)).eq(trig_id))
-        .and_where(Expr::col((Tphoto::Table, Tphoto::DeletedInd)).ne("Y"))
         .to_owned();
     let l: Option<LogAggregate> = tx.fetch_optional(&logs).await?;
-    let f: Option<FoundAggregate> = tx.fetch_optional(&found).await?;
-    let p: Option<CountRow> = tx.fetch_optional(&photos).await?;
-    let (first, last, n, sum) = l.map_or((None, None, 0, 0), |l| (l.first, l.last, l.n, l.score_sum.unwrap_or(0)));
-    let (found_last, found_n) = f.map_or((None, 0), |f| (f.last, f.n));
+    let photo_count = match recount {
+        Recount::Logs => None,
+        Recount::LogsAndPhotos => {
+            let photos = Query::select()
+                .expr_as(Func::count(Expr::col(Asterisk)), "n")
+                .from(Tphoto::Table)
+                .inner_join(Tlog::Table, Expr::col((Tlog::Table, Tlog::Id)).equals((Tphoto::Table, Tphoto::TlogId)))
+                .and_where(Expr::col((Tlog::Table, Tlog::TrigId)).eq(trig_id))
+                .and_where(Expr::col((Tphoto::Table, Tphoto::DeletedInd)).ne("Y"))
+                .to_owned();
+            Some(tx.fetch_optional::<CountRow>(&photos).await?.map_or(0, |p| p.n))
+        }
+    };
+    let (first, last, n, sum, found_last, found_n) = l.map_or((None, None, 0, 0, None, 0), |l| {
+        (l.first, l.last, l.n, l.score_sum.unwrap_or(0), l.found_last, l.found_n.unwrap_or(0))
+    });
     let (mean, bayes) = scores(sum, n);
     let values = [
         (Trigstats::LoggedFirst, Expr::val(first)),
@@ -80,10 +87,13 @@ pub async fn refresh(tx: &mut Tx, db: &Db, trig_id: i32) -> Result<(), DbError> 
         (Trigstats::LoggedCount, Expr::val(n)),
         (Trigstats::FoundLast, Expr::val(found_last)),
         (Trigstats::FoundCount, Expr::val(found_n)),
-        (Trigstats::PhotoCount, Expr::val(p.map_or(0, |p| p.n))),
         (Trigstats::ScoreMean, Expr::val(mean)),
         (Trigstats::ScoreBaysian, Expr::val(bayes)),
     ];
+    let mut values = values.to_vec();
+    if let Some(photos) = photo_count {
+        values.push((Trigstats::PhotoCount, Expr::val(photos)));
+    }
     let mut insert = Query::insert();
     insert
         .into_table(Trigstats::Table)

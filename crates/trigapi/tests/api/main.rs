@@ -5,6 +5,7 @@ mod helpers;
 #[path = "../../../cache/tests/common/mod.rs"]
 mod redis_harness;
 
+mod auth;
 mod cache;
 
 mod cli;
