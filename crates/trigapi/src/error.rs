@@ -61,6 +61,9 @@ pub enum ApiError {
     /// 403 (`Missing required scope: api:admin`).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 409 with a message (`Username '…' is already taken`).
+    #[error("{0}")]
+    Conflict(String),
     /// 503 with a message (`Cache unavailable or not configured`).
     #[error("{0}")]
     Unavailable(&'static str),
@@ -132,6 +135,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": msg }))).into_response()
             }
             ApiError::Forbidden(msg) => (StatusCode::FORBIDDEN, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::Conflict(msg) => (StatusCode::CONFLICT, Json(json!({ "detail": msg }))).into_response(),
             ApiError::Internal(what) => {
                 tracing::error!(error = what, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal Server Error" }))).into_response()

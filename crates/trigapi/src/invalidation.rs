@@ -7,13 +7,14 @@
 //! | `stats:site` | `/stats/site` | counts of logs, photos, users; recent logs |
 //! | `trigstats:{t}` | `/trigs/{t}?include=stats` | the trig's `trigstats` row |
 //! | `trig:{t}:logs`, `trig:{t}:photos` | the trig's logs and photos | logs; photos with `log_date` |
-//! | `user:{u}` | `/users/{u}` (and everything under it) | name, profile |
+//! | `profile:{u}` | `/users/{u}` | name, profile |
 //! | `userstats:{u}` | `/users/{u}?include=stats\|breakdown` | counts of the user's logs, trigs, photos |
 //! | `user:{u}:logs`, `user:{u}:photos` | the user's logs and photos | |
 //! | `user:{u}:map`, `user:{u}:badge` | the user's map and badge | logged trigs; name and counts |
 //! | `found:{u}` | `/trigs?exclude_found=true` for user `u` | the trigs `u` has logged |
 //! | `users:list`, `users:stats` | `/users` lists, those with `include=stats` | names; counts |
 //! | `logs:list`, `photos:list` | `/logs`, `/photos` lists | logs with names; photos with `log_date` |
+//! | `usernames` | log and photo lists, a log, a photo | their authors' names |
 //! | `logfields:{l}` | `/logs/{l}` | the log's fields |
 //! | `log:{l}`, `photo:{p}` | one log and its photo list; one photo | |
 //!
@@ -25,6 +26,7 @@
 //! | log created | `stats:site`, `trigstats:{t}`, `trig:{t}:logs`, `userstats:{u}`, `user:{u}:logs`, `user:{u}:map`, `logs:list`; `user:{u}:badge`, `found:{u}`, `users:stats` |
 //! | log edited | the first seven; `logfields:{l}`; `trig:{t}:photos`, `user:{u}:photos`, `photos:list`, `photo:{p}` for its photos |
 //! | log deleted | all ten of "created"; `log:{l}` (the log and its photo list); the photo tags of "edited" |
+//! | profile changed | `profile:{u}`; when renamed also `user:{u}:badge`, `user:{u}:logs`, `user:{u}:photos`, `users:list` and `usernames` (every log and photo list, log and photo) |
 
 /// The content tags that reads add to their entries (beyond the key's own path prefixes), by
 /// name, so reads and writes cannot disagree on a spelling.
@@ -32,6 +34,11 @@ pub mod tag {
     /// `/trigs/{t}?include=stats`: the trig's `trigstats` row.
     pub fn trigstats(trig: i32) -> String {
         format!("trigstats:{trig}")
+    }
+
+    /// `/users/{u}`: the profile itself.
+    pub fn profile(user: i32) -> String {
+        format!("profile:{user}")
     }
 
     /// `/users/{u}?include=stats|breakdown`: aggregates of the user's logs.
@@ -48,6 +55,10 @@ pub mod tag {
     pub fn log_fields(log: i32) -> String {
         format!("logfields:{log}")
     }
+
+    /// Entries that show other users' names (log and photo lists, a log, a photo): a rename
+    /// bumps this one tag rather than every trig the user ever logged.
+    pub const USER_NAMES: &str = "usernames";
 
     /// `/users?include=stats`: every listed user's counts.
     pub const USERS_STATS: &str = "users:stats";
@@ -75,6 +86,8 @@ pub enum Write<'a> {
     LogEdited { trig: i32, user: i32, log: i32, photos: &'a [i32] },
     /// Log `log` deleted, and with it `photos`.
     LogDeleted { trig: i32, user: i32, log: i32, photos: &'a [i32] },
+    /// `user` changed their profile; `renamed` when the name changed.
+    ProfileChanged { user: i32, renamed: bool },
 }
 
 /// The tags `write` invalidates.
@@ -88,6 +101,17 @@ pub fn tags(write: &Write<'_>) -> Vec<String> {
             [log_tags(trig, user), counted_tags(user), vec![format!("log:{log}")], photo_tags(trig, user, photos)]
                 .concat()
         }
+        // The profile; a new name also shows on the badge, in the user's own lists, in users
+        // lists and in every list that names log and photo authors. Never the map.
+        Write::ProfileChanged { user, renamed: false } => vec![tag::profile(user)],
+        Write::ProfileChanged { user, renamed: true } => vec![
+            tag::profile(user),
+            format!("user:{user}:badge"),
+            format!("user:{user}:logs"),
+            format!("user:{user}:photos"),
+            "users:list".to_owned(),
+            tag::USER_NAMES.to_owned(),
+        ],
     }
 }
 

@@ -127,6 +127,11 @@ pub enum User {
     CrtTime,
     UpdTimestamp,
     PublicInd,
+    StatusMax,
+    DistanceInd,
+    OnlineMapType,
+    #[iden = "online_map_type2"]
+    OnlineMapType2,
 }
 
 #[derive(Iden, Clone, Copy)]

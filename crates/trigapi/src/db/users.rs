@@ -167,3 +167,111 @@ struct TrigGroup {
     physical_type: String,
     n: i64,
 }
+
+/// The caller's own row: the public fields plus their preferences and e-mail.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MeRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub auth0_user_id: Option<String>,
+    pub status_max: i32,
+    pub distance_ind: String,
+    pub public_ind: String,
+    pub online_map_type: String,
+    pub online_map_type2: String,
+    pub email: String,
+    pub email_valid: String,
+}
+
+pub async fn me(db: &Db, id: i32) -> Result<Option<MeRow>, DbError> {
+    let stmt = user_select()
+        .columns([
+            User::Auth0UserId,
+            User::StatusMax,
+            User::DistanceInd,
+            User::PublicInd,
+            User::OnlineMapType,
+            User::OnlineMapType2,
+            User::Email,
+            User::EmailValid,
+        ])
+        .and_where(Expr::col(User::Id).eq(id))
+        .to_owned();
+    db.fetch_optional(&stmt).await
+}
+
+/// Profile fields a user changes on themselves; `None` keeps the value.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileChanges {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub firstname: Option<String>,
+    pub surname: Option<String>,
+    pub homepage: Option<String>,
+    pub about: Option<String>,
+    pub status_max: Option<i32>,
+    pub distance_ind: Option<String>,
+    pub public_ind: Option<String>,
+    pub online_map_type: Option<String>,
+    pub online_map_type2: Option<String>,
+}
+
+/// Why a profile change was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProfileConflict {
+    Name,
+    Email,
+}
+
+/// Apply `c` to user `id` in one transaction, unless another user has the name or e-mail.
+pub async fn update_profile(db: &Db, id: i32, c: &ProfileChanges) -> Result<Result<(), ProfileConflict>, DbError> {
+    let mut tx = db.begin().await?;
+    let taken = |col: User, value: &str| {
+        Query::select()
+            .column(User::Id)
+            .from(User::Table)
+            .and_where(Func::lower(Expr::col(col)).eq(value.to_lowercase()))
+            .and_where(Expr::col(User::Id).ne(id))
+            .limit(1)
+            .to_owned()
+    };
+    if let Some(name) = &c.name
+        && tx.fetch_optional::<IdRow>(&taken(User::Name, name)).await?.is_some()
+    {
+        return Ok(Err(ProfileConflict::Name));
+    }
+    if let Some(email) = &c.email
+        && tx.fetch_optional::<IdRow>(&taken(User::Email, email)).await?.is_some()
+    {
+        return Ok(Err(ProfileConflict::Email));
+    }
+    let text = |col: User, v: &Option<String>| v.clone().map(|v| (col, Expr::val(v)));
+    let mut values: Vec<(User, Expr)> = [
+        text(User::Name, &c.name),
+        text(User::Email, &c.email),
+        text(User::Firstname, &c.firstname),
+        text(User::Surname, &c.surname),
+        text(User::Homepage, &c.homepage),
+        text(User::About, &c.about),
+        c.status_max.map(|v| (User::StatusMax, Expr::val(v))),
+        text(User::DistanceInd, &c.distance_ind),
+        text(User::PublicInd, &c.public_ind),
+        text(User::OnlineMapType, &c.online_map_type),
+        text(User::OnlineMapType2, &c.online_map_type2),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if values.is_empty() {
+        return Ok(Ok(()));
+    }
+    if c.email.is_some() {
+        // A new address is unverified until the identity provider confirms it.
+        values.push((User::EmailValid, Expr::val("N")));
+    }
+    values.push((User::UpdTimestamp, Expr::val(chrono::Local::now().naive_local())));
+    let update = Query::update().table(User::Table).values(values).and_where(Expr::col(User::Id).eq(id)).to_owned();
+    tx.execute(&update).await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}

@@ -149,6 +149,22 @@ impl JsonBody {
         }
     }
 
+    /// `value` when `rule` accepts it, else a `value_error` "{name} {reason}".
+    pub fn check<T>(&mut self, name: &str, value: Option<T>, rule: impl FnOnce(&T) -> Result<(), &str>) -> Option<T>
+    where
+        T: serde::Serialize,
+    {
+        let value = value?;
+        match rule(&value) {
+            Ok(()) => Some(value),
+            Err(reason) => {
+                let msg = format!("Value error, {name} {reason}");
+                self.error("value_error", name, msg, json!(value));
+                None
+            }
+        }
+    }
+
     /// The fields read when every getter succeeded, else the 422 listing all failures.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }

@@ -147,6 +147,7 @@ pub async fn list(
     let order = parse_order(order_raw.as_deref())?;
     let filter = LogFilter { trig_id: trig_id.map(filter_id), user_id: user_id.map(filter_id) };
     Cached::new("logs", ttl::LOGS_LIST)
+        .tag(invalidation::tag::USER_NAMES.into())
         .subresource("list")
         .params(key)
         .json(&app, &request, move |app| async move {
@@ -179,6 +180,7 @@ pub async fn get_one(
         .id(id.into())
         .params(key)
         .tag(invalidation::tag::log_fields(id))
+        .tag(invalidation::tag::USER_NAMES.into())
         .json(&app, &request, move |app| async move {
             let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
             let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;

@@ -78,6 +78,7 @@ pub async fn list(
     let id = |v: Option<i64>| v.map(filter_id);
     let filter = PhotoFilter { trig_id: id(trig_id), log_id: id(log_id), user_id: id(user_id), log_ids: None };
     Cached::new("photos", ttl::PHOTOS_LIST)
+        .tag(crate::invalidation::tag::USER_NAMES.into())
         .subresource("list")
         .params(key)
         .json(&app, &request, move |app| async move {
@@ -104,6 +105,7 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::not_found("Photo not found"))?;
     Cached::new("photo", ttl::PHOTO)
+        .tag(crate::invalidation::tag::USER_NAMES.into())
         .id(id.into())
         .json(&app, &request, move |app| async move {
             let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;

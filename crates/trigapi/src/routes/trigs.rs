@@ -204,7 +204,7 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
     let filter = LogFilter { trig_id: Some(filter_id(id)), user_id: None };
-    let cached = Cached::new("trig", ttl::TRIG_LOGS).id(id).subresource("logs");
+    let cached = Cached::new("trig", ttl::TRIG_LOGS).id(id).subresource("logs").tag(tag::USER_NAMES.into());
     scoped_log_page(&app, &request, cached, query.as_deref(), filter, format!("/v1/trigs/{id}/logs")).await
 }
 
@@ -219,7 +219,7 @@ pub async fn photos(
 ) -> Result<Response, ApiError> {
     let id = path_int("trig_id", &raw_id)?;
     let filter = PhotoFilter { trig_id: Some(filter_id(id)), ..Default::default() };
-    let cached = Cached::new("trig", ttl::TRIG_PHOTOS).id(id).subresource("photos");
+    let cached = Cached::new("trig", ttl::TRIG_PHOTOS).id(id).subresource("photos").tag(tag::USER_NAMES.into());
     let base = format!("/v1/trigs/{id}/photos");
     photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
 }

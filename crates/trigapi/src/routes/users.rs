@@ -1,19 +1,24 @@
 //! `/v1/users…`: the list, one user (with `stats`, `breakdown`), and a user's logs and photos.
 
+use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 
 use super::logs::scoped_log_page;
 use super::photos::{PageParams, photo_page};
+use crate::auth::{AuthUser, READ_PII_SCOPE, Writer};
 use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db;
 use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
+use crate::db::users::{MeRow, ProfileChanges, ProfileConflict};
+use crate::domain::body::JsonBody;
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
 use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
 use crate::error::ApiError;
-use crate::invalidation::{includes, tag};
+use crate::invalidation::{self, Write, includes, tag};
 use crate::state::AppState;
 use crate::wire::log::TLogListItem;
 use crate::wire::photo::{Denorm, TPhotoListItem};
@@ -83,7 +88,7 @@ pub async fn get_one(
     let mut q = QueryParams::parse(query.as_deref());
     let include_raw = q.include("include", USER_INCLUDES.keep_empty);
     let key = q.finish()?;
-    let mut cached = Cached::new("user", ttl::USER).id(id.into()).params(key);
+    let mut cached = Cached::new("user", ttl::USER).id(id.into()).params(key).tag(tag::profile(id));
     if includes(include_raw.as_deref(), "stats") || includes(include_raw.as_deref(), "breakdown") {
         cached = cached.tag(tag::userstats(id));
     }
@@ -133,4 +138,127 @@ pub async fn photos(
     let cached = Cached::new("user", ttl::USER_PHOTOS).id(id).subresource("photos");
     let base = format!("/v1/users/{id}/photos");
     photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
+}
+
+const ME_INCLUDES: IncludeRules =
+    IncludeRules { allowed: &["stats", "breakdown", "prefs"], keep_empty: false, options_label: "" };
+
+/// The caller's own profile with `auth0_user_id`, `roles` from the token and, with
+/// `include=prefs`, their preferences and e-mail. Never cached.
+#[utoipa::path(get, path = "/v1/users/me", tag = "users", security(("bearer" = [])),
+    params(("include" = Option<String>, Query, description = "Comma list of `stats`, `breakdown`, `prefs`")),
+    responses((status = 200, body = UserWithIncludes), (status = 401, body = crate::error::ErrorDetail),
+              (status = 400, body = crate::error::ErrorDetail)))]
+pub async fn me(
+    State(app): State<AppState>,
+    caller: AuthUser,
+    RawQuery(query): RawQuery,
+) -> Result<Json<UserWithIncludes>, ApiError> {
+    let mut q = QueryParams::parse(query.as_deref());
+    let include_raw = q.include("include", ME_INCLUDES.keep_empty);
+    q.finish()?;
+    let include = IncludeSet::parse(include_raw.as_deref(), ME_INCLUDES)?;
+    let id = caller.user_id;
+    let row = db::users::me(&app.db, id).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
+    let mut user = own_profile(row, include.has("prefs"));
+    if include.has("stats") {
+        user.stats = db::users::stats_for(&app.db, &[id]).await?.remove(&id).map(Into::into);
+    }
+    if include.has("breakdown") {
+        user.breakdown = Some(db::users::breakdown(&app.db, id).await?.into());
+    }
+    // The roles claim: its strings, `[]` when absent, `null` when it is not a list.
+    user.roles = match caller.roles {
+        None => Some(Vec::new()),
+        Some(serde_json::Value::Array(items)) => {
+            Some(items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        }
+        Some(_) => None,
+    };
+    Ok(Json(user))
+}
+
+/// Change the caller's profile: fields present are applied (`null` is ignored); changing the
+/// e-mail needs `api:read-pii`. Answers the profile with `prefs`.
+#[utoipa::path(patch, path = "/v1/users/me", tag = "users", security(("bearer" = [])),
+    request_body(content = Object, description = "Any of `name` (1..30, no leading blank, no `@` or `*`), `email`, `firstname`, `surname`, `homepage`, `about`, `status_max`, `distance_ind` (K|M), `public_ind` (Y|N), `online_map_type`, `online_map_type2`"),
+    responses((status = 200, body = UserWithIncludes), (status = 401, body = crate::error::ErrorDetail),
+              (status = 403, body = crate::error::ErrorDetail), (status = 409, body = crate::error::ErrorDetail),
+              (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn update_me(
+    State(app): State<AppState>,
+    Writer(caller): Writer,
+    body: Bytes,
+) -> Result<Json<UserWithIncludes>, ApiError> {
+    let mut body = JsonBody::parse(&body)?;
+    let name = body.string("name", 1, Some(30));
+    let name = body.check("name", name, |n| {
+        (!n.starts_with(char::is_whitespace) && !n.contains(['@', '*']))
+            .then_some(())
+            .ok_or("must not start with a blank or contain @ or *")
+    });
+    let email = body.string("email", 1, Some(255));
+    let email = body.check("email", email, |e| valid_email(e).then_some(()).ok_or("is not a valid e-mail address"));
+    let changes = ProfileChanges {
+        name,
+        email,
+        firstname: body.string("firstname", 0, Some(30)),
+        surname: body.string("surname", 0, Some(30)),
+        homepage: body.string("homepage", 0, Some(255)),
+        about: body.string("about", 0, Some(65_535)),
+        status_max: body.int("status_max", Some(0), Some(1_000_000)).map(|v| v as i32),
+        distance_ind: {
+            let v = body.string("distance_ind", 1, Some(1));
+            body.one_of("distance_ind", v, &["K", "M"])
+        },
+        public_ind: {
+            let v = body.string("public_ind", 1, Some(1));
+            body.one_of("public_ind", v, &["Y", "N"])
+        },
+        online_map_type: body.string("online_map_type", 0, Some(10)),
+        online_map_type2: body.string("online_map_type2", 0, Some(10)),
+    };
+    body.finish()?;
+    if changes.email.is_some() && !caller.has_scope(READ_PII_SCOPE) {
+        return Err(ApiError::Forbidden("Missing required scope: api:read-pii for email updates"));
+    }
+    let id = caller.user_id;
+    let before = db::users::me(&app.db, id).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
+    match db::users::update_profile(&app.db, id, &changes).await? {
+        Ok(()) => {}
+        Err(ProfileConflict::Name) => {
+            return Err(ApiError::Conflict(format!(
+                "Username '{}' is already taken",
+                changes.name.unwrap_or_default()
+            )));
+        }
+        Err(ProfileConflict::Email) => {
+            return Err(ApiError::Conflict(format!("Email '{}' is already in use", changes.email.unwrap_or_default())));
+        }
+    }
+    let renamed = changes.name.as_ref().is_some_and(|n| *n != before.user.name);
+    invalidation::after(&app.cache, &Write::ProfileChanged { user: id, renamed }).await;
+    let row = db::users::me(&app.db, id).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
+    Ok(Json(own_profile(row, true)))
+}
+
+/// The caller's row as `UserWithIncludes`: `auth0_user_id` shown, `prefs` when asked.
+fn own_profile(row: MeRow, prefs: bool) -> UserWithIncludes {
+    let prefs = prefs.then(|| {
+        serde_json::json!({
+            "status_max": row.status_max, "distance_ind": row.distance_ind, "public_ind": row.public_ind,
+            "online_map_type": row.online_map_type, "online_map_type2": row.online_map_type2,
+            "email": row.email, "email_valid": row.email_valid,
+        })
+    });
+    UserWithIncludes { auth0_user_id: row.auth0_user_id, prefs, ..row.user.into() }
+}
+
+/// `local@domain.tld` as the original's pattern accepts it.
+fn valid_email(e: &str) -> bool {
+    let Some((local, domain)) = e.split_once('@') else { return false };
+    let Some((host, tld)) = domain.rsplit_once('.') else { return false };
+    let local_ok = !local.is_empty() && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
+    let host_ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c));
+    local_ok && host_ok && tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())
 }

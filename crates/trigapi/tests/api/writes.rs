@@ -157,8 +157,73 @@ async fn bad_writes_are_4xx_and_write_nothing(app: TestApp) {
     assert_eq!(total_logs(&app).await, total, "nothing was written");
 }
 
+async fn profile_can_be_read_and_changed(app: TestApp) {
+    let r = app.get("/v1/users/me").await;
+    assert_eq!((r.status, r.body["detail"].as_str()), (StatusCode::UNAUTHORIZED, Some("Not authenticated")));
+    let alice = token(1, &["api:write"]);
+    let me = |query: &'static str, t: String| {
+        let app = &app;
+        async move { send(app, Method::GET, &format!("/v1/users/me{query}"), Some(&t), "").await }
+    };
+    let r = me("", alice.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!((r.body["id"].as_i64(), r.body["roles"].clone()), (Some(1), json!([])));
+    assert!(r.body["prefs"].is_null() && r.body["stats"].is_null());
+    let r = me("?include=prefs,stats,breakdown", alice.clone()).await;
+    assert!(r.body["prefs"]["email"].is_string() && r.body["stats"]["total_logs"].is_i64(), "{}", r.text);
+    assert!(r.body["breakdown"]["by_condition"].is_object());
+    let other_name = app.ok("/v1/users/2").await["name"].as_str().expect("name").to_owned();
+
+    let r =
+        send(&app, Method::PATCH, "/v1/users/me", Some(&alice), r#"{"name": "Alice Walker", "about": "Hills."}"#).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!((r.body["name"].as_str(), r.body["about"].as_str()), (Some("Alice Walker"), Some("Hills.")));
+    assert!(r.body["prefs"].is_object() && r.body["roles"].is_null());
+    assert_eq!(app.ok("/v1/users/1").await["name"], "Alice Walker");
+    let r = send(&app, Method::PATCH, "/v1/users/me", Some(&alice), &json!({"name": other_name}).to_string()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(r.body["detail"], format!("Username '{other_name}' is already taken"));
+    let r = send(&app, Method::PATCH, "/v1/users/me", Some(&alice), r#"{"email": "alice@example.org"}"#).await;
+    assert_eq!(
+        (r.status, r.body["detail"].as_str()),
+        (StatusCode::FORBIDDEN, Some("Missing required scope: api:read-pii for email updates"))
+    );
+    let pii = token(1, &["api:write", "api:read-pii"]);
+    let r = send(&app, Method::PATCH, "/v1/users/me", Some(&pii), r#"{"email": "alice@example.org"}"#).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        (r.body["prefs"]["email"].as_str(), r.body["prefs"]["email_valid"].as_str()),
+        (Some("alice@example.org"), Some("N"))
+    );
+    let bob = token(2, &["api:write", "api:read-pii"]);
+    let r = send(&app, Method::PATCH, "/v1/users/me", Some(&bob), r#"{"email": "ALICE@example.org"}"#).await;
+    assert_eq!(
+        (r.status, r.body["detail"].as_str()),
+        (StatusCode::CONFLICT, Some("Email 'ALICE@example.org' is already in use"))
+    );
+    for (body, field) in [
+        (r#"{"name": "a@b"}"#, "name"),
+        (r#"{"name": " lead"}"#, "name"),
+        (r#"{"name": ""}"#, "name"),
+        (r#"{"email": "not-an-address"}"#, "email"),
+        (r#"{"distance_ind": "X"}"#, "distance_ind"),
+        (r#"{"status_max": "lots"}"#, "status_max"),
+    ] {
+        let r = send(&app, Method::PATCH, "/v1/users/me", Some(&pii), body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.text);
+        assert_eq!(r.body["detail"][0]["loc"], json!(["body", field]), "{body}");
+    }
+    let r = send(&app, Method::PATCH, "/v1/users/me", Some(&alice), "{}").await;
+    assert_eq!(
+        (r.status, r.body["name"].as_str()),
+        (StatusCode::OK, Some("Alice Walker")),
+        "an empty body changes nothing"
+    );
+}
+
 backend_tests!(
     writes:
+    profile_can_be_read_and_changed,
     logs_can_be_created_edited_and_deleted,
     deleting_a_log_deletes_its_photos,
     bad_writes_are_4xx_and_write_nothing,
