@@ -33,6 +33,7 @@ pub const ENV_VARS: &[&str] = &[
     "JWT_ISSUER",
     "JWT_AUDIENCE",
     "JWT_JWKS_REFETCH_SECS",
+    "WEBHOOK_SHARED_SECRET",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,6 +87,8 @@ pub struct Config {
     pub jwt_audience: String,
     /// Least time between two JWKS fetches (an unknown key id asks for one), seconds.
     pub jwt_jwks_refetch_secs: u64,
+    /// `X-Webhook-Secret` of the registration webhook (`POST /v1/users`); empty = refused.
+    pub webhook_shared_secret: String,
     /// Test only (not read from the environment): reintroduce the stale-set race so the
     /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
     #[serde(default)]
@@ -119,6 +122,7 @@ impl Default for Config {
             jwt_issuer: String::new(),
             jwt_audience: String::new(),
             jwt_jwks_refetch_secs: 30,
+            webhook_shared_secret: String::new(),
             cache_unsafe_stamp_at_store: false,
         }
     }

@@ -58,6 +58,9 @@ pub enum ApiError {
     /// 401 with `WWW-Authenticate: Bearer` (`Not authenticated`, `Could not validate credentials`).
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 401 with `WWW-Authenticate: X-Webhook-Secret` (the registration webhook).
+    #[error("{0}")]
+    WebhookSecret(&'static str),
     /// 403 (`Missing required scope: api:admin`).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -128,6 +131,12 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(msg) => (
                 StatusCode::UNAUTHORIZED,
                 [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({ "detail": msg })),
+            )
+                .into_response(),
+            ApiError::WebhookSecret(msg) => (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "X-Webhook-Secret")],
                 Json(json!({ "detail": msg })),
             )
                 .into_response(),

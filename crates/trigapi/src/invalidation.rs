@@ -26,6 +26,7 @@
 //! | log created | `stats:site`, `trigstats:{t}`, `trig:{t}:logs`, `userstats:{u}`, `user:{u}:logs`, `user:{u}:map`, `logs:list`; `user:{u}:badge`, `found:{u}`, `users:stats` |
 //! | log edited | the first seven; `logfields:{l}`; `trig:{t}:photos`, `user:{u}:photos`, `photos:list`, `photo:{p}` for its photos |
 //! | log deleted | all ten of "created"; `log:{l}` (the log and its photo list); the photo tags of "edited" |
+//! | user registered | `stats:site`, `users:list` |
 //! | profile changed | `profile:{u}`; when renamed also `user:{u}:badge`, `user:{u}:logs`, `user:{u}:photos`, `users:list` and `usernames` (every log and photo list, log and photo) |
 
 /// The content tags that reads add to their entries (beyond the key's own path prefixes), by
@@ -86,6 +87,8 @@ pub enum Write<'a> {
     LogEdited { trig: i32, user: i32, log: i32, photos: &'a [i32] },
     /// Log `log` deleted, and with it `photos`.
     LogDeleted { trig: i32, user: i32, log: i32, photos: &'a [i32] },
+    /// A new account.
+    UserRegistered,
     /// `user` changed their profile; `renamed` when the name changed.
     ProfileChanged { user: i32, renamed: bool },
 }
@@ -101,6 +104,8 @@ pub fn tags(write: &Write<'_>) -> Vec<String> {
             [log_tags(trig, user), counted_tags(user), vec![format!("log:{log}")], photo_tags(trig, user, photos)]
                 .concat()
         }
+        // Counted on the site's stats, listed in users lists.
+        Write::UserRegistered => vec!["stats:site".to_owned(), "users:list".to_owned()],
         // The profile; a new name also shows on the badge, in the user's own lists, in users
         // lists and in every list that names log and photo authors. Never the map.
         Write::ProfileChanged { user, renamed: false } => vec![tag::profile(user)],

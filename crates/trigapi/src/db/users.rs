@@ -275,3 +275,72 @@ pub async fn update_profile(db: &Db, id: i32, c: &ProfileChanges) -> Result<Resu
     tx.commit().await?;
     Ok(Ok(()))
 }
+
+/// Which unique field a new account collides on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AccountConflict {
+    Name,
+    Email,
+    Auth0UserId,
+}
+
+/// Insert an account for a new identity-provider user, unless its name, e-mail or
+/// `auth0_user_id` is taken (names and e-mails compared case-insensitively). Returns the id.
+pub async fn register(
+    db: &Db,
+    name: &str,
+    email: &str,
+    auth0_user_id: &str,
+) -> Result<Result<i32, AccountConflict>, DbError> {
+    let mut tx = db.begin().await?;
+    let exists = |cond: Expr| Query::select().column(User::Id).from(User::Table).and_where(cond).limit(1).to_owned();
+    let checks = [
+        (Func::lower(Expr::col(User::Name)).eq(name.to_lowercase()), AccountConflict::Name),
+        (Func::lower(Expr::col(User::Email)).eq(email.to_lowercase()), AccountConflict::Email),
+        (Expr::col(User::Auth0UserId).eq(auth0_user_id), AccountConflict::Auth0UserId),
+    ];
+    for (cond, conflict) in checks {
+        if tx.fetch_optional::<IdRow>(&exists(cond)).await?.is_some() {
+            return Ok(Err(conflict));
+        }
+    }
+    let now = chrono::Local::now().naive_local();
+    // The legacy password column: random, so no password login can match it.
+    let cryptpw = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let insert = Query::insert()
+        .into_table(User::Table)
+        .columns([
+            User::Name,
+            User::Email,
+            User::EmailValid,
+            User::PublicInd,
+            User::DistanceInd,
+            User::StatusMax,
+            User::OnlineMapType,
+            User::OnlineMapType2,
+            User::Cryptpw,
+            User::Auth0UserId,
+            User::CrtDate,
+            User::CrtTime,
+            User::UpdTimestamp,
+        ])
+        .values([
+            Expr::val(name),
+            Expr::val(email),
+            Expr::val("Y"),
+            Expr::val("N"),
+            Expr::val("K"),
+            Expr::val(0),
+            Expr::val(""),
+            Expr::val("lla"),
+            Expr::val(cryptpw),
+            Expr::val(auth0_user_id),
+            Expr::val(now.date()),
+            Expr::val(now.time()),
+            Expr::val(now),
+        ])?
+        .to_owned();
+    let id = tx.insert(&insert).await?;
+    tx.commit().await?;
+    Ok(Ok(i32::try_from(id).map_err(|_| DbError::Sqlx(sqlx::Error::Protocol("user id out of range".into())))?))
+}

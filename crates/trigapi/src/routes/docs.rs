@@ -17,7 +17,7 @@ use crate::state::AppState;
         health::health, metrics::metrics,
         stats::site,
         trigs::list, trigs::get_one, trigs::by_waypoint, trigs::export, trigs::geojson, trigs::logs, trigs::photos,
-        users::list, users::get_one, users::logs, users::photos, users::me, users::update_me,
+        users::list, users::get_one, users::logs, users::photos, users::me, users::update_me, users::register,
         logs::list, logs::get_one, logs::photos, logs::create, logs::update, logs::delete,
         photos::list, photos::get_one,
         images::trig_map, images::user_map, images::badge,

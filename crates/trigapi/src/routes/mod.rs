@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `stats.rs` | `GET /v1/stats/site` |
 //! | `trigs.rs` | `/v1/trigs`, `/v1/trigs/{id}`, `/waypoint/{wp}`, `/export`, `/geojson`, `/{id}/logs`, `/{id}/photos` |
-//! | `users.rs` | `/v1/users`, `/v1/users/{id}`, `/{id}/logs`, `/{id}/photos`; `GET`/`PATCH /v1/users/me` |
+//! | `users.rs` | `/v1/users`, `/v1/users/{id}`, `/{id}/logs`, `/{id}/photos`; `GET`/`PATCH /v1/users/me`; `POST /v1/users` (webhook) |
 //! | `logs.rs` | `/v1/logs`, `/v1/logs/{id}`, `/v1/logs/{id}/photos`; `POST /v1/logs`, `PATCH`/`DELETE /v1/logs/{id}` |
 //! | `images.rs` | `/v1/trigs/{id}/map`, `/v1/users/{id}/map`, `/v1/users/{id}/badge` (PNG) |
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
@@ -58,7 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/trigs/{trig_id}/logs", get(trigs::logs))
         .route("/v1/trigs/{trig_id}/photos", get(trigs::photos))
         .route("/v1/trigs/{trig_id}/map", get(images::trig_map))
-        .route("/v1/users", get(users::list))
+        .route("/v1/users", get(users::list).post(users::register))
         .route("/v1/users/me", get(users::me).patch(users::update_me))
         .route("/v1/users/{user_id}", get(users::get_one))
         .route("/v1/users/{user_id}/logs", get(users::logs))

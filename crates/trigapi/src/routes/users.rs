@@ -12,7 +12,7 @@ use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db;
 use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
-use crate::db::users::{MeRow, ProfileChanges, ProfileConflict};
+use crate::db::users::{AccountConflict, MeRow, ProfileChanges, ProfileConflict};
 use crate::domain::body::JsonBody;
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
@@ -261,4 +261,46 @@ fn valid_email(e: &str) -> bool {
     let local_ok = !local.is_empty() && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
     let host_ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c));
     local_ok && host_ok && tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())
+}
+
+/// The identity provider's post-registration webhook: creates the account for a new user.
+#[utoipa::path(post, path = "/v1/users", tag = "users",
+    params(("X-Webhook-Secret" = String, Header, description = "The shared secret (`WEBHOOK_SHARED_SECRET`)")),
+    request_body(content = Object, description = "`username` (1..30), `email` (1..255), `auth0_user_id` (1..50)"),
+    responses((status = 201, description = "`{id, name, email, auth0_user_id}`"), (status = 401, body = crate::error::ErrorDetail),
+              (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody),
+              (status = 503, body = crate::error::ErrorDetail)))]
+pub async fn register(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
+    let secret = app.config.webhook_shared_secret.as_bytes();
+    if secret.is_empty() {
+        return Err(ApiError::Unavailable("Webhook authentication not configured"));
+    }
+    let given = headers.get("x-webhook-secret").map(|v| v.as_bytes()).unwrap_or_default();
+    if !crate::auth::constant_time_eq(given, secret) {
+        return Err(ApiError::WebhookSecret("Invalid webhook shared secret"));
+    }
+    let mut body = JsonBody::parse(&body)?;
+    body.require(&["username", "email", "auth0_user_id"]);
+    let username = body.string("username", 1, Some(30));
+    let email = body.string("email", 1, Some(255));
+    let auth0 = body.string("auth0_user_id", 1, Some(50));
+    body.finish()?;
+    let (Some(username), Some(email), Some(auth0)) = (username, email, auth0) else {
+        return Err(ApiError::Internal("a validated registration lacked a field"));
+    };
+    let id = match db::users::register(&app.db, &username, &email, &auth0).await? {
+        Ok(id) => id,
+        Err(AccountConflict::Name) => return Err(ApiError::Conflict(format!("Username '{username}' already exists"))),
+        Err(AccountConflict::Email) => return Err(ApiError::Conflict(format!("Email '{email}' already exists"))),
+        Err(AccountConflict::Auth0UserId) => {
+            return Err(ApiError::Conflict(format!("Auth0 user ID '{auth0}' already exists")));
+        }
+    };
+    invalidation::after(&app.cache, &Write::UserRegistered).await;
+    let created = serde_json::json!({ "id": id, "name": username, "email": email, "auth0_user_id": auth0 });
+    Ok((axum::http::StatusCode::CREATED, Json(created)))
 }

@@ -217,9 +217,14 @@ impl TestApp {
         Some(Self::with_config(config).await)
     }
 
-    /// [`TestApp::writable`] accepting HS256 tokens signed with [`TOKEN_SECRET`].
+    /// [`TestApp::writable`] accepting HS256 tokens signed with [`TOKEN_SECRET`] and webhook
+    /// calls with [`WEBHOOK_SECRET`].
     pub async fn for_writes(backend: Backend) -> Option<Self> {
-        Self::writable(backend, |c| c.jwt_hs256_secret = TOKEN_SECRET.into()).await
+        Self::writable(backend, |c| {
+            c.jwt_hs256_secret = TOKEN_SECRET.into();
+            c.webhook_shared_secret = WEBHOOK_SECRET.into();
+        })
+        .await
     }
 
     /// The seeded app with a changed configuration.
@@ -274,6 +279,8 @@ impl TestApp {
 
 /// The HS256 secret of [`TestApp::for_writes`].
 pub const TOKEN_SECRET: &str = "test-hs256-secret-0123456789";
+/// The registration webhook's secret in [`TestApp::for_writes`].
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
 /// Generate one `#[tokio::test]` per backend for each named `async fn(TestApp)`, over the
 /// shared seeded database (`backend_tests!(a, b)`), a new empty one each

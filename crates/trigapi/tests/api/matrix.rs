@@ -94,6 +94,8 @@ const MAY_STAY_THE_SAME: &[(&str, &str)] = &[
     ("rename", "/v1/photos"),
     ("rename", "/v1/users?"),
     ("rename", "/v1/trigs/"),
+    // A new account has the highest id: the first page of users stays the same.
+    ("register", "/v1/users?"),
 ];
 
 async fn get(app: &TestApp, uri: &str, caller: Option<i64>, fresh: bool) -> TestResponse {
@@ -229,6 +231,11 @@ async fn every_write_invalidates_exactly_what_it_changes(app: TestApp) {
     .await;
     check(&app, &ids, "rename", Write::ProfileChanged { user: u, renamed: true }, async || {
         send(&app, Method::PATCH, "/v1/users/me", Some(&owner), r#"{"name": "Renamed Walker"}"#).await
+    })
+    .await;
+    let newcomer = json!({"username": "Newcomer", "email": "newcomer@example.org", "auth0_user_id": "auth0|newcomer"});
+    check(&app, &ids, "register", Write::UserRegistered, async || {
+        crate::writes::webhook(&app, Some(crate::helpers::WEBHOOK_SECRET), &newcomer.to_string()).await
     })
     .await;
     check(&app, &ids, "profile", Write::ProfileChanged { user: u, renamed: false }, async || {

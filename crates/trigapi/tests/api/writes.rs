@@ -9,7 +9,7 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{TOKEN_SECRET, TestApp, TestResponse};
+use crate::helpers::{TOKEN_SECRET, TestApp, TestResponse, WEBHOOK_SECRET};
 
 pub fn token(user: i32, scopes: &[&str]) -> String {
     let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
@@ -221,10 +221,74 @@ async fn profile_can_be_read_and_changed(app: TestApp) {
     );
 }
 
+pub async fn webhook(app: &TestApp, secret: Option<&str>, body: &str) -> TestResponse {
+    let mut req = Request::builder().method(Method::POST).uri("/v1/users").header("content-type", "application/json");
+    if let Some(s) = secret {
+        req = req.header("x-webhook-secret", s);
+    }
+    app.send(req.body(Body::from(body.to_owned())).expect("request")).await
+}
+
+async fn the_webhook_registers_accounts(app: TestApp) {
+    let users = app.ok("/v1/stats/site").await["total_users"].as_i64().expect("total_users");
+    let body = json!({"username": "NewWalker", "email": "new@example.org", "auth0_user_id": "auth0|new"}).to_string();
+    let r = webhook(&app, None, &body).await;
+    assert_eq!(
+        (r.status, r.body["detail"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("Invalid webhook shared secret"))
+    );
+    assert_eq!(r.headers["www-authenticate"], "X-Webhook-Secret");
+    assert_eq!(webhook(&app, Some("wrong"), &body).await.status, StatusCode::UNAUTHORIZED);
+    let r = webhook(&app, Some(WEBHOOK_SECRET), &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.body["id"].as_i64().expect("id");
+    assert_eq!(
+        r.body,
+        json!({"id": id, "name": "NewWalker", "email": "new@example.org", "auth0_user_id": "auth0|new"})
+    );
+    assert_eq!(app.ok(&format!("/v1/users/{id}")).await["name"], "NewWalker");
+    assert_eq!(app.ok("/v1/stats/site").await["total_users"].as_i64(), Some(users + 1));
+    for (body, detail) in [
+        (
+            json!({"username": "newwalker", "email": "x@example.org", "auth0_user_id": "auth0|x"}),
+            "Username 'newwalker' already exists",
+        ),
+        (
+            json!({"username": "Other", "email": "NEW@example.org", "auth0_user_id": "auth0|x"}),
+            "Email 'NEW@example.org' already exists",
+        ),
+        (
+            json!({"username": "Other", "email": "x@example.org", "auth0_user_id": "auth0|new"}),
+            "Auth0 user ID 'auth0|new' already exists",
+        ),
+    ] {
+        let r = webhook(&app, Some(WEBHOOK_SECRET), &body.to_string()).await;
+        assert_eq!((r.status, r.body["detail"].as_str()), (StatusCode::CONFLICT, Some(detail)));
+    }
+    let r = webhook(&app, Some(WEBHOOK_SECRET), r#"{"username": "", "email": "y@example.org"}"#).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let kinds: Vec<&str> =
+        r.body["detail"].as_array().expect("items").iter().filter_map(|i| i["type"].as_str()).collect();
+    assert_eq!(kinds, ["missing", "string_too_short"]);
+    assert_eq!(app.ok("/v1/stats/site").await["total_users"].as_i64(), Some(users + 1), "refused calls wrote nothing");
+}
+
 backend_tests!(
     writes:
+    the_webhook_registers_accounts,
     profile_can_be_read_and_changed,
     logs_can_be_created_edited_and_deleted,
     deleting_a_log_deletes_its_photos,
     bad_writes_are_4xx_and_write_nothing,
 );
+
+#[tokio::test]
+async fn the_webhook_is_refused_when_no_secret_is_configured() {
+    let Some(app) = TestApp::new(crate::helpers::Backend::Sqlite).await else { return };
+    let body = json!({"username": "Nobody", "email": "n@example.org", "auth0_user_id": "auth0|n"}).to_string();
+    let r = webhook(&app, Some(""), &body).await;
+    assert_eq!(
+        (r.status, r.body["detail"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("Webhook authentication not configured"))
+    );
+}
