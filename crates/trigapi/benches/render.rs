@@ -108,9 +108,8 @@ async fn main() -> anyhow::Result<()> {
             dot_alpha: 40,
         };
         let (samples, bytes) = time(rounds, |_| {
-            let count = |n: i64| u32::try_from(n).unwrap_or(0);
             let layers = colours.layers(
-                logged.iter().map(|t| (t.wgs_long, t.wgs_lat, count(t.found), count(t.not_found))),
+                logged.iter().map(|t| (t.wgs_long, t.wgs_lat, t.found, t.not_found)),
                 unlogged.iter().map(|t| (t.wgs_long, t.wgs_lat)),
             );
             map::user_map(&style, &layers).unwrap_or_default()

@@ -46,6 +46,9 @@ pub const READ_PII_SCOPE: &str = "api:read-pii";
 pub const ROLES_CLAIM: &str = "https://trigpointing.uk/roles";
 
 const JWKS_TTL: Duration = Duration::from_secs(3600);
+/// How long a subject's user id is remembered (users are never deleted or re-linked through the
+/// API; a subject with no user is asked again every time).
+const SUBJECT_TTL: Duration = Duration::from_secs(600);
 const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A caller whose token verified and who is a database user.
@@ -123,6 +126,9 @@ pub enum AuthConfigError {
 /// Verifies bearer tokens in the configured mode.
 pub struct Authenticator {
     mode: Mode,
+    /// Subjects already mapped to a user: a token's user is looked up once, not on every
+    /// request (a cache hit for a personal list would otherwise wait on the database).
+    subjects: moka::sync::Cache<String, i32>,
 }
 
 enum Mode {
@@ -143,7 +149,8 @@ impl Authenticator {
         } else {
             Mode::Off
         };
-        Ok(Self { mode })
+        let subjects = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(SUBJECT_TTL).build();
+        Ok(Self { mode, subjects })
     }
 
     /// `"rs256"`, `"hs256"` or `"off"`, for the startup log.
@@ -188,10 +195,20 @@ impl Authenticator {
     /// The database user a verified token stands for: `sub` as an `auth0_user_id`, or (HS256
     /// mode) as a numeric user id.
     async fn user(&self, db: &db::Db, verified: Verified) -> Result<Option<AuthUser>, ApiError> {
-        let numeric = matches!(self.mode, Mode::Hs256(_)).then(|| verified.subject.parse::<i32>().ok()).flatten();
-        let user_id = match numeric {
-            Some(id) => db::users::get(db, id).await?.map(|u| u.id),
-            None => db::users::id_by_auth0(db, &verified.subject).await?,
+        let user_id = match self.subjects.get(&verified.subject) {
+            Some(id) => Some(id),
+            None => {
+                let numeric =
+                    matches!(self.mode, Mode::Hs256(_)).then(|| verified.subject.parse::<i32>().ok()).flatten();
+                let found = match numeric {
+                    Some(id) => db::users::get(db, id).await?.map(|u| u.id),
+                    None => db::users::id_by_auth0(db, &verified.subject).await?,
+                };
+                if let Some(id) = found {
+                    self.subjects.insert(verified.subject.clone(), id);
+                }
+                found
+            }
         };
         Ok(user_id.map(|user_id| AuthUser { user_id, scopes: verified.scopes, roles: verified.roles }))
     }

@@ -203,7 +203,7 @@ pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogF
         )?;
     let id = tx.insert(&insert).await?;
     let id = i32::try_from(id).map_err(|_| DbError::Sqlx(sqlx::Error::Protocol("log id out of range".into())))?;
-    super::trigstats::refresh(&mut tx, db, trig_id, Recount::Logs).await?;
+    super::trigstats::refresh(&mut tx, trig_id, Recount::Logs).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -220,7 +220,7 @@ pub async fn update(db: &Db, id: i32, trig_id: i32, f: &LogFields) -> Result<Vec
         .value(Tlog::UpdTimestamp, now())
         .and_where(Expr::col(Tlog::Id).eq(id));
     tx.execute(&update).await?;
-    super::trigstats::refresh(&mut tx, db, trig_id, Recount::Logs).await?;
+    super::trigstats::refresh(&mut tx, trig_id, Recount::Logs).await?;
     tx.commit().await?;
     Ok(photo_ids)
 }
@@ -255,7 +255,7 @@ pub async fn delete(db: &Db, id: i32, trig_id: i32) -> Result<Vec<i32>, DbError>
         tx.execute(&soft).await?;
     }
     tx.execute(&Query::delete().from_table(Tlog::Table).and_where(Expr::col(Tlog::Id).eq(id)).to_owned()).await?;
-    super::trigstats::refresh(&mut tx, db, trig_id, Recount::LogsAndPhotos).await?;
+    super::trigstats::refresh(&mut tx, trig_id, Recount::LogsAndPhotos).await?;
     tx.commit().await?;
     Ok(photo_ids)
 }

@@ -287,6 +287,15 @@ impl Db {
 }
 
 impl Tx {
+    /// Which SQL dialect the transaction speaks.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+            Tx::MySql(_) => Backend::MySql,
+        }
+    }
+
     pub async fn fetch_optional<T: AnyRow>(&mut self, stmt: &SelectStatement) -> Result<Option<T>, DbError> {
         dispatch_tx!(self, stmt, |sql, values, conn| {
             Ok(sqlx::query_as_with(AssertSqlSafe(sql), values).fetch_optional(conn).await?)

@@ -8,7 +8,7 @@
 use chrono::NaiveDate;
 use sea_query::{Asterisk, Expr, ExprTrait, Func, OnConflict, Query};
 
-use super::{Db, DbError, Tlog, Tphoto, Trigstats, Tx};
+use super::{DbError, Tlog, Tphoto, Trigstats, Tx};
 
 /// The site-wide mean score (the original's `trigstats` row 0 holds 5.57).
 pub const PRIOR_MEAN: f64 = 5.57;
@@ -49,8 +49,8 @@ pub enum Recount {
 
 /// Recompute `trig_id`'s row inside `tx` from its logs (one pass over an index) and, when
 /// `recount` says photos changed, its live photos; otherwise the photo count is kept.
-pub async fn refresh(tx: &mut Tx, db: &Db, trig_id: i32, recount: Recount) -> Result<(), DbError> {
-    let b = db.backend();
+pub async fn refresh(tx: &mut Tx, trig_id: i32, recount: Recount) -> Result<(), DbError> {
+    let b = tx.backend();
     let bigint = |e: Expr| e.cast_as(sea_query::Alias::new(b.bigint()));
     let found = Expr::col(Tlog::Condition).is_in(["G", "S", "D", "T"]);
     let logs = Query::select()

@@ -80,16 +80,18 @@ impl UserMapColours {
     /// `(lon, lat)`.
     pub fn layers(
         &self,
-        logged: impl IntoIterator<Item = (f64, f64, u32, u32)>,
+        logged: impl IntoIterator<Item = (f64, f64, i64, i64)>,
         not_logged: impl IntoIterator<Item = (f64, f64)>,
     ) -> Vec<DotLayer> {
         let (mut found, mut not_found) = (Vec::new(), Vec::new());
+        // Counts beyond what saturates a dot are all alike.
+        let count = |n: i64| u32::try_from(n.clamp(0, 255)).unwrap_or(0);
         for (lon, lat, f, n) in logged {
             if f > 0 {
-                found.push((lon, lat, f));
+                found.push((lon, lat, count(f)));
             }
             if n > 0 {
-                not_found.push((lon, lat, n));
+                not_found.push((lon, lat, count(n)));
             }
         }
         let unlogged = match self.not_logged {

@@ -132,7 +132,7 @@ pub async fn user_map(
                 None => Vec::new(),
             };
             let layers = colours.layers(
-                logged.iter().map(|t| (t.wgs_long, t.wgs_lat, count(t.found), count(t.not_found))),
+                logged.iter().map(|t| (t.wgs_long, t.wgs_lat, t.found, t.not_found)),
                 unlogged.iter().map(|t| (t.wgs_long, t.wgs_lat)),
             );
             draw(move || map::user_map(&style, &layers)).await
@@ -205,10 +205,6 @@ fn colour_param(q: &mut QueryParams, name: &'static str, default: Option<Colour>
             default
         }
     }
-}
-
-fn count(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(0)
 }
 
 /// Draw on a blocking thread, at most two images at a time.
