@@ -15,6 +15,9 @@ pub const ENV_VARS: &[&str] = &[
     "DB_MAX_CONNECTIONS",
     "AUTO_MIGRATE",
     "PHOTOS_DIR",
+    "PHOTOS_S3_BUCKET",
+    "PHOTOS_S3_REGION",
+    "PHOTOS_S3_ENDPOINT",
     "PUBLIC_URL",
     "LOG_FORMAT",
     "BACKEND_CORS_ORIGINS",
@@ -49,6 +52,13 @@ pub struct Config {
     pub auto_migrate: bool,
     /// Directory served under `/photos/` (seeded demo images live here).
     pub photos_dir: PathBuf,
+    /// Store uploaded photos in this S3 bucket instead of `photos_dir` (credentials from the
+    /// usual `AWS_*` variables); the `server` row with id 1 must then name the bucket's URL.
+    pub photos_s3_bucket: String,
+    /// The bucket's region (else `AWS_REGION`).
+    pub photos_s3_region: String,
+    /// An S3-compatible endpoint (MinIO, R2, …); empty = AWS.
+    pub photos_s3_endpoint: String,
     /// Public base URL of this server; the seed writes `{public_url}/photos/` into `server`.
     pub public_url: String,
     /// `json` (one object per line) or `pretty`.
@@ -104,6 +114,9 @@ impl Default for Config {
             db_max_connections: 16,
             auto_migrate: false,
             photos_dir: "data/photos".into(),
+            photos_s3_bucket: String::new(),
+            photos_s3_region: String::new(),
+            photos_s3_endpoint: String::new(),
             public_url: "http://127.0.0.1:8000".into(),
             log_format: "json".into(),
             backend_cors_origins: String::new(),

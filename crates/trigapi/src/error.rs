@@ -67,6 +67,12 @@ pub enum ApiError {
     /// 409 with a message (`Username '…' is already taken`).
     #[error("{0}")]
     Conflict(String),
+    /// The photo store failed: logged, answered 503 (try later).
+    #[error(transparent)]
+    Storage(Arc<crate::storage::StoreError>),
+    /// 502 with a message: a server we fetch from failed (`Failed to download photo`).
+    #[error("{0}")]
+    Upstream(&'static str),
     /// 503 with a message (`Cache unavailable or not configured`).
     #[error("{0}")]
     Unavailable(&'static str),
@@ -99,6 +105,12 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         ApiError::Database(Arc::new(e))
+    }
+}
+
+impl From<crate::storage::StoreError> for ApiError {
+    fn from(e: crate::storage::StoreError) -> Self {
+        ApiError::Storage(Arc::new(e))
     }
 }
 
@@ -145,6 +157,12 @@ impl IntoResponse for ApiError {
             }
             ApiError::Forbidden(msg) => (StatusCode::FORBIDDEN, Json(json!({ "detail": msg }))).into_response(),
             ApiError::Conflict(msg) => (StatusCode::CONFLICT, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::Upstream(msg) => (StatusCode::BAD_GATEWAY, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::Storage(err) => {
+                tracing::error!(error = %err, "photo store error");
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": "Photo storage unavailable" })))
+                    .into_response()
+            }
             ApiError::Internal(what) => {
                 tracing::error!(error = what, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal Server Error" }))).into_response()

@@ -14,12 +14,14 @@
 //! | `found:{u}` | `/trigs?exclude_found=true` for user `u` | the trigs `u` has logged |
 //! | `users:list`, `users:stats` | `/users` lists, those with `include=stats` | names; counts |
 //! | `logs:list`, `photos:list` | `/logs`, `/photos` lists | logs with names; photos with `log_date` |
+//! | `photos:list`, `trig:{t}:photos`, `user:{u}:photos`, `log:{l}:photos` | also `include=photos` on `/logs`, a trig's, a user's logs, `/logs/{l}` | the photos they embed |
 //! | `usernames` | log and photo lists, a log, a photo | their authors' names |
 //! | `logfields:{l}` | `/logs/{l}` | the log's fields |
 //! | `log:{l}`, `photo:{p}` | one log and its photo list; one photo | |
 //!
 //! Plain `/trigs` lists, trig details without `stats`, the trig map, the export and GeoJSON
-//! carry no log data, so no log write touches them.
+//! carry no log data, so no log write touches them; nor any photo write, which also leaves
+//! alone log lists and logs without `include=photos`, and the user's map.
 //!
 //! | write | tags |
 //! |---|---|
@@ -28,6 +30,9 @@
 //! | log deleted | all ten of "created"; `log:{l}` (the log and its photo list); the photo tags of "edited" |
 //! | user registered | `stats:site`, `users:list` |
 //! | profile changed | `profile:{u}`; when renamed also `user:{u}:badge`, `user:{u}:logs`, `user:{u}:photos`, `users:list` and `usernames` (every log and photo list, log and photo) |
+//! | photo added | `photos:list`, `trig:{t}:photos`, `user:{u}:photos`, `log:{l}:photos`; its counts: `stats:site`, `trigstats:{t}`, `userstats:{u}`, `user:{u}:badge`, `users:stats` |
+//! | photo edited or rotated | the four lists of "added"; `photo:{p}` |
+//! | photo deleted | all of "added"; `photo:{p}` |
 
 /// The content tags that reads add to their entries (beyond the key's own path prefixes), by
 /// name, so reads and writes cannot disagree on a spelling.
@@ -63,6 +68,24 @@ pub mod tag {
 
     /// `/users?include=stats`: every listed user's counts.
     pub const USERS_STATS: &str = "users:stats";
+
+    /// `/photos` lists, and `/logs?include=photos`: any photo.
+    pub const PHOTOS_LIST: &str = "photos:list";
+
+    /// A trig's photo list, and its logs with `include=photos`.
+    pub fn trig_photos(trig: i32) -> String {
+        format!("trig:{trig}:photos")
+    }
+
+    /// A user's photo list, and their logs with `include=photos`.
+    pub fn user_photos(user: i32) -> String {
+        format!("user:{user}:photos")
+    }
+
+    /// A log's photo list, and the log with `include=photos`.
+    pub fn log_photos(log: i32) -> String {
+        format!("log:{log}:photos")
+    }
 }
 
 /// Whether a raw `include` list names `token` (to tag an entry before the list is validated).
@@ -91,6 +114,12 @@ pub enum Write<'a> {
     UserRegistered,
     /// `user` changed their profile; `renamed` when the name changed.
     ProfileChanged { user: i32, renamed: bool },
+    /// A photo added to `user`'s log `log` on `trig`.
+    PhotoAdded { trig: i32, user: i32, log: i32 },
+    /// Photo `photo` of that log edited (caption, type, licence) or rotated (its files).
+    PhotoChanged { trig: i32, user: i32, log: i32, photo: i32 },
+    /// Photo `photo` of that log deleted.
+    PhotoDeleted { trig: i32, user: i32, log: i32, photo: i32 },
 }
 
 /// The tags `write` invalidates.
@@ -113,10 +142,17 @@ pub fn tags(write: &Write<'_>) -> Vec<String> {
             tag::profile(user),
             format!("user:{user}:badge"),
             format!("user:{user}:logs"),
-            format!("user:{user}:photos"),
+            tag::user_photos(user),
             "users:list".to_owned(),
             tag::USER_NAMES.to_owned(),
         ],
+        Write::PhotoAdded { trig, user, log } => [photo_lists(trig, user, log), photo_counts(trig, user)].concat(),
+        Write::PhotoChanged { trig, user, log, photo } => {
+            [photo_lists(trig, user, log), vec![format!("photo:{photo}")]].concat()
+        }
+        Write::PhotoDeleted { trig, user, log, photo } => {
+            [photo_lists(trig, user, log), photo_counts(trig, user), vec![format!("photo:{photo}")]].concat()
+        }
     }
 }
 
@@ -143,7 +179,25 @@ fn counted_tags(user: i32) -> Vec<String> {
 
 /// Photo lists and photos that show a log's date (or lose its photos).
 fn photo_tags(trig: i32, user: i32, photos: &[i32]) -> Vec<String> {
-    let mut tags = vec![format!("trig:{trig}:photos"), format!("user:{user}:photos"), "photos:list".to_owned()];
+    let mut tags = vec![tag::trig_photos(trig), tag::user_photos(user), tag::PHOTOS_LIST.to_owned()];
     tags.extend(photos.iter().map(|p| format!("photo:{p}")));
     tags
+}
+
+/// Every list showing a log's photos: all photos, the trig's, the user's and the log's (and the
+/// log lists and the log embedding them with `include=photos`).
+fn photo_lists(trig: i32, user: i32, log: i32) -> Vec<String> {
+    vec![tag::PHOTOS_LIST.to_owned(), tag::trig_photos(trig), tag::user_photos(user), tag::log_photos(log)]
+}
+
+/// What adding or removing a photo changes besides: the photo counts of the site, the trig
+/// (`trigstats`), the user (their stats, badge and the users lists with stats).
+fn photo_counts(trig: i32, user: i32) -> Vec<String> {
+    vec![
+        "stats:site".to_owned(),
+        tag::trigstats(trig),
+        tag::userstats(user),
+        format!("user:{user}:badge"),
+        tag::USERS_STATS.to_owned(),
+    ]
 }

@@ -13,6 +13,8 @@
 //!   `routes/admin.rs`.
 //! * [`invalidation`]: the table from each write to the cache tags it invalidates.
 //! * [`error`]: `ApiError`, the single mapping from errors to HTTP.
+//! * [`imaging`], [`storage`]: uploaded photos decoded, turned upright and re-encoded; the
+//!   directory or S3 bucket their files go to.
 //! * [`render`]: the PNG maps and badge, drawn as vectors with tiny-skia (no HTTP, no SQL).
 //! * [`seed`]: the real OS trig archive plus deterministic synthetic users, logs and photos.
 //! * [`startup`], [`config`], [`cli`], [`telemetry`]: building and running the server.
@@ -24,11 +26,13 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod imaging;
 pub mod invalidation;
 pub mod render;
 pub mod routes;
 pub mod seed;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod wire;

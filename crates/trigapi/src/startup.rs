@@ -50,8 +50,12 @@ impl Application {
         let listener =
             TcpListener::bind(&config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
         let cache = crate::cache::build(&config).await.context("configuring the response cache")?;
-        let state = AppState::new(db.clone(), config, cache).context("configuring authentication")?;
-        tracing::info!(mode = state.auth.mode(), "bearer token verification");
+        let state = AppState::new(db.clone(), config, cache)?;
+        tracing::info!(
+            mode = state.auth.mode(),
+            photos = state.photos.kind(),
+            "bearer token verification, photo store"
+        );
         let router = build_router(state);
         Ok(Self { listener, router, db })
     }

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use trigapi_cache::Cache;
 
-use crate::auth::{AuthConfigError, Authenticator};
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::Db;
+use crate::storage::PhotoStore;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,12 +18,16 @@ pub struct AppState {
     pub cache: Cache,
     /// Bearer token verification in the configured mode.
     pub auth: Arc<Authenticator>,
+    /// Where photo files are written and read.
+    pub photos: PhotoStore,
 }
 
 impl AppState {
-    /// The state over `db` and `cache`, with token verification as `config` says.
-    pub fn new(db: Db, config: Config, cache: Cache) -> Result<Self, AuthConfigError> {
-        let auth = Arc::new(Authenticator::from_config(&config)?);
-        Ok(Self { db, config: Arc::new(config), cache, auth })
+    /// The state over `db` and `cache`, with token verification and the photo store as
+    /// `config` says.
+    pub fn new(db: Db, config: Config, cache: Cache) -> anyhow::Result<Self> {
+        let auth = Arc::new(Authenticator::from_config(&config).context("configuring authentication")?);
+        let photos = PhotoStore::from_config(&config).context("configuring the photo store")?;
+        Ok(Self { db, config: Arc::new(config), cache, auth, photos })
     }
 }

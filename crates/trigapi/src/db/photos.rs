@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement};
 
-use super::{Counted, Db, DbError, Server, Tlog, Tphoto, Trig, User, count_where};
+use super::trigstats::{self, Recount};
+use super::{Counted, Db, DbError, Server, Tlog, Tphoto, Trig, Tx, User, count_where};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PhotoRow {
@@ -24,6 +25,7 @@ pub struct PhotoRow {
     pub license: String,
     pub filename: String,
     pub icon_filename: String,
+    pub server_id: i32,
     pub server_url: Option<String>,
     pub user_name: Option<String>,
     pub trig_id: Option<i32>,
@@ -57,6 +59,7 @@ fn select() -> SelectStatement {
         .column((Tphoto::Table, Tphoto::TextDesc))
         .expr_as(Expr::col((Tphoto::Table, Tphoto::PublicInd)), "license")
         .columns([(Tphoto::Table, Tphoto::Filename), (Tphoto::Table, Tphoto::IconFilename)])
+        .column((Tphoto::Table, Tphoto::ServerId))
         .expr_as(Expr::col((Server::Table, Server::Url)), "server_url")
         .expr_as(Expr::col((User::Table, User::Name)), "user_name")
         .expr_as(Expr::col((Tlog::Table, Tlog::TrigId)), "trig_id")
@@ -131,4 +134,121 @@ pub async fn for_logs(db: &Db, log_ids: &[i32]) -> Result<Vec<PhotoRow>, DbError
     let f = PhotoFilter { log_ids: Some(log_ids.to_vec()), ..Default::default() };
     db.fetch_all(&select().cond_where(condition(&f)).order_by((Tphoto::Table, Tphoto::Id), Order::Desc).to_owned())
         .await
+}
+
+/// The columns a photo's owner writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhotoText {
+    pub caption: String,
+    pub text_desc: String,
+    /// `T`, `F`, `L`, `P` or `O`.
+    pub kind: String,
+    /// `Y`, `C` or `N`.
+    pub license: String,
+}
+
+/// Where a photo's files are and what they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoFiles {
+    pub server_id: i32,
+    pub filename: String,
+    pub filesize: i32,
+    pub width: i32,
+    pub height: i32,
+    pub icon_filename: String,
+    pub icon_filesize: i32,
+    pub icon_width: i32,
+    pub icon_height: i32,
+}
+
+impl PhotoFiles {
+    fn columns(&self) -> [(Tphoto, Expr); 9] {
+        [
+            (Tphoto::ServerId, Expr::val(self.server_id)),
+            (Tphoto::Filename, Expr::val(self.filename.clone())),
+            (Tphoto::Filesize, Expr::val(self.filesize)),
+            (Tphoto::Width, Expr::val(self.width)),
+            (Tphoto::Height, Expr::val(self.height)),
+            (Tphoto::IconFilename, Expr::val(self.icon_filename.clone())),
+            (Tphoto::IconFilesize, Expr::val(self.icon_filesize)),
+            (Tphoto::IconWidth, Expr::val(self.icon_width)),
+            (Tphoto::IconHeight, Expr::val(self.icon_height)),
+        ]
+    }
+}
+
+impl PhotoText {
+    fn columns(&self) -> [(Tphoto, Expr); 4] {
+        [
+            (Tphoto::Name, Expr::val(self.caption.clone())),
+            (Tphoto::TextDesc, Expr::val(self.text_desc.clone())),
+            (Tphoto::Type, Expr::val(self.kind.clone())),
+            (Tphoto::PublicInd, Expr::val(self.license.clone())),
+        ]
+    }
+}
+
+/// Insert a live photo of `log_id` (source `F`, an API upload) and return its id. Its files are
+/// set with [`set_files`] in the same transaction, once the id has named them.
+pub async fn insert(tx: &mut Tx, log_id: i32, text: &PhotoText, files: &PhotoFiles, ip: &str) -> Result<i32, DbError> {
+    let columns = files.columns().into_iter().chain(text.columns());
+    let mut insert = Query::insert();
+    let (names, values): (Vec<_>, Vec<_>) = columns
+        .chain([
+            (Tphoto::TlogId, Expr::val(log_id)),
+            (Tphoto::IpAddr, Expr::val(ip.to_owned())),
+            (Tphoto::DeletedInd, Expr::val("N")),
+            (Tphoto::Source, Expr::val("F")),
+            (Tphoto::CrtTimestamp, Expr::val(chrono::Local::now().naive_local())),
+        ])
+        .unzip();
+    insert.into_table(Tphoto::Table).columns(names).values(values)?;
+    let id = tx.insert(&insert).await?;
+    i32::try_from(id).map_err(|_| DbError::Sqlx(sqlx::Error::Protocol("photo id out of range".into())))
+}
+
+/// Point photo `id` at new files; `source` records why (`R` for a rotation).
+pub async fn set_files(tx: &mut Tx, id: i32, files: &PhotoFiles, source: Option<&str>) -> Result<(), DbError> {
+    let mut update = Query::update();
+    update.table(Tphoto::Table).values(files.columns()).and_where(Expr::col(Tphoto::Id).eq(id));
+    if let Some(source) = source {
+        update.value(Tphoto::Source, source);
+    }
+    tx.execute(&update).await?;
+    Ok(())
+}
+
+/// Lock live photo `id` for a change of its files, if its file is still `filename`: `false`
+/// when another change came first (or the photo is gone). The lock is held until `tx` ends,
+/// so two changes of one photo cannot interleave.
+pub async fn claim(tx: &mut Tx, id: i32, filename: &str) -> Result<bool, DbError> {
+    let update = Query::update()
+        .table(Tphoto::Table)
+        .value(Tphoto::Filename, filename)
+        .and_where(Expr::col(Tphoto::Id).eq(id))
+        .and_where(Expr::col(Tphoto::Filename).eq(filename))
+        .and_where(Expr::col(Tphoto::DeletedInd).ne("Y"))
+        .to_owned();
+    Ok(tx.execute(&update).await? == 1)
+}
+
+/// Replace photo `id`'s caption, description, type and licence.
+pub async fn update_text(db: &Db, id: i32, text: &PhotoText) -> Result<(), DbError> {
+    let update =
+        Query::update().table(Tphoto::Table).values(text.columns()).and_where(Expr::col(Tphoto::Id).eq(id)).to_owned();
+    db.execute(&update).await?;
+    Ok(())
+}
+
+/// Soft-delete photo `id` and recount its trig's photos, in one transaction.
+pub async fn soft_delete(db: &Db, id: i32, trig_id: i32) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    let update = Query::update()
+        .table(Tphoto::Table)
+        .value(Tphoto::DeletedInd, "Y")
+        .and_where(Expr::col(Tphoto::Id).eq(id))
+        .to_owned();
+    tx.execute(&update).await?;
+    trigstats::refresh(&mut tx, trig_id, Recount::LogsAndPhotos).await?;
+    tx.commit().await
 }

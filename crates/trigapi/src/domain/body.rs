@@ -38,6 +38,17 @@ impl JsonBody {
         }
     }
 
+    /// Fields read from elsewhere than JSON (a multipart form's text fields, as strings).
+    pub fn from_fields(fields: Map<String, Value>) -> Self {
+        Self { fields, errors: Vec::new() }
+    }
+
+    /// Record `missing` for a field kept apart from the others (a form's file).
+    pub fn missing(&mut self, name: &str) {
+        let input = Value::Object(self.fields.clone());
+        self.error("missing", name, "Field required", input);
+    }
+
     fn value(&self, name: &str) -> Option<&Value> {
         self.fields.get(name).filter(|v| !v.is_null())
     }
@@ -50,8 +61,7 @@ impl JsonBody {
     pub fn require(&mut self, names: &[&str]) {
         for name in names {
             if self.value(name).is_none() {
-                let input = Value::Object(self.fields.clone());
-                self.error("missing", name, "Field required", input);
+                self.missing(name);
             }
         }
     }
@@ -81,6 +91,28 @@ impl JsonBody {
             return None;
         }
         Some(s.to_owned())
+    }
+
+    /// A one-character string out of `set` (pydantic's pattern `^[{set}]$`).
+    pub fn letter(&mut self, name: &str, set: &str) -> Option<String> {
+        let v = self.value(name)?.clone();
+        let Some(s) = v.as_str() else {
+            self.error("string_type", name, "Input should be a valid string", v);
+            return None;
+        };
+        let mut chars = s.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if set.contains(c) => Some(s.to_owned()),
+            _ => {
+                let pattern = format!("^[{set}]$");
+                let msg = format!("String should match pattern '{pattern}'");
+                self.errors.push(
+                    FieldError::new("string_pattern_mismatch", "body", name, msg, v)
+                        .with_ctx(json!({ "pattern": pattern })),
+                );
+                None
+            }
+        }
     }
 
     /// An integer (an integral float such as `5.0` too) within `min..=max`.

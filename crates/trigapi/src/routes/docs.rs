@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{admin, health, images, logs, metrics, photos, stats, trigs, users};
+use super::{admin, health, images, logs, metrics, photo_writes, photos, stats, trigs, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -19,7 +19,7 @@ use crate::state::AppState;
         trigs::list, trigs::get_one, trigs::by_waypoint, trigs::export, trigs::geojson, trigs::logs, trigs::photos,
         users::list, users::get_one, users::logs, users::photos, users::me, users::update_me, users::register,
         logs::list, logs::get_one, logs::photos, logs::create, logs::update, logs::delete,
-        photos::list, photos::get_one,
+        photos::list, photos::get_one, photo_writes::create, photo_writes::update, photo_writes::delete, photo_writes::rotate,
         images::trig_map, images::user_map, images::badge,
         admin::stats, admin::flush, admin::flush_export,
     ),

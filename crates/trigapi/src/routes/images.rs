@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db;
@@ -207,19 +206,13 @@ fn colour_param(q: &mut QueryParams, name: &'static str, default: Option<Colour>
     }
 }
 
-/// Draw on a blocking thread, at most two images at a time.
+/// Draw on a blocking thread (see [`super::on_cpu`]).
 async fn draw<F>(render: F) -> Result<Vec<u8>, ApiError>
 where
     F: FnOnce() -> Result<Vec<u8>, RenderError> + Send + 'static,
 {
-    static SLOTS: Semaphore = Semaphore::const_new(2);
-    let _slot = SLOTS.acquire().await.map_err(|_| ApiError::Internal("the render slots are closed"))?;
-    match tokio::task::spawn_blocking(render).await {
-        Ok(Ok(png)) => Ok(png),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "drawing an image failed");
-            Err(ApiError::Internal("drawing an image failed"))
-        }
-        Err(_) => Err(ApiError::Internal("drawing an image panicked")),
-    }
+    super::on_cpu(render).await?.map_err(|e| {
+        tracing::error!(error = %e, "drawing an image failed");
+        ApiError::Internal("drawing an image failed")
+    })
 }

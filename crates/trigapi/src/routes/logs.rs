@@ -60,19 +60,24 @@ pub(super) async fn log_page(
 
 /// A trig's or user's logs (`/trigs/{id}/logs`, `/users/{id}/logs`): `include`, `skip`,
 /// `limit`, newest first, photo denormalised fields null, links with `limit` and `skip` only.
+/// With `include=photos` the entry also depends on `photos_tag` (the trig's or user's photos).
 pub(super) async fn scoped_log_page(
     app: &AppState,
     request: &CacheRequest,
-    cached: Cached,
+    mut cached: Cached,
     query: Option<&str>,
     filter: LogFilter,
     base: String,
+    photos_tag: String,
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query);
     let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
     let page = Page::from_query(&mut q);
     let key = q.finish()?;
     let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+    if include.has("photos") {
+        cached = cached.tag(photos_tag);
+    }
     cached
         .params(key)
         .json(app, request, move |app| async move {
@@ -146,8 +151,11 @@ pub async fn list(
     let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
     let order = parse_order(order_raw.as_deref())?;
     let filter = LogFilter { trig_id: trig_id.map(filter_id), user_id: user_id.map(filter_id) };
-    Cached::new("logs", ttl::LOGS_LIST)
-        .tag(invalidation::tag::USER_NAMES.into())
+    let mut cached = Cached::new("logs", ttl::LOGS_LIST).tag(invalidation::tag::USER_NAMES.into());
+    if include.has("photos") {
+        cached = cached.tag(invalidation::tag::PHOTOS_LIST.into());
+    }
+    cached
         .subresource("list")
         .params(key)
         .json(&app, &request, move |app| async move {
@@ -176,8 +184,11 @@ pub async fn get_one(
     let mut q = QueryParams::parse(query.as_deref());
     let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
     let key = q.finish()?;
-    Cached::new("log", ttl::LOG)
-        .id(id.into())
+    let mut cached = Cached::new("log", ttl::LOG).id(id.into());
+    if invalidation::includes(include_raw.as_deref(), "photos") {
+        cached = cached.tag(invalidation::tag::log_photos(id));
+    }
+    cached
         .params(key)
         .tag(invalidation::tag::log_fields(id))
         .tag(invalidation::tag::USER_NAMES.into())

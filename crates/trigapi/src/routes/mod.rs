@@ -8,6 +8,7 @@
 //! | `logs.rs` | `/v1/logs`, `/v1/logs/{id}`, `/v1/logs/{id}/photos`; `POST /v1/logs`, `PATCH`/`DELETE /v1/logs/{id}` |
 //! | `images.rs` | `/v1/trigs/{id}/map`, `/v1/users/{id}/map`, `/v1/users/{id}/badge` (PNG) |
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
+//! | `photo_writes.rs` | `POST /v1/photos?log_id=` (upload), `PATCH`/`DELETE /v1/photos/{id}`, `POST /v1/photos/{id}/rotate` |
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
 //! | `health.rs` | `GET /health` |
 //! | `metrics.rs` | `GET /metrics` (Prometheus) |
@@ -19,15 +20,17 @@ mod health;
 mod images;
 mod logs;
 mod metrics;
+mod photo_writes;
 mod photos;
 mod stats;
 mod trigs;
 mod users;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use serde_json::json;
 use tower_http::compression::CompressionLayer;
 
@@ -68,8 +71,12 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/logs", get(logs::list).post(logs::create))
         .route("/v1/logs/{log_id}", get(logs::get_one).patch(logs::update).delete(logs::delete))
         .route("/v1/logs/{log_id}/photos", get(logs::photos))
-        .route("/v1/photos", get(photos::list))
-        .route("/v1/photos/{photo_id}", get(photos::get_one))
+        .route(
+            "/v1/photos",
+            get(photos::list).post(photo_writes::create).layer(DefaultBodyLimit::max(photo_writes::UPLOAD_BODY_LIMIT)),
+        )
+        .route("/v1/photos/{photo_id}", get(photos::get_one).patch(photo_writes::update).delete(photo_writes::delete))
+        .route("/v1/photos/{photo_id}/rotate", post(photo_writes::rotate))
         .merge(uncached)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -96,6 +103,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
             .unwrap_or_default();
         Ok(ClientIp(ip.chars().take(15).collect()))
     }
+}
+
+/// Run CPU-heavy work (drawing an image, processing a photo) on a blocking thread, at most two
+/// at a time: a 4000 px map or a 100-megapixel upload holds hundreds of MB while it runs.
+pub(crate) async fn on_cpu<T, F>(work: F) -> Result<T, crate::error::ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _slot = SLOTS.acquire().await.map_err(|_| crate::error::ApiError::Internal("the CPU slots are closed"))?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| crate::error::ApiError::Internal("CPU work panicked"))
 }
 
 async fn method_not_allowed() -> Response {

@@ -205,7 +205,8 @@ pub async fn logs(
     let id = path_int("trig_id", &raw_id)?;
     let filter = LogFilter { trig_id: Some(filter_id(id)), user_id: None };
     let cached = Cached::new("trig", ttl::TRIG_LOGS).id(id).subresource("logs").tag(tag::USER_NAMES.into());
-    scoped_log_page(&app, &request, cached, query.as_deref(), filter, format!("/v1/trigs/{id}/logs")).await
+    let (base, photos) = (format!("/v1/trigs/{id}/logs"), tag::trig_photos(filter_id(id)));
+    scoped_log_page(&app, &request, cached, query.as_deref(), filter, base, photos).await
 }
 
 /// A trig's photos, newest first (variant B with denormalised fields).

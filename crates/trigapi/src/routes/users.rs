@@ -121,7 +121,8 @@ pub async fn logs(
     let id = path_int("user_id", &raw_id)?;
     let filter = LogFilter { user_id: Some(filter_id(id)), trig_id: None };
     let cached = Cached::new("user", ttl::USER_LOGS).id(id).subresource("logs");
-    scoped_log_page(&app, &request, cached, query.as_deref(), filter, format!("/v1/users/{id}/logs")).await
+    let (base, photos) = (format!("/v1/users/{id}/logs"), tag::user_photos(filter_id(id)));
+    scoped_log_page(&app, &request, cached, query.as_deref(), filter, base, photos).await
 }
 
 /// A user's photos, newest first (variant B with denormalised fields).

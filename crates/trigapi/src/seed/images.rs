@@ -8,26 +8,17 @@ use anyhow::Context;
 use image::codecs::jpeg::JpegEncoder;
 use image::{Rgb, RgbImage};
 
+use crate::db::photos::PhotoFiles;
+use crate::storage::PHOTOS_SERVER_ID;
+
 /// Images in the pool; photo `id` uses image `id % POOL_SIZE`.
 pub const POOL_SIZE: usize = 24;
 
 /// Directory under `PHOTOS_DIR` holding the pool.
 pub const POOL_DIR: &str = "demo";
 
-#[derive(Debug, Clone)]
-pub struct PoolImage {
-    pub filename: String,
-    pub filesize: i32,
-    pub width: i32,
-    pub height: i32,
-    pub icon_filename: String,
-    pub icon_filesize: i32,
-    pub icon_width: i32,
-    pub icon_height: i32,
-}
-
 /// Draw the pool into `photos_dir/demo/` and return each image's metadata.
-pub fn write_pool(photos_dir: &Path) -> anyhow::Result<Vec<PoolImage>> {
+pub fn write_pool(photos_dir: &Path) -> anyhow::Result<Vec<PhotoFiles>> {
     let dir = photos_dir.join(POOL_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     (0..POOL_SIZE)
@@ -37,7 +28,8 @@ pub fn write_pool(photos_dir: &Path) -> anyhow::Result<Vec<PoolImage>> {
             let (p_name, i_name) = (format!("P{k:02}.jpg"), format!("I{k:02}.jpg"));
             let p_size = write_jpeg(&dir.join(&p_name), &photo, 80)?;
             let i_size = write_jpeg(&dir.join(&i_name), &icon, 85)?;
-            Ok(PoolImage {
+            Ok(PhotoFiles {
+                server_id: PHOTOS_SERVER_ID,
                 filename: format!("{POOL_DIR}/{p_name}"),
                 filesize: p_size,
                 width: 640,

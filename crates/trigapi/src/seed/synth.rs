@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::images::PoolImage;
 use super::trigpoints::ArchiveRow;
+use crate::db::photos::PhotoFiles;
 use crate::db::seed_writer::{NewLog, NewPhoto, NewTrig, NewTrigStats, NewUser};
 
 const SEED: u64 = 0x7219_5EED;
@@ -174,7 +174,7 @@ const CAPTIONS: &[&str] =
 
 /// Generate users, logs, photos and `trigstats`; updates each trig's `condition` to its latest
 /// log's condition.
-pub fn generate(archive: &[ArchiveRow], trigs: &mut [NewTrig], sizes: Sizes, pool: &[PoolImage]) -> Synthetic {
+pub fn generate(archive: &[ArchiveRow], trigs: &mut [NewTrig], sizes: Sizes, pool: &[PhotoFiles]) -> Synthetic {
     let mut rng = fastrand::Rng::with_seed(SEED);
     let (start, end) = date_range();
     let span_days = (end - start).num_days().max(1);
@@ -305,7 +305,7 @@ fn make_log(rng: &mut fastrand::Rng, user: &NewUser, trig: &NewTrig, arch: &Arch
     }
 }
 
-fn make_photos(rng: &mut fastrand::Rng, logs: &[NewLog], pool: &[PoolImage]) -> Vec<NewPhoto> {
+fn make_photos(rng: &mut fastrand::Rng, logs: &[NewLog], pool: &[PhotoFiles]) -> Vec<NewPhoto> {
     let mut photos = Vec::with_capacity(logs.len());
     for log in logs {
         let n = match rng.f64() {
@@ -320,7 +320,7 @@ fn make_photos(rng: &mut fastrand::Rng, logs: &[NewLog], pool: &[PoolImage]) -> 
             photos.push(NewPhoto {
                 id,
                 tlog_id: log.id,
-                server_id: 1,
+                server_id: img.server_id,
                 kind: weighted_code(rng, &[("T", 60), ("L", 20), ("F", 10), ("P", 5), ("O", 4), ("", 1)]).into(),
                 filename: img.filename.clone(),
                 filesize: img.filesize,

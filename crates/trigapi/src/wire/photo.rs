@@ -70,6 +70,7 @@ impl TPhotoResponse {
             license,
             filename,
             icon_filename,
+            server_id: _,
             server_url,
             user_name,
             trig_id,

@@ -174,6 +174,8 @@ async fn drop_orphans(admin: &Db, backend: Backend) {
 pub struct TestApp {
     router: Router,
     pub db: Db,
+    /// Where the app keeps photo files.
+    pub photos_dir: std::path::PathBuf,
 }
 
 pub struct TestResponse {
@@ -210,6 +212,10 @@ impl TestApp {
         }
         let url = new_database(backend).await.expect("create a test database");
         let mut config = test_config(&url);
+        // Its own photo directory: apps that upload must not overwrite each other's files.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        config.photos_dir.set_file_name(format!("trigapi-test-photos-{}-{n}", std::process::id()));
         let db = Db::connect(&url, 4).await.expect("connect");
         seed::run(&db, &config, Scale::Demo, &mut NoProgress).await.expect("seed");
         db.close().await;
@@ -242,8 +248,9 @@ impl TestApp {
     pub async fn with_config(config: Config) -> Self {
         let db = Db::connect(&config.database_url, 4).await.expect("connect to the test database");
         let cache = trigapi::cache::build(&config).await.expect("cache configuration");
-        let router = build_router(AppState::new(db.clone(), config, cache).expect("authentication configuration"));
-        Self { router, db }
+        let photos_dir = config.photos_dir.clone();
+        let router = build_router(AppState::new(db.clone(), config, cache).expect("state configuration"));
+        Self { router, db, photos_dir }
     }
 
     /// The router, for requests that need the raw response.

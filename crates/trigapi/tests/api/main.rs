@@ -19,5 +19,6 @@ mod misc;
 mod photos;
 mod properties;
 mod trigs;
+mod uploads;
 mod users;
 mod writes;

@@ -1,6 +1,9 @@
 //! Read-your-writes, for every write and every cached read, generated from the invalidation
 //! table (`trigapi::invalidation`).
 //!
+//! The writes: log create, edit and delete; photo upload, edit, rotation and delete; a rename,
+//! another profile change and a registration.
+//!
 //! For each write: warm every read of the catalogue (second request a HIT), perform the write,
 //! then read again. A read whose entry depends on a tag the write invalidates (its
 //! `Surrogate-Key` header meets `invalidation::tags(write)`) must be a MISS; every other read
@@ -50,6 +53,7 @@ fn catalogue(ids: &Ids) -> Vec<(&'static str, String, Option<i64>)> {
         ("/v1/trigs/geojson", "/v1/trigs/geojson".into(), None),
         ("/v1/trigs/{trig_id}/logs", format!("/v1/trigs/{t}/logs"), None),
         ("/v1/trigs/{trig_id}/logs", format!("/v1/trigs/{t2}/logs"), None),
+        ("/v1/trigs/{trig_id}/logs", format!("/v1/trigs/{t}/logs?include=photos"), None),
         ("/v1/trigs/{trig_id}/photos", format!("/v1/trigs/{t}/photos"), None),
         ("/v1/trigs/{trig_id}/map", format!("/v1/trigs/{t}/map"), None),
         ("/v1/users", "/v1/users?limit=5".into(), None),
@@ -58,6 +62,7 @@ fn catalogue(ids: &Ids) -> Vec<(&'static str, String, Option<i64>)> {
         ("/v1/users/{user_id}", format!("/v1/users/{u}?include=stats,breakdown"), None),
         ("/v1/users/{user_id}", format!("/v1/users/{u2}?include=stats"), None),
         ("/v1/users/{user_id}/logs", format!("/v1/users/{u}/logs"), None),
+        ("/v1/users/{user_id}/logs", format!("/v1/users/{u}/logs?include=photos"), None),
         ("/v1/users/{user_id}/photos", format!("/v1/users/{u}/photos"), None),
         ("/v1/users/{user_id}/photos", format!("/v1/users/{u2}/photos"), None),
         ("/v1/users/{user_id}/map", format!("/v1/users/{u}/map"), None),
@@ -94,6 +99,9 @@ const MAY_STAY_THE_SAME: &[(&str, &str)] = &[
     ("rename", "/v1/photos"),
     ("rename", "/v1/users?"),
     ("rename", "/v1/trigs/"),
+    // The first page of users with stats may not show the photo's owner.
+    ("upload", "/v1/users?include=stats"),
+    ("photo-delete", "/v1/users?include=stats"),
     // A new account has the highest id: the first page of users stays the same.
     ("register", "/v1/users?"),
 ];
@@ -202,6 +210,16 @@ async fn check(app: &TestApp, ids: &Ids, name: &str, write: Write<'_>, perform: 
     assert!(misses > 0 && misses < reads.len(), "{name}: {misses} of {} reads were invalidated", reads.len());
 }
 
+/// The ids of log `l`'s photos.
+async fn live_photos(app: &TestApp, l: i32) -> Vec<i32> {
+    app.ok(&format!("/v1/logs/{l}/photos?limit=100")).await["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["id"].as_i64().map(|id| id as i32))
+        .collect()
+}
+
 async fn every_write_invalidates_exactly_what_it_changes(app: TestApp) {
     let ids = ids(&app).await;
     catalogue_covers_every_cached_endpoint(&app, &ids).await;
@@ -213,18 +231,36 @@ async fn every_write_invalidates_exactly_what_it_changes(app: TestApp) {
     })
     .await;
 
-    let photos: Vec<i32> = app.ok(&format!("/v1/logs/{l}/photos")).await["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|p| p["id"].as_i64().map(|id| id as i32))
-        .collect();
+    let photos = live_photos(&app, l).await;
     assert!(!photos.is_empty());
     let edit = json!({"date": "2026-11-24", "condition": "D", "comment": "Edited"});
     check(&app, &ids, "edit", Write::LogEdited { trig: t, user: u, log: l, photos: &photos }, async || {
         send(&app, Method::PATCH, &format!("/v1/logs/{l}"), Some(&owner), &edit.to_string()).await
     })
     .await;
+
+    let p = ids.p as i32;
+    let photo = format!("/v1/photos/{p}");
+    let jpeg = crate::uploads::fixture("landscape.jpg");
+    check(&app, &ids, "upload", Write::PhotoAdded { trig: t, user: u, log: l }, async || {
+        let form = crate::uploads::form(Some(&jpeg), crate::uploads::FIELDS);
+        crate::uploads::upload(&app, l.into(), Some(&owner), form).await
+    })
+    .await;
+    check(&app, &ids, "photo-edit", Write::PhotoChanged { trig: t, user: u, log: l, photo: p }, async || {
+        send(&app, Method::PATCH, &photo, Some(&owner), r#"{"caption": "Edited caption"}"#).await
+    })
+    .await;
+    check(&app, &ids, "rotate", Write::PhotoChanged { trig: t, user: u, log: l, photo: p }, async || {
+        send(&app, Method::POST, &format!("{photo}/rotate"), Some(&owner), "").await
+    })
+    .await;
+    check(&app, &ids, "photo-delete", Write::PhotoDeleted { trig: t, user: u, log: l, photo: p }, async || {
+        send(&app, Method::DELETE, &photo, Some(&owner), "").await
+    })
+    .await;
+
+    let photos = live_photos(&app, l).await;
     check(&app, &ids, "delete", Write::LogDeleted { trig: t, user: u, log: l, photos: &photos }, async || {
         send(&app, Method::DELETE, &format!("/v1/logs/{l}"), Some(&owner), "").await
     })

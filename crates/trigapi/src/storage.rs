@@ -1,0 +1,116 @@
+//! Where photo files live: a local directory by default (this server serves it under
+//! `/photos/`), or an S3-compatible bucket (AWS, MinIO, R2, …) when `PHOTOS_S3_BUCKET` is set.
+//! Both sit behind one [`object_store`] interface.
+//!
+//! Keys are the `tphoto.filename` values (`001/P01234.jpg`), relative to the directory or
+//! bucket, and the `server` row the photos point at must name the URL they are served from.
+
+use std::sync::Arc;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::config::Config;
+
+/// The `server` row of the photos this store holds (the original's `PHOTOS_SERVER_ID`).
+pub const PHOTOS_SERVER_ID: i32 = 1;
+
+/// The photo files.
+#[derive(Clone)]
+pub struct PhotoStore {
+    inner: Arc<dyn ObjectStore>,
+    kind: &'static str,
+}
+
+/// A store operation failed (unreachable bucket, full disk, missing object).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("photo store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("photo store key {0:?} is not a valid path")]
+    Key(String),
+}
+
+impl PhotoStore {
+    /// The store the configuration names (creating the local directory if needed).
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        if config.photos_s3_bucket.trim().is_empty() {
+            std::fs::create_dir_all(&config.photos_dir)?;
+            let local = LocalFileSystem::new_with_prefix(&config.photos_dir)?;
+            return Ok(Self { inner: Arc::new(local), kind: "local" });
+        }
+        // Credentials come from the usual AWS variables (or the instance's role).
+        let mut s3 = AmazonS3Builder::from_env().with_bucket_name(config.photos_s3_bucket.trim());
+        if !config.photos_s3_region.is_empty() {
+            s3 = s3.with_region(&config.photos_s3_region);
+        }
+        if !config.photos_s3_endpoint.is_empty() {
+            s3 = s3
+                .with_endpoint(&config.photos_s3_endpoint)
+                .with_allow_http(config.photos_s3_endpoint.starts_with("http://"));
+        }
+        Ok(Self { inner: Arc::new(s3.build()?), kind: "s3" })
+    }
+
+    /// `local` or `s3`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.put(&path(key)?, PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(self.inner.get(&path(key)?).await?.bytes().await?.to_vec())
+    }
+
+    /// Remove `keys`, logging (not failing on) what cannot be removed: used to clean up after
+    /// a write that did not complete.
+    pub async fn remove(&self, keys: &[String]) {
+        for key in keys {
+            let result = match path(key) {
+                Ok(p) => self.inner.delete(&p).await.map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(key = %key, error = %e, "could not remove a photo file");
+            }
+        }
+    }
+}
+
+fn path(key: &str) -> Result<Path, StoreError> {
+    Path::parse(key).map_err(|_| StoreError::Key(key.to_owned()))
+}
+
+/// The keys of photo `id`'s file and thumbnail at `revision` (0 for an upload, then one more
+/// per rotation): `001/P01234.jpg`, `001/I01234.jpg`, `001/P01234_r1.jpg`, …
+pub fn photo_keys(id: i32, revision: u32) -> (String, String) {
+    let dir = format!("{:03}", id / 1000);
+    let suffix = if revision == 0 { String::new() } else { format!("_r{revision}") };
+    (format!("{dir}/P{id:05}{suffix}.jpg"), format!("{dir}/I{id:05}{suffix}.jpg"))
+}
+
+/// The revision a filename of [`photo_keys`] carries (0 for any other name).
+pub fn revision_of(filename: &str) -> u32 {
+    filename.strip_suffix(".jpg").and_then(|stem| stem.rsplit_once("_r")).and_then(|(_, n)| n.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_sites_layout() {
+        assert_eq!(photo_keys(1234, 0), ("001/P01234.jpg".into(), "001/I01234.jpg".into()));
+        assert_eq!(photo_keys(7, 2), ("000/P00007_r2.jpg".into(), "000/I00007_r2.jpg".into()));
+        assert_eq!(photo_keys(402_671, 0).0, "402/P402671.jpg");
+        assert_eq!(revision_of("000/P00500_r12.jpg"), 12);
+        assert_eq!(revision_of("000/P00500.jpg"), 0);
+        assert_eq!(revision_of("demo/P03.jpg"), 0);
+    }
+}
