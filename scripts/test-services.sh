@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432, trust auth) and MariaDB (127.0.0.1:3306, root without a
-# password) are running for the test suite, and that `redis-server` is installed (the cache tests
-# start their own servers on free ports). Installs what is missing with apt on a Debian/Ubuntu
+# password) are running for the test suite, and that `redis-server` and moto (an S3-compatible
+# server, from PyPI) are installed (the cache and photo-store tests start their own servers on
+# free ports). Installs what is missing with apt on a Debian/Ubuntu
 # machine (needs root). Prints the variables to export.
 set -euo pipefail
 
@@ -39,6 +40,14 @@ command -v redis-server >/dev/null || apt_install redis-server
 command -v redis-cli >/dev/null || apt_install redis-tools
 command -v openssl >/dev/null || apt_install openssl   # the TLS test makes a certificate
 
+# moto, an S3-compatible server, for the photo-store test (it starts its own on a free port).
+if ! python3 -c "import moto.server" 2>/dev/null; then
+  command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  python3 -m pip install --quiet "moto[server]" >&2 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "moto[server]" >&2
+fi
+
 echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
 echo "export TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql"
 echo "export TRIGAPI_REQUIRE_REDIS=1"
+echo "export TRIGAPI_REQUIRE_S3=1"

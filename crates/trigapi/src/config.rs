@@ -18,6 +18,8 @@ pub const ENV_VARS: &[&str] = &[
     "PHOTOS_S3_BUCKET",
     "PHOTOS_S3_REGION",
     "PHOTOS_S3_ENDPOINT",
+    "PHOTOS_S3_ACCESS_KEY_ID",
+    "PHOTOS_S3_SECRET_ACCESS_KEY",
     "PUBLIC_URL",
     "LOG_FORMAT",
     "BACKEND_CORS_ORIGINS",
@@ -59,6 +61,9 @@ pub struct Config {
     pub photos_s3_region: String,
     /// An S3-compatible endpoint (MinIO, R2, …); empty = AWS.
     pub photos_s3_endpoint: String,
+    /// The bucket's credentials, when not from the `AWS_*` variables or the instance role.
+    pub photos_s3_access_key_id: String,
+    pub photos_s3_secret_access_key: String,
     /// Public base URL of this server; the seed writes `{public_url}/photos/` into `server`.
     pub public_url: String,
     /// `json` (one object per line) or `pretty`.
@@ -117,6 +122,8 @@ impl Default for Config {
             photos_s3_bucket: String::new(),
             photos_s3_region: String::new(),
             photos_s3_endpoint: String::new(),
+            photos_s3_access_key_id: String::new(),
+            photos_s3_secret_access_key: String::new(),
             public_url: "http://127.0.0.1:8000".into(),
             log_format: "json".into(),
             backend_cors_origins: String::new(),

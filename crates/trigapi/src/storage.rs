@@ -6,11 +6,12 @@
 //! bucket, and the `server` row the photos point at must name the URL they are served from.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::config::Config;
 
@@ -41,8 +42,20 @@ impl PhotoStore {
             let local = LocalFileSystem::new_with_prefix(&config.photos_dir)?;
             return Ok(Self { inner: Arc::new(local), kind: "local" });
         }
-        // Credentials come from the usual AWS variables (or the instance's role).
-        let mut s3 = AmazonS3Builder::from_env().with_bucket_name(config.photos_s3_bucket.trim());
+        // Credentials come from the configuration, else the usual AWS variables (or the
+        // instance's role). An unreachable store fails an upload within seconds, not minutes.
+        let retry = RetryConfig { max_retries: 2, retry_timeout: Duration::from_secs(10), ..RetryConfig::default() };
+        let client =
+            ClientOptions::new().with_connect_timeout(Duration::from_secs(5)).with_timeout(Duration::from_secs(60));
+        let mut s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(config.photos_s3_bucket.trim())
+            .with_retry(retry)
+            .with_client_options(client);
+        if !config.photos_s3_access_key_id.is_empty() {
+            s3 = s3
+                .with_access_key_id(&config.photos_s3_access_key_id)
+                .with_secret_access_key(&config.photos_s3_secret_access_key);
+        }
         if !config.photos_s3_region.is_empty() {
             s3 = s3.with_region(&config.photos_s3_region);
         }

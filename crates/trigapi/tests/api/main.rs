@@ -18,6 +18,7 @@ mod matrix;
 mod misc;
 mod photos;
 mod properties;
+mod s3;
 mod trigs;
 mod uploads;
 mod users;
