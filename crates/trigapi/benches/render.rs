@@ -10,46 +10,18 @@
 //!
 //! Run: `DATABASE_URL=sqlite:///var/tmp/trigapi-bench/full.db BENCH_USER=123 cargo bench -p trigapi --bench render`
 
+mod common;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
+
+use common::{report, time};
 
 use trigapi::db::{self, Db};
 use trigapi::render::Colour;
 use trigapi::render::badge::{self, BadgeText};
 use trigapi::render::frame::Projection;
 use trigapi::render::map::{self, UserMapColours, UserMapStyle};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn report(name: &str, mut samples: Vec<Duration>, bytes: usize) {
-    samples.sort_unstable();
-    let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
-    println!(
-        "| {name} | {} | {} | {} | {} | {bytes} |",
-        samples.len(),
-        ms(percentile(&samples, 0.5)),
-        ms(percentile(&samples, 0.99)),
-        ms(samples[samples.len() - 1])
-    );
-}
-
-/// Time `f` `rounds` times after two warm-up calls; returns the samples and the last output size.
-fn time(rounds: usize, mut f: impl FnMut(usize) -> Vec<u8>) -> (Vec<Duration>, usize) {
-    let mut len = 0;
-    for i in 0..2 {
-        len = f(i).len();
-    }
-    let samples = (0..rounds)
-        .map(|i| {
-            let start = Instant::now();
-            len = std::hint::black_box(f(i)).len();
-            start.elapsed()
-        })
-        .collect();
-    (samples, len)
-}
 
 async fn time_async<T, Fut: Future<Output = T>>(rounds: usize, mut f: impl FnMut() -> Fut) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(rounds);

