@@ -49,13 +49,12 @@ impl PhotoInput {
     /// `public_ind` (the original's aliases).
     fn read(body: &mut JsonBody, aliases: bool) -> Self {
         let caption = body.string("caption", 0, Some(80));
+        let caption = caption.or_else(|| aliases.then(|| body.string("name", 0, Some(80))).flatten());
+        let text_desc = body.string("text_desc", 0, Some(65_535));
+        let kind = body.letter("type", TYPES);
         let license = body.letter("license", LICENSES);
-        Self {
-            caption: caption.or_else(|| aliases.then(|| body.string("name", 0, Some(80))).flatten()),
-            text_desc: body.string("text_desc", 0, Some(65_535)),
-            kind: body.letter("type", TYPES),
-            license: license.or_else(|| aliases.then(|| body.letter("public_ind", LICENSES)).flatten()),
-        }
+        let license = license.or_else(|| aliases.then(|| body.letter("public_ind", LICENSES)).flatten());
+        Self { caption, text_desc, kind, license }
     }
 
     /// The fields present applied over `current`.
