@@ -13,7 +13,7 @@
 
 use std::io::Cursor;
 
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use jpeg_encoder::{ColorType, Encoder};
@@ -99,9 +99,10 @@ pub fn process(bytes: &[u8], turn: Turn) -> Result<Processed, ImagingError> {
         Turn::ThreeQuarters => img.rotate270(),
     };
     let rgb = over_white(img);
-    let photo = fit(rgb, MAX_SIDE, FilterType::Lanczos3)?;
-    let icon = fit(photo.clone(), ICON_SIDE, FilterType::Bilinear)?;
-    Ok(Processed { photo: encode(&photo, PHOTO_QUALITY)?, icon: encode(&icon, ICON_QUALITY)? })
+    let photo = fit(&rgb, MAX_SIDE, FilterType::Lanczos3)?.unwrap_or(rgb);
+    let icon = fit(&photo, ICON_SIDE, FilterType::Bilinear)?;
+    let icon = encode(icon.as_ref().unwrap_or(&photo), ICON_QUALITY)?;
+    Ok(Processed { photo: encode(&photo, PHOTO_QUALITY)?, icon })
 }
 
 /// The picture with its EXIF orientation applied, refusing what is not a supported image or
@@ -159,22 +160,23 @@ fn over_white(img: DynamicImage) -> RgbImage {
     })
 }
 
-/// `img` shrunk, keeping its proportions, so that its longest side is at most `side`
-/// (fast_image_resize: the same convolution as `image`'s, with SIMD, ten times faster).
-fn fit(img: RgbImage, side: u32, filter: FilterType) -> Result<RgbImage, ImagingError> {
+/// `img` shrunk, keeping its proportions, so that its longest side is at most `side`; `None`
+/// when it already fits (fast_image_resize: the same convolution as `image`'s, with SIMD, ten
+/// times faster). The source is read in place, never copied.
+fn fit(img: &RgbImage, side: u32, filter: FilterType) -> Result<Option<RgbImage>, ImagingError> {
     let (w, h) = img.dimensions();
     if w.max(h) <= side {
-        return Ok(img);
+        return Ok(None);
     }
     let scale = f64::from(side) / f64::from(w.max(h));
     let scaled = |n: u32| ((f64::from(n) * scale).round() as u32).clamp(1, side);
     let (nw, nh) = (scaled(w), scaled(h));
     let failed = |e: &dyn std::fmt::Display| ImagingError::Invalid(format!("resizing failed: {e}"));
-    let src = Image::from_vec_u8(w, h, img.into_raw(), PixelType::U8x3).map_err(|e| failed(&e))?;
+    let src = ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(|e| failed(&e))?;
     let mut dst = Image::new(nw, nh, PixelType::U8x3);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
     Resizer::new().resize(&src, &mut dst, &options).map_err(|e| failed(&e))?;
-    RgbImage::from_raw(nw, nh, dst.into_vec()).ok_or_else(|| failed(&"the buffer size"))
+    RgbImage::from_raw(nw, nh, dst.into_vec()).map(Some).ok_or_else(|| failed(&"the buffer size"))
 }
 
 /// JPEG with jpeg-encoder (AVX2 where the CPU has it: 1.75 times `image`'s encoder).

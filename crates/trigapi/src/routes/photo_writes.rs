@@ -341,8 +341,11 @@ async fn read_original(app: &AppState, row: &PhotoRow) -> Result<Vec<u8>, ApiErr
         tracing::warn!(photo = row.id, url = %url, error = %e, "downloading a photo failed");
         ApiError::Upstream("Failed to download photo")
     };
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| failed(&e))?;
-    let response = client.get(&url).send().await.map_err(|e| failed(&e))?;
+    // One client for every download, made on the first: most servers never need it.
+    static CLIENT: tokio::sync::OnceCell<reqwest::Client> = tokio::sync::OnceCell::const_new();
+    let client =
+        CLIENT.get_or_try_init(|| async { reqwest::Client::builder().build() }).await.map_err(|e| failed(&e))?;
+    let response = client.get(&url).timeout(Duration::from_secs(30)).send().await.map_err(|e| failed(&e))?;
     let mut response = response.error_for_status().map_err(|e| failed(&e))?;
     let mut bytes = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| failed(&e))? {
