@@ -118,9 +118,9 @@ fn upload_error(e: ImagingError) -> ApiError {
     })
 }
 
-/// A live photo and the owner of its log, or 404.
-async fn photo_and_owner(app: &AppState, raw_id: &str) -> Result<(PhotoRow, Owner), ApiError> {
-    let id = as_row_id(path_int("photo_id", raw_id)?).ok_or(ApiError::not_found("Photo not found"))?;
+/// Live photo `id` (as the path gave it) and the owner of its log, or 404.
+async fn photo_and_owner(app: &AppState, id: i64) -> Result<(PhotoRow, Owner), ApiError> {
+    let id = as_row_id(id).ok_or(ApiError::not_found("Photo not found"))?;
     let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;
     let (Some(user), Some(trig)) = (row.user_id, row.trig_id) else {
         return Err(ApiError::not_found("TLog not found for photo"));
@@ -255,11 +255,11 @@ pub async fn update(
     Path(raw_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<TPhotoResponse>, ApiError> {
-    path_int("photo_id", &raw_id)?;
+    let id = path_int("photo_id", &raw_id)?;
     let mut body = JsonBody::parse(&body)?;
     let input = PhotoInput::read(&mut body, true);
     body.finish()?;
-    let (row, owner) = photo_and_owner(&app, &raw_id).await?;
+    let (row, owner) = photo_and_owner(&app, id).await?;
     caller.may_edit(owner.user)?;
     let current = PhotoText { caption: row.caption, text_desc: row.text_desc, kind: row.kind, license: row.license };
     db::photos::update_text(&app.db, row.id, &input.over(current)).await?;
@@ -277,7 +277,7 @@ pub async fn delete(
     Writer(caller): Writer,
     Path(raw_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (row, owner) = photo_and_owner(&app, &raw_id).await?;
+    let (row, owner) = photo_and_owner(&app, path_int("photo_id", &raw_id)?).await?;
     caller.may_edit(owner.user)?;
     db::photos::soft_delete(&app.db, row.id, owner.trig).await?;
     owner.invalidate(&app, row.id, true).await;
@@ -299,7 +299,7 @@ pub async fn rotate(
     Path(raw_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<TPhotoResponse>, ApiError> {
-    path_int("photo_id", &raw_id)?;
+    let id = path_int("photo_id", &raw_id)?;
     let turn = if body.iter().all(u8::is_ascii_whitespace) {
         Turn::Quarter
     } else {
@@ -312,7 +312,7 @@ pub async fn rotate(
         body.finish()?;
         turn.and_then(Turn::from_degrees).unwrap_or(Turn::Quarter)
     };
-    let (row, owner) = photo_and_owner(&app, &raw_id).await?;
+    let (row, owner) = photo_and_owner(&app, id).await?;
     caller.may_edit(owner.user)?;
     let original = read_original(&app, &row).await?;
     let processed = super::on_cpu(move || imaging::process(&original, turn)).await?.map_err(|e| {
