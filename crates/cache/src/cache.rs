@@ -2,7 +2,7 @@
 //! behind one call, [`Cache::serve`].
 
 use std::any::{Any, TypeId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,7 +17,7 @@ use crate::envelope::{Entry, EntryMeta};
 use crate::events;
 use crate::flight::{Aborted, SingleFlight};
 use crate::freshness::{Freshness, Timing, assess};
-use crate::generations::{GLOBAL, Generations, Lookup, parse_message};
+use crate::generations::{GLOBAL, Generations, Lookup, Sequence, parse_announcement};
 use crate::http::{Outcome, Render, RequestView, render};
 use crate::local::{LocalLookup, LocalTier};
 use crate::stats::{Counters, Snapshot};
@@ -54,6 +54,12 @@ pub struct CacheConfig {
     /// Invalidations remembered while Redis is unreachable; beyond this, everything is flushed
     /// on reconnect instead.
     pub max_pending: usize,
+    /// How long the invalidation subscription may hear nothing (every instance announces the
+    /// change sequence five times a second) before it counts as lost and the in-process tier
+    /// is suspended. A slow answer is not a loss; silence this long is. Leaving an outage
+    /// invalidates everything when the subscription was lost, missed a numbered announcement,
+    /// or was silent for half this long.
+    pub subscription_timeout: Duration,
     /// XFetch `beta` (0 disables early refresh).
     pub early_refresh_beta: f64,
     /// **Test only; never in production.** Stamp entries with the generations current when
@@ -81,6 +87,7 @@ impl CacheConfig {
             lease_ttl: Duration::from_secs(2),
             lease_wait: Duration::from_millis(250),
             max_pending: 10_000,
+            subscription_timeout: Duration::from_secs(1),
             early_refresh_beta: 1.0,
             unsafe_stamp_at_store: false,
         }
@@ -264,6 +271,11 @@ pub struct Stats {
     pub pending_invalidations: usize,
     /// Redis's own figures, when it answered.
     pub redis: Option<RedisInfo>,
+    /// Redis's `maxmemory-policy`, as read at the last (re)connection (where allowed).
+    pub redis_eviction_policy: Option<String>,
+    /// True when that policy may evict keys without a TTL (`allkeys-*`): generation counters
+    /// could then be dropped. Use `volatile-*` or `noeviction`.
+    pub eviction_may_drop_generations: bool,
 }
 
 /// The cache. Cheap to clone; clones share everything.
@@ -325,19 +337,109 @@ struct Remote {
     pending: Mutex<Pending>,
     sync: tokio::sync::Mutex<()>,
     subscribed: AtomicBool,
+    /// What the subscription heard, for deciding whether an outage may have hidden a bump.
+    hearing: Hearing,
+    /// `maxmemory-policy`, read at each (re)connection.
+    eviction_policy: Mutex<Option<String>>,
+}
+
+/// What the invalidation subscription has heard: when it last heard anything, the longest
+/// silence since Redis was last known healthy, and a count of breaks (losses and gaps in the
+/// numbered announcements).
+struct Hearing {
+    started: Instant,
+    last_heard_ms: AtomicU64,
+    longest_silence_ms: AtomicU64,
+    breaks: AtomicU64,
+    breaks_when_healthy: AtomicU64,
+    /// A heartbeat or background resync is running (one at a time).
+    busy: AtomicBool,
+}
+
+impl Hearing {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            last_heard_ms: AtomicU64::new(0),
+            longest_silence_ms: AtomicU64::new(0),
+            breaks: AtomicU64::new(0),
+            breaks_when_healthy: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Something arrived: note the silence it ended.
+    fn heard(&self) {
+        let now = self.now_ms();
+        let before = self.last_heard_ms.swap(now, Ordering::AcqRel);
+        self.longest_silence_ms.fetch_max(now.saturating_sub(before), Ordering::AcqRel);
+    }
+
+    /// How long nothing has arrived, noted as a silence too.
+    fn silence(&self) -> Duration {
+        let silent = self.now_ms().saturating_sub(self.last_heard_ms.load(Ordering::Acquire));
+        self.longest_silence_ms.fetch_max(silent, Ordering::AcqRel);
+        Duration::from_millis(silent)
+    }
+
+    /// Redis is healthy and in sync now: measure from here.
+    fn healthy(&self) {
+        self.longest_silence_ms.store(0, Ordering::Release);
+        self.breaks_when_healthy.store(self.breaks.load(Ordering::Acquire), Ordering::Release);
+    }
+
+    /// Whether, since Redis was last healthy, an announcement may have gone unheard.
+    fn may_have_missed(&self, timeout: Duration) -> bool {
+        self.silence();
+        self.breaks.load(Ordering::Acquire) != self.breaks_when_healthy.load(Ordering::Acquire)
+            || Duration::from_millis(self.longest_silence_ms.load(Ordering::Acquire)) > timeout / 2
+    }
 }
 
 #[derive(Default)]
 struct Pending {
-    tags: BTreeSet<String>,
+    /// Each tag waiting for replay, with the version at which it was last remembered.
+    tags: BTreeMap<String, u64>,
     overflowed: bool,
-    /// Bumped by every remembered invalidation: a replay that raced with a new one keeps it.
+    /// Bumped by every remembered invalidation. A replay forgets only what was remembered up
+    /// to the version it read: a write that remembers a tag again while the replay's bump is
+    /// on its way committed after that bump may have reached Redis, so it keeps its own.
     version: u64,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
         self.tags.is_empty() && !self.overflowed
+    }
+
+    /// Keep `tags` for replay (beyond `max` tags, replay one global bump instead).
+    fn remember(&mut self, tags: &[String], max: usize) {
+        self.version += 1;
+        let version = self.version;
+        if self.tags.len() + tags.len() > max {
+            self.overflowed = true;
+            self.tags.clear();
+        } else if !self.overflowed {
+            self.tags.extend(tags.iter().map(|t| (t.clone(), version)));
+        }
+    }
+
+    /// What a replay sends: the tags (or everything, after an overflow) and the version they
+    /// were read at.
+    fn snapshot(&self) -> (Vec<String>, bool, u64) {
+        (self.tags.keys().cloned().collect(), self.overflowed, self.version)
+    }
+
+    /// A replay of the snapshot taken at `version` reached Redis: forget what it covered.
+    fn replayed(&mut self, version: u64) {
+        self.tags.retain(|_, remembered| *remembered > version);
+        if self.overflowed && self.version == version {
+            self.overflowed = false;
+        }
     }
 }
 
@@ -391,6 +493,8 @@ impl Cache {
                     pending: Mutex::new(Pending::default()),
                     sync: tokio::sync::Mutex::new(()),
                     subscribed: AtomicBool::new(false),
+                    hearing: Hearing::new(),
+                    eviction_policy: Mutex::new(None),
                 })
             }
             None => None,
@@ -673,9 +777,7 @@ impl Cache {
             Ok(r) => r,
             Err(e) => {
                 Counters::add(&self.inner.counters.origin_errors, 1);
-                if let (Some(lease), Some(remote)) = (&lease, remote) {
-                    let _ = remote.generations.tier().del(lease).await;
-                }
+                self.release_lease(remote, lease.as_deref()).await;
                 return Err(e);
             }
         };
@@ -700,6 +802,7 @@ impl Cache {
         let stored = Arc::new(Stored::fresh(entry, rendered.body, &policy.key));
         let Some(_) = ctx.generations else { return Ok((stored, false)) };
         if stored.identity.len() > config.max_entry_bytes {
+            self.release_lease(remote, lease.as_deref()).await;
             Counters::add(&self.inner.counters.skips, 1);
             tracing::info!(event = events::CACHE_SKIP, key = %policy.key, reason = "entry over the size limit",
                 size = stored.identity.len(), limit = config.max_entry_bytes);
@@ -723,6 +826,7 @@ impl Cache {
                 })
                 .await;
             if let Err(error) = written {
+                self.release_lease(Some(remote), lease.as_deref()).await;
                 Counters::add(&self.inner.counters.store_errors, 1);
                 tracing::warn!(event = events::CACHE_STORE_ERROR, key = %policy.key, error = %error);
                 return Ok((stored, false));
@@ -732,6 +836,13 @@ impl Cache {
         Counters::add(&self.inner.counters.stores, 1);
         tracing::debug!(event = events::CACHE_MISS_STORED, key = %policy.key, ttl = policy.ttl.as_secs());
         Ok((stored, true))
+    }
+
+    /// Give up a lease whose entry will not be stored, so waiters stop waiting for it.
+    async fn release_lease(&self, remote: Option<&Remote>, lease: Option<&str>) {
+        if let (Some(remote), Some(lease)) = (remote, lease) {
+            let _ = remote.generations.tier().del(lease).await;
+        }
     }
 
     /// Take the lease on computing `key` under `generations`, or wait (briefly) for the
@@ -752,10 +863,14 @@ impl Cache {
             Ok(None) => {}
             Err(_) => return LeaseOutcome::Unavailable,
         }
-        // Another instance is computing it: wait for its entry while its lease lasts.
+        // Another instance is computing it: wait for its entry while its lease lasts, looking
+        // again after 5, 10, 20, then every 40 ms (jittered), not hammering Redis meanwhile.
         let deadline = Instant::now() + self.inner.config.lease_wait;
+        let mut pause = Duration::from_millis(5);
         while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            let jitter = Duration::from_micros(fastrand::u64(..=pause.as_micros() as u64 / 4));
+            tokio::time::sleep((pause + jitter).min(deadline.saturating_duration_since(Instant::now()))).await;
+            pause = (pause * 2).min(Duration::from_millis(40));
             if let Some(stored) = self.current_entry(remote, key, tags).await {
                 return LeaseOutcome::Lost(stored);
             }
@@ -813,6 +928,11 @@ impl Cache {
         let _ = remote.generations.tier().del(key).await;
         self.inner.local.remove(key);
     }
+}
+
+/// Whether Redis's `maxmemory-policy` may evict keys that have no TTL.
+fn may_evict_generations(policy: &str) -> bool {
+    policy.starts_with("allkeys")
 }
 
 /// Which tier an entry came from (for counters and events).
@@ -883,6 +1003,7 @@ impl Cache {
         let synced = remote.synced_epoch.load(Ordering::Acquire);
         if synced != epoch {
             let restarted = remote.generations.check_restart().await.ok()?;
+            let mut flushed = restarted;
             if restarted {
                 Counters::add(&self.inner.counters.redis_restarts, 1);
                 if synced == u64::MAX {
@@ -898,45 +1019,66 @@ impl Cache {
                     );
                 }
             } else if synced != u64::MAX {
-                // Back after an outage. Other instances may have completed writes they could not
-                // announce (they replay them when they reconnect, but maybe after this one):
-                // nothing stored before the outage can be trusted.
-                remote.generations.bump(&[GLOBAL]).await.ok()?;
-                Counters::add(&self.inner.counters.outage_flushes, 1);
-                tracing::warn!(
-                    event = events::CACHE_OUTAGE_FLUSH,
-                    "redis back after an outage; entries stored before it invalidated"
-                );
+                // Back after an outage. If the subscription may have missed an announcement
+                // (it was lost, skipped a number, or heard nothing for long: Redis itself was
+                // down or frozen), other instances may have completed writes they could not
+                // announce: nothing stored before can be trusted. If it heard every change
+                // throughout, only this instance's own commands were slow: nothing was missed.
+                let subscribed = remote.subscribed.load(Ordering::Acquire);
+                if !subscribed || remote.hearing.may_have_missed(self.inner.config.subscription_timeout) {
+                    self.inner.local.suspend();
+                    remote.generations.bump(&[GLOBAL]).await.ok()?;
+                    flushed = true;
+                    Counters::add(&self.inner.counters.outage_flushes, 1);
+                    tracing::warn!(
+                        event = events::CACHE_OUTAGE_FLUSH,
+                        "redis back after an outage; entries stored before it invalidated"
+                    );
+                } else {
+                    Counters::add(&self.inner.counters.resyncs_without_flush, 1);
+                    tracing::info!(
+                        event = events::CACHE_REDIS_RESYNCED,
+                        "redis answering again; the subscription heard every change meanwhile, nothing invalidated"
+                    );
+                }
             }
-            if restarted || synced != u64::MAX {
+            if flushed {
                 self.inner.local.suspend();
             }
+            self.check_eviction_policy(remote).await;
         }
         self.replay_pending(remote).await?;
         remote.synced_epoch.store(epoch, Ordering::Release);
+        remote.hearing.healthy();
         Some(remote)
+    }
+
+    /// Warn when Redis may evict keys without a TTL: generation counters never expire, and one
+    /// evicted and recreated at 0 could make an old entry look current again.
+    async fn check_eviction_policy(&self, remote: &Remote) {
+        let policy = remote.generations.eviction_policy().await;
+        *remote.eviction_policy.lock().unwrap_or_else(PoisonError::into_inner) = policy.clone();
+        if let Some(policy) = policy
+            && may_evict_generations(&policy)
+        {
+            tracing::warn!(
+                event = events::CACHE_EVICTION_UNSAFE,
+                policy = %policy,
+                "redis may evict generation counters (maxmemory-policy allkeys-*); use volatile-lru, volatile-lfu or noeviction"
+            );
+        }
     }
 
     /// Replay the invalidations Redis missed; `None` if it failed again.
     async fn replay_pending(&self, remote: &Remote) -> Option<()> {
-        let (tags, overflowed, version) = {
-            let p = remote.pending();
-            (p.tags.iter().cloned().collect::<Vec<_>>(), p.overflowed, p.version)
-        };
+        let (tags, overflowed, version) = remote.pending().snapshot();
         if tags.is_empty() && !overflowed {
             return Some(());
         }
         let to_bump = if overflowed { vec![GLOBAL.to_owned()] } else { tags.clone() };
         remote.generations.bump(&to_bump).await.ok()?;
         let mut p = remote.pending();
-        for t in &tags {
-            p.tags.remove(t);
-        }
-        // A global bump covers everything remembered before it was sent; anything remembered
-        // since stays for the next replay.
-        if overflowed && p.version == version {
-            p.overflowed = false;
-        }
+        p.replayed(version);
         remote.has_pending.store(!p.is_empty(), Ordering::Release);
         drop(p);
         Counters::add(&self.inner.counters.replayed_invalidations, to_bump.len() as u64);
@@ -945,9 +1087,16 @@ impl Cache {
     }
 
     /// Serve from the in-process tier only while its table can be trusted.
+    ///
+    /// That is while the subscription hears every announcement and no invalidation of this
+    /// instance waits for replay. A slow Redis (an open breaker, a resync under way) does not
+    /// suspend it: the announcements still arrive. Strict mode checks every hit against Redis,
+    /// so it needs Redis ready.
     fn gate_local(&self, remote_ready: bool) {
         let Some(remote) = &self.inner.remote else { return };
-        let allowed = remote_ready && (self.inner.config.strict || remote.subscribed.load(Ordering::Acquire));
+        let allowed = remote.subscribed.load(Ordering::Acquire)
+            && !remote.has_pending.load(Ordering::Acquire)
+            && (remote_ready || !self.inner.config.strict);
         if allowed {
             self.inner.local.resume();
         } else if self.inner.local.is_active() {
@@ -989,13 +1138,7 @@ impl Cache {
     fn remember(&self, remote: &Remote, tags: &[String]) {
         {
             let mut p = remote.pending();
-            p.version += 1;
-            if p.tags.len() + tags.len() > self.inner.config.max_pending {
-                p.overflowed = true;
-                p.tags.clear();
-            } else if !p.overflowed {
-                p.tags.extend(tags.iter().cloned());
-            }
+            p.remember(tags, self.inner.config.max_pending);
             remote.has_pending.store(true, Ordering::Release);
         }
         self.inner.local.suspend();
@@ -1023,10 +1166,14 @@ impl Cache {
                 let local = self.inner.local.remove(&full);
                 let remote = match self.remote_ready().await {
                     Some(remote) => {
+                        let key = full.clone();
                         let del = |mut c: Connection| async move {
-                            redis::cmd("DEL").arg(&full).query_async::<u64>(&mut c).await
+                            redis::cmd("DEL").arg(&key).query_async::<u64>(&mut c).await
                         };
-                        remote.generations.tier().call(del).await.unwrap_or_default()
+                        let deleted = remote.generations.tier().call(del).await.unwrap_or_default();
+                        // Other instances drop their in-process copies too.
+                        let _ = remote.generations.announce_deleted(std::slice::from_ref(&full)).await;
+                        deleted
                     }
                     None => 0,
                 };
@@ -1055,8 +1202,16 @@ impl Cache {
             Some(remote) if with_redis => self.redis_info(remote).await,
             _ => None,
         };
+        let policy = self
+            .inner
+            .remote
+            .as_ref()
+            .and_then(|r| r.eviction_policy.lock().unwrap_or_else(PoisonError::into_inner).clone());
+        let mut counters = self.inner.counters.snapshot();
+        counters.local_suspensions = self.inner.local.suspensions();
+        counters.breaker_openings = self.inner.remote.as_ref().map_or(0, |r| r.generations.tier().trips());
         Stats {
-            counters: self.inner.counters.snapshot(),
+            counters,
             local_entries,
             local_bytes,
             local_max_bytes: self.inner.config.local_max_bytes,
@@ -1065,6 +1220,8 @@ impl Cache {
             redis_available: remote.is_some(),
             pending_invalidations: self.inner.remote.as_ref().map_or(0, |r| r.pending().tags.len()),
             redis,
+            redis_eviction_policy: policy.clone(),
+            eviction_may_drop_generations: policy.as_deref().is_some_and(may_evict_generations),
         }
     }
 
@@ -1135,8 +1292,14 @@ impl Cache {
         }
     }
 
-    /// Listen for other instances' bumps. While the subscription is down the in-process tier
-    /// is suspended (see [`crate::local`]).
+    /// Listen for other instances' announcements. While the subscription is down the
+    /// in-process tier is suspended (see [`crate::local`]).
+    ///
+    /// Liveness is judged by what arrives, not by how fast a command answers: every instance
+    /// publishes the current change sequence five times a second, so a subscription that
+    /// hears nothing for [`CacheConfig::subscription_timeout`] is lost (Redis frozen, or the
+    /// connection silently dead), and one that hears a number out of order missed a bump.
+    /// A slow heartbeat is neither.
     fn spawn_subscriber(&self) {
         let Some(remote) = &self.inner.remote else { return };
         let client = remote.generations.tier().client().clone();
@@ -1144,6 +1307,7 @@ impl Cache {
         let weak = Arc::downgrade(&self.inner);
         let (connect_timeout, pause) =
             (self.inner.config.redis.connect_timeout, self.inner.config.redis.probe_interval);
+        let timeout = self.inner.config.subscription_timeout;
         tokio::spawn(async move {
             loop {
                 let subscribed = async {
@@ -1155,38 +1319,39 @@ impl Cache {
                     {
                         let Some(inner) = weak.upgrade() else { return };
                         if let Some(r) = &inner.remote {
+                            r.hearing.heard();
                             r.subscribed.store(true, Ordering::Release);
                         }
                     }
                     let mut messages = pubsub.into_on_message();
-                    // A frozen Redis keeps the connection open but delivers nothing: a heartbeat
-                    // on the command connection notices within one interval plus one timeout.
                     let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    let mut last: Option<u64> = None;
                     loop {
                         tokio::select! {
                             message = messages.next() => {
                                 let Some(message) = message else { break };
                                 let Some(inner) = weak.upgrade() else { return };
                                 let payload: String = message.get_payload().unwrap_or_default();
-                                inner.local.learn(parse_message(&payload));
+                                Cache { inner }.receive(&payload, &mut last);
                             }
                             _ = heartbeat.tick() => {
                                 let Some(inner) = weak.upgrade() else { return };
                                 let Some(r) = &inner.remote else { return };
-                                let ping = |mut c: Connection| async move {
-                                    redis::cmd("PING").query_async::<String>(&mut c).await
-                                };
-                                if r.generations.tier().call(ping).await.is_err() {
+                                if r.hearing.silence() > timeout {
                                     break;
                                 }
+                                Cache { inner }.spawn_heartbeat();
                             }
                         }
                     }
                     let Some(inner) = weak.upgrade() else { return };
                     if let Some(r) = &inner.remote {
                         r.subscribed.store(false, Ordering::Release);
+                        r.hearing.breaks.fetch_add(1, Ordering::AcqRel);
                     }
                     inner.local.suspend();
+                    Counters::add(&inner.counters.subscription_losses, 1);
                     tracing::warn!(
                         event = events::CACHE_SUBSCRIPTION_LOST,
                         "invalidation subscription lost; in-process tier suspended"
@@ -1198,5 +1363,100 @@ impl Cache {
                 tokio::time::sleep(pause).await;
             }
         });
+    }
+
+    /// Apply one announcement: learn its bumps, drop deleted keys, and check its number
+    /// against the last one heard (`last`). A number out of sequence means an announcement
+    /// was missed (or Redis lost its counters): the in-process tier starts over.
+    fn receive(&self, payload: &str, last: &mut Option<u64>) {
+        let Some(remote) = &self.inner.remote else { return };
+        remote.hearing.heard();
+        let announcement = parse_announcement(payload);
+        let gap = match (announcement.sequence, *last) {
+            (Some(Sequence::Change(n)), Some(l)) => n != l + 1,
+            (Some(Sequence::Current(n)), Some(l)) => n != l,
+            _ => false,
+        };
+        if let Some(Sequence::Change(n) | Sequence::Current(n)) = announcement.sequence {
+            *last = Some(n);
+        }
+        if gap {
+            remote.hearing.breaks.fetch_add(1, Ordering::AcqRel);
+            Counters::add(&self.inner.counters.sequence_gaps, 1);
+            self.inner.local.suspend();
+            tracing::warn!(
+                event = events::CACHE_SUBSCRIPTION_GAP,
+                "an invalidation announcement was missed; in-process tier restarted"
+            );
+        }
+        self.inner.local.learn(announcement.bumps);
+        for key in announcement.deleted {
+            self.inner.local.remove(key);
+        }
+    }
+
+    /// Publish the change sequence, and resynchronise with Redis when a reconnect or a replay
+    /// waits (so they happen without waiting for a request); one at a time, never holding up
+    /// the subscriber.
+    fn spawn_heartbeat(self) {
+        let Some(remote) = &self.inner.remote else { return };
+        if remote.hearing.busy.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(async move {
+            if let Some(remote) = &self.inner.remote {
+                let _ = remote.generations.heartbeat().await;
+                let tier = remote.generations.tier();
+                let healthy = tier.is_available()
+                    && remote.synced_epoch.load(Ordering::Acquire) == tier.epoch()
+                    && !remote.has_pending.load(Ordering::Acquire);
+                if healthy {
+                    remote.hearing.healthy();
+                } else if tier.is_available() {
+                    let _ = self.remote_ready().await;
+                }
+                remote.hearing.busy.store(false, Ordering::Release);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    fn tags(names: &[&str]) -> Vec<String> {
+        names.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    /// A write that remembers a tag again while a replay of that tag is on its way may have
+    /// committed after the replay's bump reached Redis: its invalidation must stay pending.
+    /// (Forgetting every replayed tag by name lost it: a stale read after a completed write.)
+    #[test]
+    fn a_tag_remembered_again_during_a_replay_stays_pending() {
+        let mut p = Pending::default();
+        p.remember(&tags(&["trig:1", "logs:list"]), 100);
+        let (sent, _, version) = p.snapshot();
+        assert_eq!(sent, ["logs:list", "trig:1"]);
+        p.remember(&tags(&["trig:1"]), 100);
+        p.replayed(version);
+        assert_eq!(p.snapshot().0, ["trig:1"], "the later write's tag is replayed again");
+        let (_, _, version) = p.snapshot();
+        p.replayed(version);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn an_overflow_replays_one_global_bump_and_keeps_what_came_after() {
+        let mut p = Pending::default();
+        p.remember(&tags(&["a", "b", "c"]), 2);
+        let (sent, overflowed, version) = p.snapshot();
+        assert!(sent.is_empty() && overflowed);
+        p.remember(&tags(&["d"]), 2);
+        p.replayed(version);
+        assert!(p.overflowed, "remembered after the snapshot: still to replay");
+        let (_, _, version) = p.snapshot();
+        p.replayed(version);
+        assert!(p.is_empty());
     }
 }

@@ -32,16 +32,97 @@ pub struct Generations {
     namespace: String,
 }
 
-/// INCR each key, then announce `"{generation} {tag}\n"` lines on the channel.
+/// INCR each generation key (all but the last key), then announce the change on the channel:
+/// `"#{sequence}"`, then `"{generation} {tag}"` lines. The last key is the namespace's change
+/// sequence, numbered so that a subscriber can tell when it missed an announcement.
 const BUMP_SCRIPT: &str = r"
+local n = #KEYS - 1
 local out, msg = {}, {}
-for i, key in ipairs(KEYS) do
-  out[i] = redis.call('INCR', key)
-  msg[i] = string.format('%d ', out[i]) .. ARGV[i + 1]
+msg[1] = '#' .. redis.call('INCR', KEYS[#KEYS])
+for i = 1, n do
+  out[i] = redis.call('INCR', KEYS[i])
+  msg[i + 1] = string.format('%d ', out[i]) .. ARGV[i + 1]
 end
 redis.call('PUBLISH', ARGV[1], table.concat(msg, '\n'))
 return out
 ";
+
+/// Announce that the entries under ARGV[2..] were deleted: `"#{sequence}"`, then `"D {key}"`
+/// lines. KEYS[1] is the change sequence.
+const DELETED_SCRIPT: &str = r"
+local msg = { '#' .. redis.call('INCR', KEYS[1]) }
+for i = 2, #ARGV do
+  msg[i] = 'D ' .. ARGV[i]
+end
+redis.call('PUBLISH', ARGV[1], table.concat(msg, '\n'))
+return 1
+";
+
+/// Announce the current change sequence (`"={sequence}"`): a subscriber that has not seen it
+/// missed something, and one that hears nothing for long has lost its subscription.
+const HEARTBEAT_SCRIPT: &str = r"
+local s = redis.call('GET', KEYS[1]) or '0'
+redis.call('PUBLISH', ARGV[1], '=' .. s)
+return 1
+";
+
+/// Make the generations those of the server now answering (see
+/// [`Generations::check_restart`]). KEYS: the run-id marker, the global generation, the change
+/// sequence; ARGV: the clock in milliseconds, the channel. Returns 0 when the marker already
+/// names this server run, else the new global generation: the larger of the clock and the
+/// current value plus one, so it never moves backwards, set in the same atomic step as the
+/// marker.
+const RESTART_SCRIPT: &str = r"
+local info = redis.call('INFO', 'server')
+local run_id = string.match(info, 'run_id:(%w+)') or ''
+if redis.call('GET', KEYS[1]) == run_id then
+  return 0
+end
+local current = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local unique = math.max(current + 1, tonumber(ARGV[1]))
+local generation = string.format('%d', unique)
+redis.call('SET', KEYS[2], generation)
+redis.call('SET', KEYS[1], run_id)
+local seq = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', ARGV[2], '#' .. seq .. '\n' .. generation .. ' *')
+return unique
+";
+
+/// Where an announcement stands in the namespace's numbered sequence of changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sequence {
+    /// `#n`: the `n`th change (a bump, a restart, a deletion).
+    Change(u64),
+    /// `=n`: a heartbeat; the latest change is the `n`th.
+    Current(u64),
+}
+
+/// One message of the channel, parsed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Announcement<'a> {
+    /// Its place in the sequence (absent in messages of older versions).
+    pub sequence: Option<Sequence>,
+    /// `(tag, new generation)` pairs.
+    pub bumps: Vec<(&'a str, u64)>,
+    /// Keys whose entries were deleted.
+    pub deleted: Vec<&'a str>,
+}
+
+/// Parse a message of the channel (what [`Generations::bump`], [`Generations::announce_deleted`]
+/// and [`Generations::heartbeat`] publish). Lines it does not know are skipped.
+pub fn parse_announcement(payload: &str) -> Announcement<'_> {
+    let mut out = Announcement { bumps: parse_message(payload), ..Announcement::default() };
+    for line in payload.lines() {
+        if let Some(n) = line.strip_prefix('#').and_then(|n| n.parse().ok()) {
+            out.sequence = Some(Sequence::Change(n));
+        } else if let Some(n) = line.strip_prefix('=').and_then(|n| n.parse().ok()) {
+            out.sequence = Some(Sequence::Current(n));
+        } else if let Some(key) = line.strip_prefix("D ") {
+            out.deleted.push(key);
+        }
+    }
+    out
+}
 
 /// What [`Generations::lookup`] found.
 #[derive(Debug)]
@@ -90,6 +171,11 @@ impl Generations {
         format!("{}:gen", self.namespace)
     }
 
+    /// The key of the namespace's change sequence (in the generations' slot).
+    fn sequence_key(&self) -> String {
+        format!("{{{}}}:gen-seq", self.namespace)
+    }
+
     fn keys(&self, tags: &[impl AsRef<str>]) -> Vec<String> {
         tags.iter().map(|t| self.key(t.as_ref())).collect()
     }
@@ -126,7 +212,8 @@ impl Generations {
     /// in one round trip (a short server-side script). Returns the new generations, in the
     /// order of `tags`. Call after the write commits.
     pub async fn bump(&self, tags: &[impl AsRef<str>]) -> Result<Vec<u64>, TierError> {
-        let keys = self.keys(tags);
+        let mut keys = self.keys(tags);
+        keys.push(self.sequence_key());
         let channel = self.channel();
         let tags: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
         self.tier
@@ -138,6 +225,44 @@ impl Generations {
             .await
     }
 
+    /// Tell every subscriber that the entries under `keys` were deleted (an exact-key flush),
+    /// so that they drop their in-process copies too.
+    pub async fn announce_deleted(&self, keys: &[String]) -> Result<(), TierError> {
+        let (sequence, channel) = (self.sequence_key(), self.channel());
+        self.tier
+            .call(|mut c| async move {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(DELETED_SCRIPT).arg(1).arg(&sequence).arg(channel).arg(keys);
+                cmd.query_async::<i64>(&mut c).await.map(drop)
+            })
+            .await
+    }
+
+    /// Publish the current change sequence (see [`Sequence::Current`]), even while the
+    /// breaker is open: a slow Redis still carries it, a dead one does not.
+    pub async fn heartbeat(&self) -> Result<(), TierError> {
+        let (sequence, channel) = (self.sequence_key(), self.channel());
+        self.tier
+            .call_unguarded(|mut c| async move {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(HEARTBEAT_SCRIPT).arg(1).arg(&sequence).arg(channel);
+                cmd.query_async::<i64>(&mut c).await.map(drop)
+            })
+            .await
+    }
+
+    /// Redis's `maxmemory-policy`, where `CONFIG GET` is allowed (`None` elsewhere, e.g. on
+    /// managed services that rename or refuse it).
+    pub async fn eviction_policy(&self) -> Option<String> {
+        let answer: Result<Vec<String>, _> =
+            self.tier
+                .call(|mut c| async move {
+                    redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query_async(&mut c).await
+                })
+                .await;
+        answer.ok()?.into_iter().nth(1)
+    }
+
     /// Make sure the generations are those of the Redis server now answering. Redis does not
     /// keep counters across a restart without persistence, and one restored from a snapshot
     /// has lost the bumps made after it: either way an old entry could look current. The run
@@ -146,50 +271,24 @@ impl Generations {
     /// before (the clock in milliseconds, far above any count of bumps), which invalidates
     /// every entry stored under the old counters. Returns true when that happened.
     pub async fn check_restart(&self) -> Result<bool, TierError> {
-        let marker = format!("{{{}}}:gen-run-id", self.namespace);
-        let global = self.key(GLOBAL);
+        let keys = [format!("{{{}}}:gen-run-id", self.namespace), self.key(GLOBAL), self.sequence_key()];
         let channel = self.channel();
-        self.tier
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        // One script: on a cluster its keys share the namespace's slot (and INFO answers from
+        // that node); everywhere, no other instance can interleave between the check and the
+        // set, so the global generation never moves backwards.
+        let set: u64 = self
+            .tier
             .call(|mut c| async move {
-                // Through a script keyed by the marker, so that on a cluster the answer comes
-                // from the node holding this namespace's generations.
-                let info: String = redis::cmd("EVAL")
-                    .arg("return redis.call('INFO', 'server')")
-                    .arg(1)
-                    .arg(&marker)
-                    .query_async(&mut c)
-                    .await?;
-                let run_id =
-                    info.lines().find_map(|l| l.strip_prefix("run_id:")).map(str::trim).unwrap_or_default().to_owned();
-                let known: Option<String> = redis::cmd("GET").arg(&marker).query_async(&mut c).await?;
-                if known.as_deref() == Some(run_id.as_str()) {
-                    return Ok(false);
-                }
-                let unique = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or_default();
-                let mut pipe = redis::pipe();
-                pipe.atomic()
-                    .cmd("SET")
-                    .arg(&global)
-                    .arg(unique)
-                    .ignore()
-                    .cmd("SET")
-                    .arg(&marker)
-                    .arg(&run_id)
-                    .ignore();
-                pipe.query_async::<()>(&mut c).await?;
-                // Apart from the transaction: on a cluster the channel name counts as a key of
-                // another slot.
-                redis::cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg(format!("{unique} {GLOBAL}\n"))
-                    .query_async::<i64>(&mut c)
-                    .await?;
-                Ok(true)
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(RESTART_SCRIPT).arg(keys.len()).arg(&keys).arg(now).arg(channel);
+                cmd.query_async(&mut c).await
             })
-            .await
+            .await?;
+        Ok(set != 0)
     }
 
     /// Fetch the entry under `key` and the current generations of its `tags` in one round

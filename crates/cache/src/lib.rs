@@ -82,4 +82,11 @@ pub mod events {
     pub const CACHE_OUTAGE_FLUSH: &str = "cache_outage_flush";
     /// The pub/sub subscription dropped: the in-process tier is suspended.
     pub const CACHE_SUBSCRIPTION_LOST: &str = "cache_subscription_lost";
+    /// A numbered announcement was missed: the in-process tier starts over.
+    pub const CACHE_SUBSCRIPTION_GAP: &str = "cache_subscription_gap";
+    /// Redis answers again after an outage that the subscription heard through: nothing is
+    /// invalidated.
+    pub const CACHE_REDIS_RESYNCED: &str = "cache_redis_resynced";
+    /// Redis may evict keys without a TTL (generation counters).
+    pub const CACHE_EVICTION_UNSAFE: &str = "cache_eviction_unsafe";
 }

@@ -41,6 +41,8 @@ pub(crate) struct LocalTier {
     /// In authority mode (no Redis at all) this table *is* the source of truth: unknown tags
     /// are at generation 0 and bumps happen here.
     authority: bool,
+    /// Times the tier went from serving to suspended.
+    suspensions: AtomicU64,
 }
 
 impl LocalTier {
@@ -56,6 +58,7 @@ impl LocalTier {
             status: AtomicU64::new(u64::from(authority)),
             generations: RwLock::new(HashMap::default()),
             authority,
+            suspensions: AtomicU64::new(0),
         }
     }
 
@@ -84,12 +87,21 @@ impl LocalTier {
         }
         {
             let _serial = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            let epoch = self.status.load(Ordering::Acquire) >> 1;
+            let status = self.status.load(Ordering::Acquire);
+            if status & 1 == 1 {
+                self.suspensions.fetch_add(1, Ordering::Relaxed);
+            }
+            let epoch = status >> 1;
             // Inactive first, so no reader trusts the table while it is cleared.
             self.status.store((epoch + 1) << 1, Ordering::Release);
             self.table_mut().clear();
         }
         self.entries.invalidate_all();
+    }
+
+    /// Times the tier was suspended while serving.
+    pub(crate) fn suspensions(&self) -> u64 {
+        self.suspensions.load(Ordering::Relaxed)
     }
 
     /// Start trusting announcements again (they arrive from now on).

@@ -68,8 +68,20 @@ counters! {
     replayed_invalidations,
     /// Redis restarts (or first starts) detected.
     redis_restarts,
-    /// Reconnections after an outage (each invalidates everything stored before it).
+    /// Reconnections after an outage in which announcements may have been missed (each
+    /// invalidates everything stored before it).
     outage_flushes,
+    /// Reconnections after an outage through which the subscription heard every change (no
+    /// flush needed).
+    resyncs_without_flush,
+    /// Times the in-process tier was suspended while serving (filled in from the tier).
+    local_suspensions,
+    /// Times the Redis circuit breaker opened (filled in from the tier).
+    breaker_openings,
+    /// Times the invalidation subscription was lost (closed, or silent for too long).
+    subscription_losses,
+    /// Gaps in the numbered sequence of announcements (a missed bump).
+    sequence_gaps,
 }
 
 impl Counters {

@@ -7,6 +7,12 @@
 //! and serve from the origin. Redis being down at start-up is not an error: the tier starts
 //! open and the probe connects when it can.
 //!
+//! Slow is not down. The timeout of a command adapts to the round trips measured lately (four
+//! times their moving average, never under the configured `command_timeout` nor over
+//! `max_command_timeout`): on a busy machine a command's round trip includes the time its
+//! task waits for a CPU, and a fixed 50 ms bound would call a healthy Redis dead. A frozen or
+//! unreachable server answers nothing at all, so its calls still fail within the bound.
+//!
 //! Events (`tracing`, target `trigapi_cache`): `cache_redis_connection_failed` when the breaker
 //! opens, `cache_redis_connected` when a connection is (re-)established.
 
@@ -25,8 +31,11 @@ use crate::events;
 /// Timeouts and breaker settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RedisTierConfig {
-    /// Upper bound for one command, round trip included.
+    /// Bound for one command, round trip included, while round trips are fast; it grows with
+    /// the measured round trips up to `max_command_timeout`.
     pub command_timeout: Duration,
+    /// The most the adaptive bound may grow to.
+    pub max_command_timeout: Duration,
     /// Upper bound for establishing a connection.
     pub connect_timeout: Duration,
     /// Consecutive failures that open the breaker.
@@ -39,6 +48,7 @@ impl Default for RedisTierConfig {
     fn default() -> Self {
         Self {
             command_timeout: Duration::from_millis(50),
+            max_command_timeout: Duration::from_millis(500),
             connect_timeout: Duration::from_millis(250),
             failures_to_open: 3,
             probe_interval: Duration::from_millis(500),
@@ -130,6 +140,10 @@ struct Inner {
     probing: AtomicBool,
     /// Connections installed so far: a change means "reconnected since you last looked".
     epoch: AtomicU64,
+    /// Moving average of successful round trips, in microseconds.
+    round_trip_micros: AtomicU64,
+    /// Times the breaker opened.
+    trips: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -155,7 +169,7 @@ impl RedisTier {
             _ => {
                 let cluster = ClusterClient::builder(nodes.iter().copied())
                     .connection_timeout(config.connect_timeout)
-                    .response_timeout(config.command_timeout)
+                    .response_timeout(config.max_command_timeout.max(config.command_timeout))
                     .build()?;
                 Target::Cluster(Box::new(cluster), Client::open(nodes.first().copied().unwrap_or_default())?)
             }
@@ -169,6 +183,8 @@ impl RedisTier {
                 open: AtomicBool::new(false),
                 probing: AtomicBool::new(false),
                 epoch: AtomicU64::new(0),
+                round_trip_micros: AtomicU64::new(0),
+                trips: AtomicU64::new(0),
             }),
         };
         match tier.inner.connect_once().await {
@@ -188,6 +204,21 @@ impl RedisTier {
     /// it with the value it last synchronised at.
     pub fn epoch(&self) -> u64 {
         self.inner.epoch.load(Ordering::Acquire)
+    }
+
+    /// How many times the breaker has opened.
+    pub fn trips(&self) -> u64 {
+        self.inner.trips.load(Ordering::Relaxed)
+    }
+
+    /// The bound the next command gets: four times the recent round trips, within the
+    /// configured range.
+    pub fn current_timeout(&self) -> Duration {
+        let average = Duration::from_micros(self.inner.round_trip_micros.load(Ordering::Relaxed));
+        (average * 4).clamp(
+            self.inner.config.command_timeout,
+            self.inner.config.max_command_timeout.max(self.inner.config.command_timeout),
+        )
     }
 
     /// A client for connections of another kind (pub/sub); on a cluster, the first node's.
@@ -215,8 +246,12 @@ impl RedisTier {
         let Some(conn) = self.inner.conn.read().unwrap_or_else(PoisonError::into_inner).clone() else {
             return Err(TierError::Unavailable);
         };
-        let result = match tokio::time::timeout(self.inner.config.command_timeout, command(conn)).await {
-            Ok(Ok(v)) => Ok(v),
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(self.current_timeout(), command(conn)).await {
+            Ok(Ok(v)) => {
+                self.inner.record_round_trip(started.elapsed());
+                Ok(v)
+            }
             Ok(Err(e)) if !is_connection_error(&e) => {
                 // Redis answered (e.g. WRONGTYPE): the connection is healthy.
                 self.inner.failures.store(0, Ordering::Release);
@@ -239,6 +274,24 @@ impl RedisTier {
         result
     }
 
+    /// Run one command on the current connection even while the breaker is open, bounded by
+    /// the current timeout and not counted by the breaker: for the heartbeat, which must tell
+    /// a slow Redis (it still answers, later) from a dead one.
+    pub async fn call_unguarded<T, F, Fut>(&self, command: F) -> Result<T, TierError>
+    where
+        F: FnOnce(Connection) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let Some(conn) = self.inner.conn.read().unwrap_or_else(PoisonError::into_inner).clone() else {
+            return Err(TierError::Unavailable);
+        };
+        match tokio::time::timeout(self.inner.config.max_command_timeout, command(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(TierError::Redis(e)),
+            Err(_) => Err(TierError::Timeout),
+        }
+    }
+
     /// `GET key`.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TierError> {
         self.call(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
@@ -259,11 +312,20 @@ impl RedisTier {
 }
 
 impl Inner {
+    /// Fold one round trip into the moving average (weight 1/8).
+    fn record_round_trip(&self, took: Duration) {
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let _ = self.round_trip_micros.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+            Some(if avg == 0 { sample } else { avg - avg / 8 + sample / 8 })
+        });
+    }
+
     /// A new connection that has answered `PING`, within the connect budget.
     async fn connect_once(&self) -> Result<Connection, TierError> {
+        // The client's own bound is the largest the adaptive one may be; `call` applies that.
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.config.connect_timeout))
-            .set_response_timeout(Some(self.config.command_timeout));
+            .set_response_timeout(Some(self.config.max_command_timeout.max(self.config.command_timeout)));
         let attempt = async {
             let mut conn = match &self.target {
                 Target::Single(client) => {
@@ -292,6 +354,7 @@ impl RedisTier {
     /// Open the breaker and make sure exactly one probe is reconnecting.
     fn trip(&self, reason: &str) {
         if !self.inner.open.swap(true, Ordering::AcqRel) {
+            self.inner.trips.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 event = events::CACHE_REDIS_CONNECTION_FAILED,
                 error = reason,

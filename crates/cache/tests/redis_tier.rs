@@ -11,6 +11,7 @@ use trigapi_cache::tier_redis::{RedisTier, RedisTierConfig, TierError};
 fn config() -> RedisTierConfig {
     RedisTierConfig {
         command_timeout: Duration::from_millis(50),
+        max_command_timeout: Duration::from_millis(200),
         connect_timeout: Duration::from_millis(100),
         failures_to_open: 3,
         probe_interval: Duration::from_millis(50),
