@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -79,8 +79,32 @@ impl Application {
 pub fn build_router(state: AppState) -> Router {
     let photos = ServeDir::new(&state.config.photos_dir);
     let config = Arc::clone(&state.config);
-    let router = routes::routes().nest_service("/photos", photos).with_state(state);
+    let router = routes::routes()
+        .nest_service("/photos", photos)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(writes_run_to_completion));
     with_middleware(router, &config)
+}
+
+/// Run every write (any method but GET, HEAD, OPTIONS and TRACE) in a task of its own, which
+/// the connection does not own: once a write has started it runs to its end, whatever the
+/// client does.
+///
+/// hyper drops a request's future when its client hangs up. For a write, that drop can land
+/// between the commit and the invalidation (the cache then serves the old data for a whole
+/// TTL), or between storing an upload's files and committing its row (orphan files). Making
+/// [`trigapi_cache::Cache::invalidate`] cancel-safe would cover only the first, and only once
+/// it has been called; a task of its own covers every step of every write, in one place. The
+/// response of a client that left is simply dropped.
+async fn writes_run_to_completion(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        // The write panicked: answer as the panic catcher does, without echoing it.
+        Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response(),
+    }
 }
 
 /// The middleware every endpoint runs behind: panic catcher, request span and log line, request

@@ -180,10 +180,6 @@ impl LogFields {
     }
 }
 
-fn now() -> chrono::NaiveDateTime {
-    chrono::Local::now().naive_local()
-}
-
 /// Insert a log by `user_id` on `trig_id` and refresh the trig's stats, in one transaction.
 pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogFields) -> Result<i32, DbError> {
     let mut tx = db.begin().await?;
@@ -197,7 +193,7 @@ pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogF
                 .chain(columns.iter().map(|(c, _)| *c)),
         )
         .values(
-            [Expr::val(trig_id), Expr::val(user_id), Expr::val(ip_addr.to_owned()), Expr::val(now())]
+            [Expr::val(trig_id), Expr::val(user_id), Expr::val(ip_addr.to_owned()), Expr::val(super::now())]
                 .into_iter()
                 .chain(columns.into_iter().map(|(_, v)| v)),
         )?;
@@ -208,21 +204,85 @@ pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogF
     Ok(id)
 }
 
-/// Replace log `id`'s fields and refresh its trig's stats, in one transaction. Returns the ids
-/// of the log's photos (they show its date).
-pub async fn update(db: &Db, id: i32, trig_id: i32, f: &LogFields) -> Result<Vec<i32>, DbError> {
+/// The fields a PATCH names (`None`: left as it is).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogPatch {
+    pub date: Option<NaiveDate>,
+    pub time: Option<NaiveTime>,
+    pub osgb_eastings: Option<i32>,
+    pub osgb_northings: Option<i32>,
+    pub osgb_gridref: Option<String>,
+    pub fb_number: Option<String>,
+    pub condition: Option<String>,
+    pub comment: Option<String>,
+    pub score: Option<i32>,
+    pub source: Option<String>,
+}
+
+impl LogPatch {
+    /// The columns it sets, and nothing else.
+    fn columns(&self) -> Vec<(Tlog, Expr)> {
+        let text = |col, v: &Option<String>| v.clone().map(|v| (col, Expr::val(v)));
+        [
+            self.date.map(|v| (Tlog::Date, Expr::val(v))),
+            self.time.map(|v| (Tlog::Time, Expr::val(v))),
+            self.osgb_eastings.map(|v| (Tlog::OsgbEastings, Expr::val(v))),
+            self.osgb_northings.map(|v| (Tlog::OsgbNorthings, Expr::val(v))),
+            text(Tlog::OsgbGridref, &self.osgb_gridref),
+            text(Tlog::FbNumber, &self.fb_number),
+            text(Tlog::Condition, &self.condition),
+            text(Tlog::Comment, &self.comment),
+            self.score.map(|v| (Tlog::Score, Expr::val(v))),
+            text(Tlog::Source, &self.source),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// A log write as committed: the row before and after it, and the ids of the log's photos
+/// (they show its date, so the write invalidates them too).
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub before: LogRow,
+    pub after: Option<LogRow>,
+    pub photos: Vec<i32>,
+}
+
+/// Lock log `id` and read it inside `tx`; `None` if there is no such log.
+async fn locked(tx: &mut super::Tx, id: i32) -> Result<Option<LogRow>, DbError> {
+    if !tx.lock_row(Tlog::Table, id).await? {
+        return Ok(None);
+    }
+    tx.fetch_optional(&select().and_where(Expr::col((Tlog::Table, Tlog::Id)).eq(id)).to_owned()).await
+}
+
+/// Set the columns `patch` names on log `id` (and `upd_timestamp`) and refresh its trig's
+/// stats, in one transaction that holds the log's row lock from the read to the commit, so
+/// concurrent edits of different fields all stick. `authorize` sees the row as locked and may
+/// refuse. `None` when there is no such log.
+pub async fn update<E: From<DbError>>(
+    db: &Db,
+    id: i32,
+    patch: &LogPatch,
+    authorize: impl FnOnce(&LogRow) -> Result<(), E>,
+) -> Result<Option<Changed>, E> {
     let mut tx = db.begin().await?;
-    let photo_ids = live_photos(&mut tx, id).await?;
+    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    authorize(&before)?;
+    let photos = live_photos(&mut tx, id).await?;
     let mut update = Query::update();
     update
         .table(Tlog::Table)
-        .values(f.columns())
-        .value(Tlog::UpdTimestamp, now())
+        .values(patch.columns())
+        .value(Tlog::UpdTimestamp, super::now())
         .and_where(Expr::col(Tlog::Id).eq(id));
     tx.execute(&update).await?;
-    super::trigstats::refresh(&mut tx, trig_id, Recount::Logs).await?;
+    super::trigstats::refresh(&mut tx, before.trig_id, Recount::Logs).await?;
+    let after = tx.fetch_optional(&select().and_where(Expr::col((Tlog::Table, Tlog::Id)).eq(id)).to_owned()).await?;
     tx.commit().await?;
-    Ok(photo_ids)
+    Ok(Some(Changed { before, after, photos }))
 }
 
 #[derive(sqlx::FromRow)]
@@ -242,20 +302,27 @@ async fn live_photos(tx: &mut super::Tx, id: i32) -> Result<Vec<i32>, DbError> {
 }
 
 /// Soft-delete log `id`'s photos, delete the log and refresh its trig's stats, in one
-/// transaction. Returns the ids of the photos it deleted.
-pub async fn delete(db: &Db, id: i32, trig_id: i32) -> Result<Vec<i32>, DbError> {
+/// transaction holding the log's row lock; `authorize` sees the row as locked and may refuse.
+/// `None` when there is no such log.
+pub async fn delete<E: From<DbError>>(
+    db: &Db,
+    id: i32,
+    authorize: impl FnOnce(&LogRow) -> Result<(), E>,
+) -> Result<Option<Changed>, E> {
     let mut tx = db.begin().await?;
-    let photo_ids = live_photos(&mut tx, id).await?;
-    if !photo_ids.is_empty() {
+    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    authorize(&before)?;
+    let photos = live_photos(&mut tx, id).await?;
+    if !photos.is_empty() {
         let soft = Query::update()
             .table(Tphoto::Table)
             .value(Tphoto::DeletedInd, "Y")
-            .and_where(Expr::col(Tphoto::Id).is_in(photo_ids.iter().copied()))
+            .and_where(Expr::col(Tphoto::Id).is_in(photos.iter().copied()))
             .to_owned();
         tx.execute(&soft).await?;
     }
     tx.execute(&Query::delete().from_table(Tlog::Table).and_where(Expr::col(Tlog::Id).eq(id)).to_owned()).await?;
-    super::trigstats::refresh(&mut tx, trig_id, Recount::LogsAndPhotos).await?;
+    super::trigstats::refresh(&mut tx, before.trig_id, Recount::LogsAndPhotos).await?;
     tx.commit().await?;
-    Ok(photo_ids)
+    Ok(Some(Changed { before, after: None, photos }))
 }

@@ -16,6 +16,8 @@ pub mod trigstats;
 pub mod users;
 
 use std::str::FromStr;
+
+use chrono::Timelike;
 use std::time::Duration;
 
 use sea_query::{Expr, ExprTrait, MysqlQueryBuilder, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder};
@@ -276,14 +278,29 @@ macro_rules! dispatch_tx {
 }
 
 impl Db {
-    /// Start a transaction.
+    /// Start a write transaction.
+    ///
+    /// On SQLite it begins `IMMEDIATE`: it takes the database's write lock at once, waiting
+    /// for it up to the busy timeout. A deferred transaction that reads first and writes later
+    /// cannot wait when another writer holds the lock (SQLite answers `SQLITE_BUSY` at once to
+    /// avoid a deadlock), which is how two concurrent writes got a 500.
     pub async fn begin(&self) -> Result<Tx, DbError> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
             Db::MySql(p) => Tx::MySql(p.begin().await?),
         })
     }
+}
+
+/// The time every write stamps (`upd_timestamp`, `crt_timestamp`, `crt_date`/`crt_time`):
+/// UTC, naive, to the second. MySQL's `TIMESTAMP` columns are stored in UTC and converted
+/// through the session's time zone, which this server pins to UTC (see [`Db::connect`]), so
+/// its stamps and the legacy site's agree there; the "since" figures (`recent_logs_7d`,
+/// `recent_users_30d`) are computed from this same clock.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    now.with_nanosecond(0).unwrap_or(now)
 }
 
 impl Tx {
@@ -336,6 +353,38 @@ impl Tx {
         }
     }
 
+    /// Lock row `id` of `table` until the transaction ends (`SELECT … FOR UPDATE`; on SQLite
+    /// the transaction's `IMMEDIATE` write lock already excludes every other writer). Returns
+    /// whether the row exists. Read the row after this, so what is read is what is changed.
+    pub async fn lock_row(&mut self, table: impl sea_query::IntoTableRef, id: i32) -> Result<bool, DbError> {
+        let stmt = sea_query::Query::select()
+            .expr_as(Expr::col(Id), "id")
+            .from(table)
+            .and_where(Expr::col(Id).eq(id))
+            .lock(sea_query::LockType::Update)
+            .to_owned();
+        Ok(self.fetch_optional::<IdOnly>(&stmt).await?.is_some())
+    }
+
+    /// Serialise the writes that must keep user names, e-mail addresses and identity-provider
+    /// ids unique (registrations, renames, address changes) until the transaction ends. The
+    /// legacy schema has no unique index on them (and its data may not allow one), so the
+    /// check and the write run under one lock: on PostgreSQL a transaction-scoped advisory
+    /// lock, on MySQL/MariaDB the row lock of the first user (every such write takes it first,
+    /// so they queue on it), on SQLite the `IMMEDIATE` write lock the transaction holds.
+    pub async fn lock_user_identities(&mut self) -> Result<(), DbError> {
+        match self {
+            Tx::Sqlite(_) => {}
+            Tx::Postgres(t) => {
+                sqlx::query("SELECT pg_advisory_xact_lock(7460312905)").execute(&mut **t).await?;
+            }
+            Tx::MySql(t) => {
+                sqlx::query("SELECT id FROM `user` ORDER BY id LIMIT 1 FOR UPDATE").fetch_optional(&mut **t).await?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
@@ -379,6 +428,17 @@ pub(crate) fn count_where(table: impl sea_query::IntoTableRef, cond: sea_query::
         stmt.cond_where(cond);
     }
     stmt
+}
+
+/// The `id` column of any table.
+#[derive(sea_query::Iden)]
+struct Id;
+
+/// One `i32` column named `id`.
+#[derive(sqlx::FromRow)]
+struct IdOnly {
+    #[expect(dead_code, reason = "only whether a row came back matters")]
+    id: i32,
 }
 
 /// One `i64` column named `n`.

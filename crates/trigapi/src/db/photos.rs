@@ -90,12 +90,22 @@ fn condition(f: &PhotoFilter) -> Condition {
     cond
 }
 
-pub async fn get(db: &Db, id: i32) -> Result<Option<PhotoRow>, DbError> {
+/// Live photo `id`.
+fn one(id: i32) -> SelectStatement {
     let f = PhotoFilter::default();
-    db.fetch_optional(
-        &select().cond_where(condition(&f)).and_where(Expr::col((Tphoto::Table, Tphoto::Id)).eq(id)).to_owned(),
-    )
-    .await
+    select().cond_where(condition(&f)).and_where(Expr::col((Tphoto::Table, Tphoto::Id)).eq(id)).to_owned()
+}
+
+pub async fn get(db: &Db, id: i32) -> Result<Option<PhotoRow>, DbError> {
+    db.fetch_optional(&one(id)).await
+}
+
+/// Lock photo `id` and read it inside `tx`; `None` if there is no such live photo.
+async fn locked(tx: &mut Tx, id: i32) -> Result<Option<PhotoRow>, DbError> {
+    if !tx.lock_row(Tphoto::Table, id).await? {
+        return Ok(None);
+    }
+    tx.fetch_optional(&one(id)).await
 }
 
 /// Newest first (`tphoto.id DESC`).
@@ -199,7 +209,7 @@ pub async fn insert(tx: &mut Tx, log_id: i32, text: &PhotoText, files: &PhotoFil
             (Tphoto::IpAddr, Expr::val(ip.to_owned())),
             (Tphoto::DeletedInd, Expr::val("N")),
             (Tphoto::Source, Expr::val("F")),
-            (Tphoto::CrtTimestamp, Expr::val(chrono::Local::now().naive_local())),
+            (Tphoto::CrtTimestamp, Expr::val(super::now())),
         ])
         .unzip();
     insert.into_table(Tphoto::Table).columns(names).values(values)?;
@@ -232,23 +242,67 @@ pub async fn claim(tx: &mut Tx, id: i32, filename: &str) -> Result<bool, DbError
     Ok(tx.execute(&update).await? == 1)
 }
 
-/// Replace photo `id`'s caption, description, type and licence.
-pub async fn update_text(db: &Db, id: i32, text: &PhotoText) -> Result<(), DbError> {
-    let update =
-        Query::update().table(Tphoto::Table).values(text.columns()).and_where(Expr::col(Tphoto::Id).eq(id)).to_owned();
-    db.execute(&update).await?;
-    Ok(())
+/// The photo columns a PATCH names (`None`: left as it is).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhotoPatch {
+    pub caption: Option<String>,
+    pub text_desc: Option<String>,
+    pub kind: Option<String>,
+    pub license: Option<String>,
 }
 
-/// Soft-delete photo `id` and recount its trig's photos, in one transaction.
-pub async fn soft_delete(db: &Db, id: i32, trig_id: i32) -> Result<(), DbError> {
+/// Set the columns `patch` names on live photo `id`, in one transaction holding the photo's
+/// row lock from the read to the commit; `authorize` sees the row as locked and may refuse.
+/// Returns the photo as committed, or `None` when there is no such live photo.
+pub async fn update_text<E: From<DbError>>(
+    db: &Db,
+    id: i32,
+    patch: &PhotoPatch,
+    authorize: impl FnOnce(&PhotoRow) -> Result<(), E>,
+) -> Result<Option<PhotoRow>, E> {
     let mut tx = db.begin().await?;
+    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    authorize(&before)?;
+    let text = |col, v: &Option<String>| v.clone().map(|v| (col, Expr::val(v)));
+    let values: Vec<(Tphoto, Expr)> = [
+        text(Tphoto::Name, &patch.caption),
+        text(Tphoto::TextDesc, &patch.text_desc),
+        text(Tphoto::Type, &patch.kind),
+        text(Tphoto::PublicInd, &patch.license),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !values.is_empty() {
+        let update =
+            Query::update().table(Tphoto::Table).values(values).and_where(Expr::col(Tphoto::Id).eq(id)).to_owned();
+        tx.execute(&update).await?;
+    }
+    let after = tx.fetch_optional(&one(id)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Soft-delete live photo `id` and recount its trig's photos, in one transaction holding the
+/// photo's row lock; `authorize` sees the row as locked and may refuse. Returns the photo as
+/// it was, or `None` when there is no such live photo.
+pub async fn soft_delete<E: From<DbError>>(
+    db: &Db,
+    id: i32,
+    authorize: impl FnOnce(&PhotoRow) -> Result<(), E>,
+) -> Result<Option<PhotoRow>, E> {
+    let mut tx = db.begin().await?;
+    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    authorize(&before)?;
     let update = Query::update()
         .table(Tphoto::Table)
         .value(Tphoto::DeletedInd, "Y")
         .and_where(Expr::col(Tphoto::Id).eq(id))
         .to_owned();
     tx.execute(&update).await?;
-    trigstats::refresh(&mut tx, trig_id, Recount::LogsAndPhotos).await?;
-    tx.commit().await
+    if let Some(trig) = before.trig_id {
+        trigstats::refresh(&mut tx, trig, Recount::LogsAndPhotos).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(before))
 }

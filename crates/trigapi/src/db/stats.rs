@@ -1,6 +1,6 @@
 //! Site-wide counts for `/v1/stats/site` (contract §10.1).
 
-use chrono::{Duration, NaiveDateTime, Timelike, Utc};
+use chrono::{Duration, NaiveDateTime};
 use sea_query::{Condition, Expr, ExprTrait};
 
 use super::photos::{self, PhotoFilter};
@@ -17,7 +17,7 @@ pub struct SiteStats {
 }
 
 pub async fn site(db: &Db) -> Result<SiteStats, DbError> {
-    let now: NaiveDateTime = Utc::now().naive_utc().with_nanosecond(0).unwrap_or_else(|| Utc::now().naive_utc());
+    let now: NaiveDateTime = super::now();
     let recent_logs = Condition::all().add(Expr::col(Tlog::UpdTimestamp).gte(now - Duration::days(7)));
     let recent_users = Condition::all().add(Expr::col(User::CrtDate).gte((now - Duration::days(30)).date()));
     let all_photos = PhotoFilter::default();

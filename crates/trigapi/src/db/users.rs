@@ -184,7 +184,11 @@ pub struct MeRow {
 }
 
 pub async fn me(db: &Db, id: i32) -> Result<Option<MeRow>, DbError> {
-    let stmt = user_select()
+    db.fetch_optional(&me_select(id)).await
+}
+
+fn me_select(id: i32) -> sea_query::SelectStatement {
+    user_select()
         .columns([
             User::Auth0UserId,
             User::StatusMax,
@@ -196,8 +200,7 @@ pub async fn me(db: &Db, id: i32) -> Result<Option<MeRow>, DbError> {
             User::EmailValid,
         ])
         .and_where(Expr::col(User::Id).eq(id))
-        .to_owned();
-    db.fetch_optional(&stmt).await
+        .to_owned()
 }
 
 /// Profile fields a user changes on themselves; `None` keeps the value.
@@ -223,9 +226,37 @@ pub enum ProfileConflict {
     Email,
 }
 
+/// A profile change as committed: the caller's row before and after it.
+#[derive(Debug, Clone)]
+pub struct ProfileChanged {
+    pub before: MeRow,
+    pub after: MeRow,
+}
+
+impl ProfileChanged {
+    /// Whether the name changed (decided from the rows read under the lock, not the request).
+    pub fn renamed(&self) -> bool {
+        self.before.user.name != self.after.user.name
+    }
+}
+
 /// Apply `c` to user `id` in one transaction, unless another user has the name or e-mail.
-pub async fn update_profile(db: &Db, id: i32, c: &ProfileChanges) -> Result<Result<(), ProfileConflict>, DbError> {
+/// The row is locked from the read to the commit, and a change of name or e-mail holds the
+/// identity lock ([`super::Tx::lock_user_identities`]) from the uniqueness check to the
+/// commit, so two renames to one name cannot both succeed. `Ok(None)`: no such user.
+pub async fn update_profile(
+    db: &Db,
+    id: i32,
+    c: &ProfileChanges,
+) -> Result<Result<Option<ProfileChanged>, ProfileConflict>, DbError> {
     let mut tx = db.begin().await?;
+    if c.name.is_some() || c.email.is_some() {
+        tx.lock_user_identities().await?;
+    }
+    if !tx.lock_row(User::Table, id).await? {
+        return Ok(Ok(None));
+    }
+    let Some(before) = tx.fetch_optional::<MeRow>(&me_select(id)).await? else { return Ok(Ok(None)) };
     let taken = |col: User, value: &str| {
         Query::select()
             .column(User::Id)
@@ -262,18 +293,18 @@ pub async fn update_profile(db: &Db, id: i32, c: &ProfileChanges) -> Result<Resu
     .into_iter()
     .flatten()
     .collect();
-    if values.is_empty() {
-        return Ok(Ok(()));
+    if !values.is_empty() {
+        if c.email.is_some() {
+            // A new address is unverified until the identity provider confirms it.
+            values.push((User::EmailValid, Expr::val("N")));
+        }
+        values.push((User::UpdTimestamp, Expr::val(super::now())));
+        let update = Query::update().table(User::Table).values(values).and_where(Expr::col(User::Id).eq(id)).to_owned();
+        tx.execute(&update).await?;
     }
-    if c.email.is_some() {
-        // A new address is unverified until the identity provider confirms it.
-        values.push((User::EmailValid, Expr::val("N")));
-    }
-    values.push((User::UpdTimestamp, Expr::val(chrono::Local::now().naive_local())));
-    let update = Query::update().table(User::Table).values(values).and_where(Expr::col(User::Id).eq(id)).to_owned();
-    tx.execute(&update).await?;
+    let Some(after) = tx.fetch_optional::<MeRow>(&me_select(id)).await? else { return Ok(Ok(None)) };
     tx.commit().await?;
-    Ok(Ok(()))
+    Ok(Ok(Some(ProfileChanged { before, after })))
 }
 
 /// Which unique field a new account collides on.
@@ -293,6 +324,7 @@ pub async fn register(
     auth0_user_id: &str,
 ) -> Result<Result<i32, AccountConflict>, DbError> {
     let mut tx = db.begin().await?;
+    tx.lock_user_identities().await?;
     let exists = |cond: Expr| Query::select().column(User::Id).from(User::Table).and_where(cond).limit(1).to_owned();
     let checks = [
         (Func::lower(Expr::col(User::Name)).eq(name.to_lowercase()), AccountConflict::Name),
@@ -304,7 +336,7 @@ pub async fn register(
             return Ok(Err(conflict));
         }
     }
-    let now = chrono::Local::now().naive_local();
+    let now = super::now();
     // The legacy password column: random, so no password login can match it.
     let cryptpw = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let insert = Query::insert()

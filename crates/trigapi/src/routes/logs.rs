@@ -12,8 +12,7 @@ use axum::response::Response;
 use super::photos::{PageParams, photo_page};
 use crate::auth::Writer;
 use crate::cache::{CacheRequest, Cached, ttl};
-use crate::db::logs::LogFields;
-use crate::db::logs::{LogColumn, LogFilter, LogOrder, LogRow, default_order};
+use crate::db::logs::{LogColumn, LogFields, LogFilter, LogOrder, LogPatch, LogRow, default_order};
 use crate::db::{self, Db};
 use crate::domain::body::JsonBody;
 use crate::domain::include::{IncludeRules, IncludeSet};
@@ -225,88 +224,44 @@ pub async fn photos(
 /// Conditions a log may report (the site's vocabulary; `U` is "unknown").
 const CONDITIONS: &[&str] = &["G", "S", "D", "T", "M", "C", "R", "Q", "N", "X", "V", "P", "Z", "U"];
 
-/// The log fields of a request body; `None` where the body leaves a field out (or sends
-/// `null`, which the original ignores on PATCH).
-#[derive(Debug, Default)]
-struct LogInput {
-    date: Option<chrono::NaiveDate>,
-    time: Option<chrono::NaiveTime>,
-    osgb_eastings: Option<i32>,
-    osgb_northings: Option<i32>,
-    osgb_gridref: Option<String>,
-    fb_number: Option<String>,
-    condition: Option<String>,
-    comment: Option<String>,
-    score: Option<i32>,
-    source: Option<String>,
+/// Read and validate every log field `body` carries; `None` where the body leaves a field out
+/// (or sends `null`, which the original ignores on PATCH).
+fn read_log(body: &mut JsonBody) -> LogPatch {
+    let coordinate = |body: &mut JsonBody, name| body.int(name, Some(0), Some(1_300_000)).map(|v| v as i32);
+    let condition = body.string("condition", 1, Some(1)).map(|c| c.to_ascii_uppercase());
+    LogPatch {
+        date: body.date("date"),
+        time: body.time("time"),
+        osgb_eastings: coordinate(body, "osgb_eastings"),
+        osgb_northings: coordinate(body, "osgb_northings"),
+        osgb_gridref: body.string("osgb_gridref", 0, Some(14)),
+        fb_number: body.string("fb_number", 0, Some(10)),
+        condition: body.one_of("condition", condition, CONDITIONS),
+        comment: body.string("comment", 0, Some(65_535)),
+        score: body.int("score", Some(0), Some(10)).map(|v| v as i32),
+        source: body.string("source", 1, Some(1)),
+    }
 }
 
-impl LogInput {
-    /// Read and validate every field `body` carries.
-    fn read(body: &mut JsonBody) -> Self {
-        let coordinate = |body: &mut JsonBody, name| body.int(name, Some(0), Some(1_300_000)).map(|v| v as i32);
-        let condition = body.string("condition", 1, Some(1)).map(|c| c.to_ascii_uppercase());
-        Self {
-            date: body.date("date"),
-            time: body.time("time"),
-            osgb_eastings: coordinate(body, "osgb_eastings"),
-            osgb_northings: coordinate(body, "osgb_northings"),
-            osgb_gridref: body.string("osgb_gridref", 0, Some(14)),
-            fb_number: body.string("fb_number", 0, Some(10)),
-            condition: body.one_of("condition", condition, CONDITIONS),
-            comment: body.string("comment", 0, Some(65_535)),
-            score: body.int("score", Some(0), Some(10)).map(|v| v as i32),
-            source: body.string("source", 1, Some(1)),
-        }
-    }
-
-    /// A new log's fields (`date`, `time` and `condition` are required, the rest default).
-    fn into_new(self) -> Option<LogFields> {
-        Some(LogFields {
-            date: self.date?,
-            time: self.time?,
-            osgb_eastings: self.osgb_eastings,
-            osgb_northings: self.osgb_northings,
-            osgb_gridref: self.osgb_gridref,
-            fb_number: self.fb_number.unwrap_or_default(),
-            condition: self.condition?,
-            comment: self.comment.unwrap_or_default(),
-            score: self.score.unwrap_or(0),
-            source: self.source.unwrap_or_else(|| "W".into()),
-        })
-    }
-
-    /// Apply the fields present to `f`.
-    fn apply(self, f: &mut LogFields) {
-        let LogInput {
-            date,
-            time,
-            osgb_eastings,
-            osgb_northings,
-            osgb_gridref,
-            fb_number,
-            condition,
-            comment,
-            score,
-            source,
-        } = self;
-        f.date = date.unwrap_or(f.date);
-        f.time = time.unwrap_or(f.time);
-        f.osgb_eastings = osgb_eastings.or(f.osgb_eastings);
-        f.osgb_northings = osgb_northings.or(f.osgb_northings);
-        f.osgb_gridref = osgb_gridref.or(f.osgb_gridref.take());
-        f.fb_number = fb_number.unwrap_or(std::mem::take(&mut f.fb_number));
-        f.condition = condition.unwrap_or(std::mem::take(&mut f.condition));
-        f.comment = comment.unwrap_or(std::mem::take(&mut f.comment));
-        f.score = score.unwrap_or(f.score);
-        f.source = source.unwrap_or(std::mem::take(&mut f.source));
-    }
+/// A new log's fields (`date`, `time` and `condition` are required, the rest default).
+fn new_log(p: LogPatch) -> Option<LogFields> {
+    Some(LogFields {
+        date: p.date?,
+        time: p.time?,
+        osgb_eastings: p.osgb_eastings,
+        osgb_northings: p.osgb_northings,
+        osgb_gridref: p.osgb_gridref,
+        fb_number: p.fb_number.unwrap_or_default(),
+        condition: p.condition?,
+        comment: p.comment.unwrap_or_default(),
+        score: p.score.unwrap_or(0),
+        source: p.source.unwrap_or_else(|| "W".into()),
+    })
 }
 
 /// A log as the write endpoints answer it: names `null`, as the original.
-async fn written(app: &AppState, id: i32) -> Result<TLogResponse, ApiError> {
-    let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
-    Ok(TLogResponse { trig_name: None, user_name: None, ..row.into() })
+fn written(row: LogRow) -> TLogResponse {
+    TLogResponse { trig_name: None, user_name: None, ..row.into() }
 }
 
 /// Log a visit to `trig_id` as the caller.
@@ -328,14 +283,15 @@ pub async fn create(
     q.require("trig_id");
     let mut body = JsonBody::parse(&body)?;
     body.require(&["date", "time", "condition"]);
-    let input = LogInput::read(&mut body);
+    let input = read_log(&mut body);
     ApiError::all_valid([q.finish().map(drop), body.finish()])?;
-    let fields = input.into_new().ok_or(ApiError::Internal("a validated log lacked a required field"))?;
+    let fields = new_log(input).ok_or(ApiError::Internal("a validated log lacked a required field"))?;
     let trig_id = trig_id.and_then(as_row_id).ok_or(ApiError::not_found("Trigpoint not found"))?;
     db::trigs::get(&app.db, trig_id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
     let id = db::logs::create(&app.db, trig_id, caller.user_id, &ip, &fields).await?;
     invalidation::after(&app.cache, &Write::LogCreated { trig: trig_id, user: caller.user_id }).await;
-    Ok((StatusCode::CREATED, Json(written(&app, id).await?)))
+    let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
+    Ok((StatusCode::CREATED, Json(written(row))))
 }
 
 /// Edit a log (its author, or `api:admin`); fields left out or `null` keep their values.
@@ -353,20 +309,15 @@ pub async fn update(
 ) -> Result<Json<TLogResponse>, ApiError> {
     let id = path_int("log_id", &raw_id)?;
     let mut body = JsonBody::parse(&body)?;
-    let input = LogInput::read(&mut body);
+    let patch = read_log(&mut body);
     body.finish()?;
     let id = as_row_id(id).ok_or(ApiError::not_found("Log not found"))?;
-    let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
-    caller.may_edit(row.user_id)?;
-    let mut fields = row.fields.clone();
-    input.apply(&mut fields);
-    let photos = db::logs::update(&app.db, id, row.trig_id, &fields).await?;
-    invalidation::after(
-        &app.cache,
-        &Write::LogEdited { trig: row.trig_id, user: row.user_id, log: id, photos: &photos },
-    )
-    .await;
-    Ok(Json(written(&app, id).await?))
+    let changed = db::logs::update(&app.db, id, &patch, |row| caller.may_edit(row.user_id))
+        .await?
+        .ok_or(ApiError::not_found("Log not found"))?;
+    let LogRow { trig_id: trig, user_id: user, .. } = changed.before;
+    invalidation::after(&app.cache, &Write::LogEdited { trig, user, log: id, photos: &changed.photos }).await;
+    Ok(Json(written(changed.after.ok_or(ApiError::not_found("Log not found"))?)))
 }
 
 /// Delete a log (its author, or `api:admin`) and its photos.
@@ -380,13 +331,10 @@ pub async fn delete(
     Path(raw_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::not_found("Log not found"))?;
-    let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
-    caller.may_edit(row.user_id)?;
-    let photos = db::logs::delete(&app.db, id, row.trig_id).await?;
-    invalidation::after(
-        &app.cache,
-        &Write::LogDeleted { trig: row.trig_id, user: row.user_id, log: id, photos: &photos },
-    )
-    .await;
+    let changed = db::logs::delete(&app.db, id, |row| caller.may_edit(row.user_id))
+        .await?
+        .ok_or(ApiError::not_found("Log not found"))?;
+    let LogRow { trig_id: trig, user_id: user, .. } = changed.before;
+    invalidation::after(&app.cache, &Write::LogDeleted { trig, user, log: id, photos: &changed.photos }).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::Writer;
 use crate::db;
-use crate::db::photos::{PhotoFiles, PhotoRow, PhotoText};
+use crate::db::photos::{PhotoFiles, PhotoPatch, PhotoRow, PhotoText};
 use crate::db::trigstats::{self, Recount};
 use crate::domain::body::JsonBody;
 use crate::domain::params::{QueryParams, as_row_id, path_int};
@@ -65,6 +65,12 @@ impl PhotoInput {
             kind: self.kind.unwrap_or(current.kind),
             license: self.license.unwrap_or(current.license),
         }
+    }
+
+    /// The fields present, as a PATCH sets them.
+    fn into_patch(self) -> PhotoPatch {
+        let PhotoInput { caption, text_desc, kind, license } = self;
+        PhotoPatch { caption, text_desc, kind, license }
     }
 }
 
@@ -122,10 +128,7 @@ fn upload_error(e: ImagingError) -> ApiError {
 async fn photo_and_owner(app: &AppState, id: i64) -> Result<(PhotoRow, Owner), ApiError> {
     let id = as_row_id(id).ok_or(ApiError::not_found("Photo not found"))?;
     let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;
-    let (Some(user), Some(trig)) = (row.user_id, row.trig_id) else {
-        return Err(ApiError::not_found("TLog not found for photo"));
-    };
-    let owner = Owner { trig, user, log: row.log_id };
+    let owner = Owner::of(&row)?;
     Ok((row, owner))
 }
 
@@ -138,6 +141,19 @@ struct Owner {
 }
 
 impl Owner {
+    /// The owner of `photo`'s log, or 404 when the log is gone.
+    fn of(photo: &PhotoRow) -> Result<Self, ApiError> {
+        match (photo.user_id, photo.trig_id) {
+            (Some(user), Some(trig)) => Ok(Owner { trig, user, log: photo.log_id }),
+            _ => Err(ApiError::not_found("TLog not found for photo")),
+        }
+    }
+
+    /// 404 without an owner, 403 unless `caller` may change the photo.
+    fn authorize(photo: &PhotoRow, caller: &crate::auth::AuthUser) -> Result<(), ApiError> {
+        caller.may_edit(Owner::of(photo)?.user)
+    }
+
     /// Invalidate what a change (`deleted` or not) of photo `photo` changed.
     async fn invalidate(self, app: &AppState, photo: i32, deleted: bool) {
         let Owner { trig, user, log } = self;
@@ -259,12 +275,12 @@ pub async fn update(
     let mut body = JsonBody::parse(&body)?;
     let input = PhotoInput::read(&mut body, true);
     body.finish()?;
-    let (row, owner) = photo_and_owner(&app, id).await?;
-    caller.may_edit(owner.user)?;
-    let current = PhotoText { caption: row.caption, text_desc: row.text_desc, kind: row.kind, license: row.license };
-    db::photos::update_text(&app.db, row.id, &input.over(current)).await?;
-    owner.invalidate(&app, row.id, false).await;
-    Ok(Json(written(&app, row.id).await?))
+    let id = as_row_id(id).ok_or(ApiError::not_found("Photo not found"))?;
+    let row = db::photos::update_text(&app.db, id, &input.into_patch(), |p| Owner::authorize(p, &caller))
+        .await?
+        .ok_or(ApiError::not_found("Photo not found"))?;
+    Owner::of(&row)?.invalidate(&app, row.id, false).await;
+    Ok(Json(TPhotoResponse::new(row, false)))
 }
 
 /// Delete a photo (soft: its row is marked deleted, its files stay for moderation).
@@ -277,10 +293,11 @@ pub async fn delete(
     Writer(caller): Writer,
     Path(raw_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (row, owner) = photo_and_owner(&app, path_int("photo_id", &raw_id)?).await?;
-    caller.may_edit(owner.user)?;
-    db::photos::soft_delete(&app.db, row.id, owner.trig).await?;
-    owner.invalidate(&app, row.id, true).await;
+    let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::not_found("Photo not found"))?;
+    let row = db::photos::soft_delete(&app.db, id, |p| Owner::authorize(p, &caller))
+        .await?
+        .ok_or(ApiError::not_found("Photo not found"))?;
+    Owner::of(&row)?.invalidate(&app, row.id, true).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

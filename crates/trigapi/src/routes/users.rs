@@ -224,9 +224,9 @@ pub async fn update_me(
         return Err(ApiError::Forbidden("Missing required scope: api:read-pii for email updates"));
     }
     let id = caller.user_id;
-    let before = db::users::me(&app.db, id).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
-    match db::users::update_profile(&app.db, id, &changes).await? {
-        Ok(()) => {}
+    let changed = match db::users::update_profile(&app.db, id, &changes).await? {
+        Ok(Some(changed)) => changed,
+        Ok(None) => return Err(ApiError::Unauthorized("Could not validate credentials")),
         Err(ProfileConflict::Name) => {
             return Err(ApiError::Conflict(format!(
                 "Username '{}' is already taken",
@@ -236,11 +236,10 @@ pub async fn update_me(
         Err(ProfileConflict::Email) => {
             return Err(ApiError::Conflict(format!("Email '{}' is already in use", changes.email.unwrap_or_default())));
         }
-    }
-    let renamed = changes.name.as_ref().is_some_and(|n| *n != before.user.name);
+    };
+    let renamed = changed.renamed();
     invalidation::after(&app.cache, &Write::ProfileChanged { user: id, renamed }).await;
-    let row = db::users::me(&app.db, id).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
-    Ok(Json(own_profile(row, true)))
+    Ok(Json(own_profile(changed.after, true)))
 }
 
 /// The caller's row as `UserWithIncludes`: `auth0_user_id` shown, `prefs` when asked.
