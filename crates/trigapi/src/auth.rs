@@ -2,7 +2,8 @@
 //!
 //! Two modes, chosen by configuration (contract, "Decisions / Authentication"):
 //! * **RS256** when `JWT_JWKS_URL` is set: the original's Auth0 setup. Keys come from the JWKS,
-//!   cached for an hour; a token signed with a key id the cache does not know triggers one
+//!   kept for an hour (`JWT_JWKS_TTL_SECS`) and then refreshed in the background while the keys
+//!   held go on verifying, so no request waits on the issuer for a key it has; a token signed with a key id the cache does not know triggers one
 //!   refetch, at most every `JWT_JWKS_REFETCH_SECS` (30 s by default, so a flood of made-up ids
 //!   cannot hammer the issuer). `iss` and
 //!   `aud` must match `JWT_ISSUER` and `JWT_AUDIENCE`. `sub` is a `user.auth0_user_id`.
@@ -16,8 +17,10 @@
 //! Extractors, where handlers say what they need:
 //! * [`AuthUser`]: a valid token mapped to a database user (401 otherwise).
 //! * [`Writer`]: an [`AuthUser`] with `api:write` (403 otherwise).
-//! * [`MaybeAuthUser`]: optional auth (`GET /v1/trigs` with `exclude_found`): any failure is
-//!   anonymous, as the contract says for optional-auth routes.
+//! * [`MaybeAuthUser`]: optional auth (`GET /v1/trigs` with `exclude_found`): no token is
+//!   anonymous; a token that does not verify (or names no user) is a 401, and a database
+//!   failure while mapping it a 503. A caller who sent a token is never quietly served as
+//!   anonymous.
 //! * [`Admin`]: the `api:admin` scope, or the configured `ADMIN_TOKEN`.
 
 use std::collections::HashMap;
@@ -45,7 +48,6 @@ pub const READ_PII_SCOPE: &str = "api:read-pii";
 /// The claim holding the caller's roles (shown on `/users/me`).
 pub const ROLES_CLAIM: &str = "https://trigpointing.uk/roles";
 
-const JWKS_TTL: Duration = Duration::from_secs(3600);
 /// How long a subject's user id is remembered (users are never deleted or re-linked through the
 /// API; a subject with no user is asked again every time).
 const SUBJECT_TTL: Duration = Duration::from_secs(600);
@@ -134,7 +136,7 @@ pub struct Authenticator {
 enum Mode {
     Off,
     Hs256(DecodingKey),
-    Rs256(Box<Jwks>),
+    Rs256(Arc<Jwks>),
 }
 
 impl Authenticator {
@@ -143,7 +145,7 @@ impl Authenticator {
             if config.jwt_issuer.trim().is_empty() || config.jwt_audience.trim().is_empty() {
                 return Err(AuthConfigError::MissingIssuerOrAudience);
             }
-            Mode::Rs256(Box::new(Jwks::new(config)?))
+            Mode::Rs256(Arc::new(Jwks::new(config)?))
         } else if !config.jwt_hs256_secret.is_empty() {
             Mode::Hs256(DecodingKey::from_secret(config.jwt_hs256_secret.as_bytes()))
         } else {
@@ -179,7 +181,7 @@ impl Authenticator {
                     return Err(TokenError::Algorithm);
                 }
                 let kid = header.kid.ok_or(TokenError::NoKeyId)?;
-                let key = jwks.key(&kid).await?;
+                let key = Jwks::key(jwks, &kid).await?;
                 jsonwebtoken::decode::<Claims>(token, &key, &jwks.validation)?.claims
             }
         };
@@ -220,6 +222,10 @@ struct Jwks {
     validation: Validation,
     client: reqwest::Client,
     min_refetch: Duration,
+    /// How long a fetched set is used before it is refreshed (in the background).
+    ttl: Duration,
+    /// A background refresh is under way (one at a time).
+    refreshing: std::sync::atomic::AtomicBool,
     keys: RwLock<Arc<KeySet>>,
     /// When a fetch was last tried; held while fetching, so one task fetches at a time.
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
@@ -232,10 +238,9 @@ struct KeySet {
 }
 
 impl KeySet {
-    /// The key `kid`, if this set holds it and is younger than [`JWKS_TTL`].
-    fn fresh(&self, kid: &str) -> Option<DecodingKey> {
-        self.fetched_at.filter(|t| t.elapsed() < JWKS_TTL)?;
-        self.keys.get(kid).cloned()
+    /// Whether the set is older than `ttl` (or was never fetched).
+    fn is_old(&self, ttl: Duration) -> bool {
+        self.fetched_at.is_none_or(|t| t.elapsed() >= ttl)
     }
 }
 
@@ -255,6 +260,8 @@ impl Jwks {
             validation,
             client,
             min_refetch: Duration::from_secs(config.jwt_jwks_refetch_secs),
+            ttl: Duration::from_secs(config.jwt_jwks_ttl_secs.max(1)),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
             keys: RwLock::new(Arc::default()),
             last_attempt: tokio::sync::Mutex::new(None),
         })
@@ -264,24 +271,36 @@ impl Jwks {
         self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_default()
     }
 
-    /// The key `kid`: from the cache while it is fresh; otherwise after a fetch, tried at most
-    /// once per `min_refetch` (a failed or useless fetch keeps the keys we had).
-    async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
-        if let Some(key) = self.snapshot().fresh(kid) {
+    /// The key `kid`. A key the set holds is used at once, however old the set: when the set
+    /// is past its TTL (`JWT_JWKS_TTL_SECS`) a refresh runs in the background, so no request waits on the
+    /// issuer while it has a key. An unknown key id (a rotation) waits for one fetch, tried at
+    /// most once per `min_refetch` (a failed or useless fetch keeps the keys we had).
+    async fn key(this: &Arc<Self>, kid: &str) -> Result<DecodingKey, TokenError> {
+        let keys = this.snapshot();
+        if let Some(key) = keys.keys.get(kid).cloned() {
+            if keys.is_old(this.ttl) && !this.refreshing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                let jwks = Arc::clone(this);
+                tokio::spawn(async move {
+                    jwks.refetch().await;
+                    jwks.refreshing.store(false, std::sync::atomic::Ordering::Release);
+                });
+            }
             return Ok(key);
         }
+        this.refetch().await;
+        this.snapshot().keys.get(kid).cloned().ok_or(TokenError::UnknownKey)
+    }
+
+    /// Fetch the set unless another task is fetching (then wait for it) or the last attempt
+    /// was less than `min_refetch` ago.
+    async fn refetch(&self) {
         let mut last_attempt = self.last_attempt.lock().await;
-        // Another request may have fetched while this one waited.
-        if let Some(key) = self.snapshot().fresh(kid) {
-            return Ok(key);
-        }
         if last_attempt.is_none_or(|t| t.elapsed() >= self.min_refetch) {
             *last_attempt = Some(Instant::now());
             if let Err(e) = self.fetch().await {
                 tracing::warn!(error = %e, "fetching the JWKS failed; keeping the keys we had");
             }
         }
-        self.snapshot().keys.get(kid).cloned().ok_or(TokenError::UnknownKey)
     }
 
     async fn fetch(&self) -> Result<(), TokenError> {
@@ -357,7 +376,10 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(MaybeAuthUser(AuthUser::from_request_parts(parts, app).await.ok()))
+        if parts.headers.get(axum::http::header::AUTHORIZATION).is_none() {
+            return Ok(MaybeAuthUser(None));
+        }
+        Ok(MaybeAuthUser(Some(AuthUser::from_request_parts(parts, app).await?)))
     }
 }
 

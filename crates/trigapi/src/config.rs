@@ -38,6 +38,7 @@ pub const ENV_VARS: &[&str] = &[
     "JWT_ISSUER",
     "JWT_AUDIENCE",
     "JWT_JWKS_REFETCH_SECS",
+    "JWT_JWKS_TTL_SECS",
     "WEBHOOK_SHARED_SECRET",
 ];
 
@@ -68,7 +69,9 @@ pub struct Config {
     pub public_url: String,
     /// `json` (one object per line) or `pretty`.
     pub log_format: String,
-    /// CORS origins: a JSON list or a comma list; empty = CORS off.
+    /// CORS origins: a JSON list or a comma list; empty = CORS off. A TOML file may also
+    /// give a list.
+    #[serde(deserialize_with = "text_or_list")]
     pub backend_cors_origins: String,
     /// `redis://…` or `rediss://…` (TLS); empty = in-process cache only (one instance).
     pub redis_url: String,
@@ -102,12 +105,28 @@ pub struct Config {
     pub jwt_audience: String,
     /// Least time between two JWKS fetches (an unknown key id asks for one), seconds.
     pub jwt_jwks_refetch_secs: u64,
+    /// How long a fetched JWKS is used before it is refreshed in the background, seconds.
+    pub jwt_jwks_ttl_secs: u64,
     /// `X-Webhook-Secret` of the registration webhook (`POST /v1/users`); empty = refused.
     pub webhook_shared_secret: String,
     /// Test only (not read from the environment): reintroduce the stale-set race so the
     /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
     #[serde(default)]
     pub cache_unsafe_stamp_at_store: bool,
+}
+
+/// A string, or a list of strings kept as its JSON text (what [`Config::cors_origins`] reads).
+fn text_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrList {
+        Text(String),
+        List(Vec<String>),
+    }
+    Ok(match TextOrList::deserialize(d)? {
+        TextOrList::Text(t) => t,
+        TextOrList::List(l) => serde_json::to_string(&l).unwrap_or_default(),
+    })
 }
 
 impl Default for Config {
@@ -142,6 +161,7 @@ impl Default for Config {
             jwt_issuer: String::new(),
             jwt_audience: String::new(),
             jwt_jwks_refetch_secs: 30,
+            jwt_jwks_ttl_secs: 3600,
             webhook_shared_secret: String::new(),
             cache_unsafe_stamp_at_store: false,
         }
@@ -150,13 +170,21 @@ impl Default for Config {
 
 impl Config {
     /// Defaults ← `file` (or `trigapi.toml` if present) ← environment.
+    ///
+    /// Environment values are taken as the text they are: `JWT_HS256_SECRET=123456` is the
+    /// string `"123456"`, and `BACKEND_CORS_ORIGINS='["http://a"]'` a string holding a JSON
+    /// list. Numeric and boolean settings are parsed from that text when extracted.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(f) => fig = fig.merge(Toml::file_exact(f)),
             None => fig = fig.merge(Toml::file("trigapi.toml")),
         }
-        fig.merge(Env::raw().only(ENV_VARS).map(|k| k.as_str().to_ascii_lowercase().into())).extract().map_err(Box::new)
+        // figment's `Env` provider would parse `123456` into a number and `[…]` into a list,
+        // which a `String` field then refuses; give every value to it as text instead.
+        let env: std::collections::BTreeMap<String, String> =
+            Env::raw().only(ENV_VARS).iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), v)).collect();
+        fig.merge(Serialized::globals(env)).extract_lossy().map_err(Box::new)
     }
 
     /// `BACKEND_CORS_ORIGINS` as a list (JSON list or comma list; trailing `/` stripped).
@@ -193,6 +221,47 @@ mod tests {
         let err = Config::load(Some(&path)).expect_err("a string is not a pool size");
         let _ = std::fs::remove_file(&path);
         assert!(err.to_string().contains("db_max_connections"), "{err}");
+    }
+
+    /// Through the real loader, with real environment variables (figment's `Jail` serialises
+    /// the tests that set them and restores the environment after).
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail closures return figment::Error")]
+    fn text_settings_take_any_text_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("JWT_HS256_SECRET", "123456");
+            jail.set_env("ADMIN_TOKEN", "12345");
+            jail.set_env("ENVIRONMENT", "2024");
+            jail.set_env("WEBHOOK_SHARED_SECRET", "true");
+            jail.set_env("BACKEND_CORS_ORIGINS", r#"["http://a.example", "http://b.example/"]"#);
+            jail.set_env("DB_MAX_CONNECTIONS", "7");
+            jail.set_env("CACHE_STRICT", "true");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.jwt_hs256_secret, "123456");
+            assert_eq!(c.admin_token, "12345");
+            assert_eq!(c.environment, "2024");
+            assert_eq!(c.webhook_shared_secret, "true");
+            assert_eq!(c.cors_origins(), ["http://a.example", "http://b.example"]);
+            assert_eq!((c.db_max_connections, c.cache_strict), (7, true));
+            jail.set_env("BACKEND_CORS_ORIGINS", "http://a.example, http://b.example/");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.cors_origins(), ["http://a.example", "http://b.example"]);
+            jail.set_env("DB_MAX_CONNECTIONS", "many");
+            let err = Config::load(None).expect_err("not a number");
+            assert!(err.to_string().contains("db_max_connections"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail closures return figment::Error")]
+    fn a_toml_file_may_list_cors_origins() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("trigapi.toml", "backend_cors_origins = [\"http://a.example\", \"http://b.example\"]\n")?;
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.cors_origins(), ["http://a.example", "http://b.example"]);
+            Ok(())
+        });
     }
 
     #[test]
