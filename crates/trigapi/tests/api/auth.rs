@@ -24,29 +24,34 @@ const PUBLIC1: &str = include_str!("../fixtures/rsa1.pub.pem");
 const JWKS1: &str = include_str!("../fixtures/jwks1.json");
 const JWKS2: &str = include_str!("../fixtures/jwks2.json");
 
-/// A JWKS endpoint whose document the test can swap, counting the fetches.
+/// A JWKS endpoint whose document the test can swap, counting the fetches, and that can be
+/// made slow.
 struct Issuer {
     url: String,
     document: Arc<Mutex<String>>,
     fetches: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicUsize>,
 }
 
 impl Issuer {
     async fn start(document: &str) -> Self {
         let doc = Arc::new(Mutex::new(document.to_owned()));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (d, f) = (Arc::clone(&doc), Arc::clone(&fetches));
+        let delay_ms = Arc::new(AtomicUsize::new(0));
+        let (d, f, slow) = (Arc::clone(&doc), Arc::clone(&fetches), Arc::clone(&delay_ms));
         let app = Router::new().route(
             "/.well-known/jwks.json",
             get(move || async move {
                 f.fetch_add(1, Ordering::SeqCst);
+                let delay = slow.load(Ordering::SeqCst) as u64;
+                tokio::time::sleep(Duration::from_millis(delay)).await;
                 d.lock().map(|d| d.clone()).unwrap_or_default()
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url: format!("http://{addr}/.well-known/jwks.json"), document: doc, fetches }
+        Self { url: format!("http://{addr}/.well-known/jwks.json"), document: doc, fetches, delay_ms }
     }
 
     fn publish(&self, document: &str) {
@@ -189,17 +194,55 @@ async fn rs256_tokens(backend: Backend) {
     assert_eq!(issuer.fetches(), fetched + 2, "one more fetch once the interval passed");
 }
 
+/// Past its TTL the key set is refreshed in the background: a slow issuer never holds up a
+/// request whose key the server already has (it used to wait for the whole fetch).
+#[tokio::test]
+async fn a_jwks_refresh_never_blocks_requests_with_known_keys() {
+    let issuer = Issuer::start(JWKS1).await;
+    let Some(app) = TestApp::writable(Backend::Sqlite, |c| {
+        c.jwt_jwks_url = issuer.url.clone();
+        c.jwt_issuer = ISSUER.into();
+        c.jwt_audience = AUDIENCE.into();
+        c.jwt_jwks_refetch_secs = 1;
+        c.jwt_jwks_ttl_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    app.db.execute_raw("UPDATE user SET auth0_user_id = 'auth0|alice' WHERE id = 1").await.expect("map");
+    let trig = app.ok("/v1/trigs?limit=1").await["items"][0]["id"].as_i64().expect("a trig");
+    let token = rs256(Some("k1"), KEY1, &claims("auth0|alice"));
+    assert_eq!(post_log(&app, trig, &token).await.status, StatusCode::CREATED);
+    assert_eq!(issuer.fetches(), 1);
+    issuer.delay_ms.store(3_000, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(post_log(&app, trig, &token).await.status, StatusCode::CREATED);
+        assert!(
+            started.elapsed() < Duration::from_millis(1_000),
+            "a request waited {:?} on the issuer",
+            started.elapsed()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(issuer.fetches(), 2, "one refresh ran in the background");
+}
+
 #[tokio::test]
 async fn rs256_tokens_sqlite() {
     rs256_tokens(Backend::Sqlite).await;
 }
 
 #[tokio::test]
+#[cfg_attr(not(trigapi_test_postgres), ignore = "TEST_POSTGRES_URL is not set")]
 async fn rs256_tokens_postgres() {
     rs256_tokens(Backend::Postgres).await;
 }
 
 #[tokio::test]
+#[cfg_attr(not(trigapi_test_mysql), ignore = "TEST_MYSQL_URL is not set")]
 async fn rs256_tokens_mysql() {
     rs256_tokens(Backend::MySql).await;
 }

@@ -305,9 +305,11 @@ async fn personalised_lists_are_never_shared() {
         assert_eq!((cache_status(&b), b.text.as_str()), ("HIT", b1.text.as_str()));
         assert_eq!(anon.text, anonymous.text);
     }
-    // An invalid token is anonymous on this optional-auth route.
+    // A token that does not verify is refused, not quietly served as anonymous (the caller
+    // asked for their own list and would get everybody's).
     let forged = get_as(&app, uri, "not.a.token").await;
-    assert_eq!(forged.text, anonymous.text);
+    assert_eq!(forged.status, axum::http::StatusCode::UNAUTHORIZED, "{}", forged.text);
+    assert_eq!(forged.body["detail"], "Could not validate credentials");
 }
 
 #[tokio::test]

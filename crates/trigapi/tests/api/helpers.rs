@@ -207,20 +207,7 @@ impl TestApp {
     /// The app over a freshly seeded database of its own (for tests that write), with the
     /// response cache in process and `change` applied to the configuration.
     pub async fn writable(backend: Backend, change: impl FnOnce(&mut Config)) -> Option<Self> {
-        if !backend_configured(backend) {
-            return None;
-        }
-        let url = new_database(backend).await.expect("create a test database");
-        let mut config = test_config(&url);
-        // Its own photo directory: apps that upload must not overwrite each other's files.
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        config.photos_dir.set_file_name(format!("trigapi-test-photos-{}-{n}", std::process::id()));
-        let db = Db::connect(&url, 4).await.expect("connect");
-        seed::run(&db, &config, Scale::Demo, &mut NoProgress).await.expect("seed");
-        db.close().await;
-        change(&mut config);
-        Some(Self::with_config(config).await)
+        Some(Self::with_config(writable_config(backend, change).await?).await)
     }
 
     /// [`TestApp::writable`] accepting HS256 tokens signed with [`TOKEN_SECRET`] and webhook
@@ -272,7 +259,7 @@ impl TestApp {
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let body = json_body(&headers, &bytes, &text);
         TestResponse { status, headers, bytes, body, text }
     }
 
@@ -284,12 +271,48 @@ impl TestApp {
     }
 }
 
+/// A response's body as JSON: `null` for a body that is not JSON by its `Content-Type`, and a
+/// failed test for one that says it is JSON but is not (it used to become `null` silently,
+/// which assertions on `null` fields then passed).
+pub fn json_body(headers: &HeaderMap, bytes: &[u8], text: &str) -> Value {
+    let says_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let encoded = headers.get(axum::http::header::CONTENT_ENCODING).is_some_and(|e| e != "identity");
+    if !says_json || encoded || bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("a JSON response that is not JSON ({e}): {text}"))
+}
+
+/// The configuration of an app over a freshly seeded database of its own (for tests that
+/// write), with its own photo directory and `change` applied; `None` when `backend` has no
+/// server here.
+pub async fn writable_config(backend: Backend, change: impl FnOnce(&mut Config)) -> Option<Config> {
+    if !backend_configured(backend) {
+        return None;
+    }
+    let url = new_database(backend).await.expect("create a test database");
+    let mut config = test_config(&url);
+    // Its own photo directory: apps that upload must not overwrite each other's files.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    config.photos_dir.set_file_name(format!("trigapi-test-photos-{}-{n}", std::process::id()));
+    let db = Db::connect(&url, 4).await.expect("connect");
+    seed::run(&db, &config, Scale::Demo, &mut NoProgress).await.expect("seed");
+    db.close().await;
+    change(&mut config);
+    Some(config)
+}
+
 /// The HS256 secret of [`TestApp::for_writes`].
 pub const TOKEN_SECRET: &str = "test-hs256-secret-0123456789";
 /// The registration webhook's secret in [`TestApp::for_writes`].
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
-/// Generate one `#[tokio::test]` per backend for each named `async fn(TestApp)`, over the
+/// Generate one `#[tokio::test]` per backend for each named `async fn(TestApp)` (those of a
+/// backend whose server variable was not set at build time are ignored, and say why), over the
 /// shared seeded database (`backend_tests!(a, b)`), a new empty one each
 /// (`backend_tests!(empty: a, b)`), or a newly seeded one each that accepts tokens signed with
 /// [`TOKEN_SECRET`] (`backend_tests!(writes: a, b)`).
@@ -305,16 +328,26 @@ macro_rules! backend_tests {
             })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[cfg_attr(not(trigapi_test_postgres), ignore = "TEST_POSTGRES_URL is not set")]
+            async fn $name() {
                 if let Some(app) = $crate::helpers::TestApp::$ctor($crate::helpers::Backend::Postgres).await { super::$name(app).await }
             })*
         }
         mod mysql {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[cfg_attr(not(trigapi_test_mysql), ignore = "TEST_MYSQL_URL is not set")]
+            async fn $name() {
                 if let Some(app) = $crate::helpers::TestApp::$ctor($crate::helpers::Backend::MySql).await { super::$name(app).await }
             })*
         }
     };
+}
+
+/// Whether `v` has the key `key` and it is `null` (indexing a missing key also gives `null`,
+/// so `v[key].is_null()` cannot tell a null field from a missing one).
+pub fn null_field(v: &Value, key: &str) -> bool {
+    v.get(key) == Some(&Value::Null)
 }
 
 /// JSON type names used by [`assert_shape`].

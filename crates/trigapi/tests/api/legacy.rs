@@ -88,11 +88,13 @@ async fn serving_leaves_a_legacy_database_untouched(backend: Backend) {
 }
 
 #[tokio::test]
+#[cfg_attr(not(trigapi_test_postgres), ignore = "TEST_POSTGRES_URL is not set")]
 async fn postgres_legacy_database_is_not_altered_by_serving() {
     serving_leaves_a_legacy_database_untouched(Backend::Postgres).await;
 }
 
 #[tokio::test]
+#[cfg_attr(not(trigapi_test_mysql), ignore = "TEST_MYSQL_URL is not set")]
 async fn mysql_legacy_database_is_not_altered_by_serving() {
     serving_leaves_a_legacy_database_untouched(Backend::MySql).await;
 }

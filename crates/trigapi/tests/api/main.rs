@@ -22,4 +22,5 @@ mod s3;
 mod trigs;
 mod uploads;
 mod users;
+mod write_safety;
 mod writes;

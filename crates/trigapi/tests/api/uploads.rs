@@ -16,7 +16,7 @@ use crate::backend_tests;
 use crate::helpers::{TestApp, TestResponse, assert_shape, photo_a};
 use crate::writes::{send, token};
 
-const BOUNDARY: &str = "trigapi-test-boundary-Q7fK2x9Lm4";
+pub const BOUNDARY: &str = "trigapi-test-boundary-Q7fK2x9Lm4";
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos").join(name);
