@@ -5,6 +5,7 @@
 #   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, miss overhead
 #   scripts/bench.sh images            # PNG endpoints (SQLite): drawing cost, image hits vs JSON hits
 #   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
+#   scripts/bench.sh writers [backend] # concurrent writers (PATCH /v1/logs over 400k logs): req/s, p99, non-2xx (default sqlite)
 #
 # For each backend: builds the release binary, seeds the full scale once (reused while its
 # counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
@@ -77,6 +78,21 @@ seed_if_needed() { # backend url
   fi
 }
 
+BENCH_SECRET=bench-secret-0123456789
+
+# Start a redis-server of its own on port $2 and the server over database $1 on $PORT, with
+# HS256 tokens signed by $BENCH_SECRET; sets SERVER_PID and REDIS_PID.
+start_with_redis() { # url redis_port
+  redis-server --port "$2" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  REDIS_PID=$!
+  for _ in $(seq 1 50); do redis-cli -p "$2" PING >/dev/null 2>&1 && break; sleep 0.1; done
+  env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$1" PHOTOS_DIR="$WORK/photos" JWT_HS256_SECRET="$BENCH_SECRET" \
+    REDIS_URL="redis://127.0.0.1:$2" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
+  SERVER_PID=$!
+  trap 'kill $SERVER_PID $REDIS_PID 2>/dev/null || true' EXIT
+  wait_up "http://127.0.0.1:$PORT/health"
+}
+
 wait_up() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
 
 # wrk summary at $2 connections: "req/s p50 p99" (further arguments go to wrk).
@@ -85,6 +101,42 @@ load() { # url connections [wrk args...]
   out=$(wrk -t"$threads" -c"$2" -d"$DURATION" --latency "${@:3}" "$1")
   printf '%s %s %s' "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" \
     "$(awk '$1=="50%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")"
+}
+
+# The wrk summary's count of answers that were not 2xx/3xx (0 when it prints none).
+non_2xx() { awk '/Non-2xx/{print $NF}' <<<"$1" | grep . || echo 0; }
+
+writers_bench() {
+  local backend=${1:-sqlite} url redis_port=$((PORT + 7))
+  url=$(url_for "$backend")
+  seed_if_needed "$backend" "$url"
+  start_with_redis "$url" "$redis_port"
+  local token
+  token=$(JWT_HS256_SECRET=$BENCH_SECRET "$BIN" token --user 1 --scope api:admin)
+  # The edits are spread over 400k logs, so rows rarely collide and the contention is the
+  # database's own: on SQLite, one write lock for the whole file.
+  cat >"$WORK/patch.lua" <<LUA
+local n = 0
+request = function()
+  n = n + 1
+  local id = 1000 + (n * 7919) % 400000
+  return wrk.format("PATCH", "/v1/logs/" .. id, {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer $token"}, '{"comment": "writer ' .. n .. '"}')
+end
+LUA
+  echo
+  echo "### Concurrent writers on $backend: PATCH /v1/logs/{id} (wrk $DURATION per row)"
+  echo
+  echo "| writers | req/s | p50 | p99 | non-2xx |"
+  echo "|---|---|---|---|---|"
+  local c out
+  for c in 1 8 32 64 128; do
+    out=$(wrk -t2 -c"$c" -d"$DURATION" --latency -s "$WORK/patch.lua" "http://127.0.0.1:$PORT/")
+    printf '| %s | %s | %s | %s | %s |\n' "$c" "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" \
+      "$(awk '$1=="50%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")" "$(non_2xx "$out")"
+  done
+  kill "$SERVER_PID" "$REDIS_PID"; wait 2>/dev/null || true
+  trap - EXIT
 }
 
 redis_commands() { redis-cli -p "$1" INFO stats | awk -F: '/total_commands_processed/{print $2+0}'; }
@@ -162,14 +214,7 @@ images_bench() {
   echo "### Drawing (cargo bench -p trigapi --bench render; busiest user $user)"
   echo
   DATABASE_URL="$url" BENCH_USER="$user" cargo bench --quiet -p trigapi --bench render
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-  local redis_pid=$!
-  for _ in $(seq 1 50); do redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break; sleep 0.1; done
-  env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" \
-    REDIS_URL="redis://127.0.0.1:$redis_port" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
-  local pid=$!
-  trap "kill $pid $redis_pid 2>/dev/null || true" EXIT
-  wait_up "http://127.0.0.1:$PORT/health"
+  start_with_redis "$url" "$redis_port"
   echo
   echo "### Through HTTP (wrk -t2, $DURATION per cell): cache hits, and BYPASS (drawn on every request)"
   echo
@@ -187,7 +232,7 @@ images_bench() {
     read -r rps p50 p99 <<<"$(load "http://127.0.0.1:$PORT$path" 1 -H "Cache-Control: no-cache")"
     printf '| GET %s (BYPASS) | 1 | %s | %s | %s | |\n' "$path" "$rps" "$p50" "$p99"
   done
-  kill $pid $redis_pid; wait 2>/dev/null || true
+  kill "$SERVER_PID" "$REDIS_PID"; wait 2>/dev/null || true
   trap - EXIT
 }
 
@@ -196,18 +241,11 @@ writes_bench() {
   url=$(url_for "$backend")
   seed_if_needed "$backend" "$url"
   user=$(busiest "$backend" tlog user_id)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-  local redis_pid=$!
-  for _ in $(seq 1 50); do redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+  start_with_redis "$url" "$redis_port"
   # About a million unrelated keys (random names, so a few collide).
   redis-benchmark -p "$redis_port" -q -t set -n 1100000 -r 1000000000 -P 64 -d 64 >/dev/null
-  local secret=bench-secret-0123456789 token
-  token=$(JWT_HS256_SECRET=$secret "$BIN" token --user "$user")
-  env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" JWT_HS256_SECRET=$secret \
-    REDIS_URL="redis://127.0.0.1:$redis_port" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
-  local pid=$!
-  trap "kill $pid $redis_pid 2>/dev/null || true" EXIT
-  wait_up "http://127.0.0.1:$PORT/health"
+  local token
+  token=$(JWT_HS256_SECRET=$BENCH_SECRET "$BIN" token --user "$user")
   cat >"$WORK/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"date": "2026-11-20", "time": "10:00", "condition": "G", "comment": "bench", "score": 7}'
@@ -226,12 +264,17 @@ LUA
   done
   echo
   echo "(Redis keys after the run: $(redis-cli -p "$redis_port" DBSIZE); every write bumped its tags in one round trip.)"
-  kill $pid $redis_pid; wait 2>/dev/null || true
+  kill "$SERVER_PID" "$REDIS_PID"; wait 2>/dev/null || true
   trap - EXIT
 }
 
 if [ "${1:-}" = writes ]; then
   writes_bench "${2:-postgres}"
+  exit 0
+fi
+
+if [ "${1:-}" = writers ]; then
+  writers_bench "${2:-sqlite}"
   exit 0
 fi
 
