@@ -131,7 +131,7 @@ LUA
   echo "|---|---|---|---|---|"
   local c out
   for c in 1 8 32 64 128; do
-    out=$(wrk -t2 -c"$c" -d"$DURATION" --latency -s "$WORK/patch.lua" "http://127.0.0.1:$PORT/")
+    out=$(wrk -t"$(( c < 2 ? 1 : 2 ))" -c"$c" -d"$DURATION" --latency -s "$WORK/patch.lua" "http://127.0.0.1:$PORT/")
     printf '| %s | %s | %s | %s | %s |\n' "$c" "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" \
       "$(awk '$1=="50%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")" "$(non_2xx "$out")"
   done

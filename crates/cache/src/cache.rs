@@ -987,8 +987,9 @@ impl Remote {
 /// Outage handling and invalidation.
 impl Cache {
     /// Redis, if it may be used now: reachable, checked for a restart since the last
-    /// reconnect, and with no invalidation waiting to be replayed. The first request after a
-    /// reconnect does the check and the replay; requests arriving meanwhile do without Redis.
+    /// reconnect, and with no invalidation waiting to be replayed. The first caller after a
+    /// reconnect (a request, or the heartbeat) does the check and the replay; callers arriving
+    /// meanwhile wait for it for one command timeout, then do without Redis.
     async fn remote_ready(&self) -> Option<&Remote> {
         let remote = self.inner.remote.as_ref()?;
         let tier = remote.generations.tier();
@@ -996,10 +997,19 @@ impl Cache {
             return None;
         }
         let epoch = tier.epoch();
-        if remote.synced_epoch.load(Ordering::Acquire) == epoch && !remote.has_pending.load(Ordering::Acquire) {
+        let in_sync =
+            || remote.synced_epoch.load(Ordering::Acquire) == epoch && !remote.has_pending.load(Ordering::Acquire);
+        if in_sync() {
             return Some(remote);
         }
-        let _guard = remote.sync.try_lock().ok()?;
+        let _guard = match remote.sync.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => tokio::time::timeout(tier.current_timeout(), remote.sync.lock()).await.ok()?,
+        };
+        if in_sync() {
+            // The caller that held the lock finished the check and the replay.
+            return Some(remote);
+        }
         let synced = remote.synced_epoch.load(Ordering::Acquire);
         if synced != epoch {
             let restarted = remote.generations.check_restart().await.ok()?;

@@ -16,8 +16,14 @@
 //! arrival, even when it is stored after the write's invalidation.
 //!
 //! Generation keys live under `{namespace}:gen:{tag}` (the braces are literal: a cluster hash
-//! tag) and never expire, so they are not evicted
-//! before the entries that depend on them as long as Redis evicts only volatile keys.
+//! tag) and never expire, so they are not evicted before the entries that depend on them as
+//! long as Redis evicts only volatile keys (`volatile-*` or `noeviction`; the cache reads
+//! `maxmemory-policy` at every connection and warns about `allkeys-*`, under which an evicted
+//! counter would restart at 0 and could make an old entry current again).
+//!
+//! Every change is announced on the namespace's channel with a number from one counter
+//! (`#n`), and [`Generations::heartbeat`] publishes the latest number (`=n`), so a subscriber
+//! can tell a quiet channel from a lost one, and a missed announcement from none.
 
 use crate::envelope::{DecodeError, Entry};
 use crate::tier_redis::{RedisTier, TierError};

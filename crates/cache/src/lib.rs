@@ -15,11 +15,14 @@
 //!   before Redis is read again; reconnecting after an outage invalidates everything stored
 //!   before it (another instance may hold bumps it has not replayed yet), and so does a Redis
 //!   restart (new `run_id`, [`generations::Generations::check_restart`]).
-//! * The in-process tier follows other instances' bumps through pub/sub
-//!   and is suspended while the subscription is down; `strict` mode checks each in-process
-//!   hit against Redis instead.
-//! * Redis never slows a request by more than a short timeout, and a circuit breaker stops
-//!   trying while it is down ([`tier_redis`]).
+//! * The in-process tier follows other instances' bumps through pub/sub. The announcements
+//!   are numbered and every instance publishes the current number five times a second, so the
+//!   tier is suspended when the subscription falls silent or skips a number, not when one
+//!   heartbeat is slow; `strict` mode checks each in-process hit against Redis instead.
+//! * Redis never slows a request by more than a short timeout, which adapts to the measured
+//!   round trips (a busy CPU is not a dead Redis), and a circuit breaker stops trying while it
+//!   is down ([`tier_redis`]). Leaving an outage invalidates everything only when an
+//!   announcement may have been missed.
 //! * One origin computation per key at a time in a process, and about one across processes
 //!   (a Redis lease); stale-while-revalidate inside a grace window and XFetch early refresh
 //!   ([`freshness`]).

@@ -31,6 +31,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    cache: trigapi_cache::Cache,
+    writes: WritesInFlight,
 }
 
 impl Application {
@@ -56,19 +58,33 @@ impl Application {
             photos = state.photos.kind(),
             "bearer token verification, photo store"
         );
+        let (writes, cache) = (state.writes.clone(), state.cache.clone());
         let router = build_router(state);
-        Ok(Self { listener, router, db })
+        Ok(Self { listener, router, db, cache, writes })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serve until `shutdown` resolves, then drain in-flight requests and close the pool.
+    /// Serve until `shutdown` resolves, then drain in-flight requests, let writes whose
+    /// clients left finish (commit and invalidation), and close the pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, backend = self.db.backend().name(), "listening");
         let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        if !self.writes.drained(WRITES_DRAIN_LIMIT).await {
+            tracing::warn!(left = self.writes.count(), "writes still running at shutdown");
+        }
+        // Reading the stats replays invalidations Redis missed, if it answers now.
+        let pending = self.cache.local_stats().await.pending_invalidations;
+        if pending > 0 {
+            tracing::error!(
+                pending,
+                "invalidations that never reached Redis are lost with this process; \
+                 other instances may serve what they cover until its TTL"
+            );
+        }
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -79,10 +95,11 @@ impl Application {
 pub fn build_router(state: AppState) -> Router {
     let photos = ServeDir::new(&state.config.photos_dir);
     let config = Arc::clone(&state.config);
+    let writes = state.writes.clone();
     let router = routes::routes()
         .nest_service("/photos", photos)
         .with_state(state)
-        .layer(axum::middleware::from_fn(writes_run_to_completion));
+        .layer(axum::middleware::from_fn_with_state(writes, writes_run_to_completion));
     with_middleware(router, &config)
 }
 
@@ -95,12 +112,23 @@ pub fn build_router(state: AppState) -> Router {
 /// TTL), or between storing an upload's files and committing its row (orphan files). Making
 /// [`trigapi_cache::Cache::invalidate`] cancel-safe would cover only the first, and only once
 /// it has been called; a task of its own covers every step of every write, in one place. The
-/// response of a client that left is simply dropped.
-async fn writes_run_to_completion(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// response of a client that left is simply dropped. The tasks are counted, so that shutdown
+/// waits for them too.
+async fn writes_run_to_completion(
+    axum::extract::State(writes): axum::extract::State<WritesInFlight>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     if request.method().is_safe() {
         return next.run(request).await;
     }
-    match tokio::spawn(next.run(request)).await {
+    let running = writes.start();
+    let write = async move {
+        let response = next.run(request).await;
+        drop(running);
+        response
+    };
+    match tokio::spawn(write).await {
         Ok(response) => response,
         // The write panicked: answer as the panic catcher does, without echoing it.
         Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response(),
@@ -129,6 +157,59 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
     match cors_layer(config) {
         Some(cors) => router.layer(cors),
         None => router,
+    }
+}
+
+/// How long shutdown waits for writes whose clients left before it closes the pool.
+const WRITES_DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Writes running in tasks of their own ([`writes_run_to_completion`]). Shutdown waits for
+/// them before closing the pool: a write cut off after its commit and before its invalidation
+/// would leave the old data cached for a whole TTL.
+#[derive(Clone, Default)]
+pub struct WritesInFlight(Arc<WritesCount>);
+
+#[derive(Default)]
+struct WritesCount {
+    running: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One running write; dropping it (even by a panic) ends it.
+struct RunningWrite(WritesInFlight);
+
+impl Drop for RunningWrite {
+    fn drop(&mut self) {
+        if self.0.0.running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            self.0.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl WritesInFlight {
+    fn start(&self) -> RunningWrite {
+        self.0.running.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        RunningWrite(self.clone())
+    }
+
+    /// Writes running now.
+    pub fn count(&self) -> usize {
+        self.0.running.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Wait until no write runs, for at most `limit`; false if some still do.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a last write ending in between still wakes us.
+            let idle = self.0.idle.notified();
+            if self.count() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return self.count() == 0;
+            }
+        }
     }
 }
 
@@ -191,4 +272,34 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shutdown waits while a write runs and returns as soon as the last one ends, however it
+    /// ends (a panicking write drops its guard too).
+    #[tokio::test]
+    async fn shutdown_waits_for_running_writes() {
+        let writes = WritesInFlight::default();
+        assert!(writes.drained(Duration::ZERO).await, "nothing running");
+        let first = writes.start();
+        let second = writes.start();
+        assert_eq!(writes.count(), 2);
+        assert!(!writes.drained(Duration::from_millis(20)).await, "two writes still run");
+        drop(first);
+        let waiting = tokio::spawn({
+            let writes = writes.clone();
+            async move { writes.drained(Duration::from_secs(10)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "one write still runs");
+        let panicked = tokio::spawn(async move {
+            let _held = second;
+            panic!("a write that panics");
+        });
+        assert!(panicked.await.is_err());
+        assert!(waiting.await.unwrap_or(false), "the last write ended: shutdown goes on");
+    }
 }

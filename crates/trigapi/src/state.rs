@@ -20,6 +20,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Where photo files are written and read.
     pub photos: PhotoStore,
+    /// Writes running to completion in tasks of their own (waited for at shutdown).
+    pub writes: crate::startup::WritesInFlight,
 }
 
 impl AppState {
@@ -28,6 +30,6 @@ impl AppState {
     pub fn new(db: Db, config: Config, cache: Cache) -> anyhow::Result<Self> {
         let auth = Arc::new(Authenticator::from_config(&config).context("configuring authentication")?);
         let photos = PhotoStore::from_config(&config).context("configuring the photo store")?;
-        Ok(Self { db, config: Arc::new(config), cache, auth, photos })
+        Ok(Self { db, config: Arc::new(config), cache, auth, photos, writes: Default::default() })
     }
 }

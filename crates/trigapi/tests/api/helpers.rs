@@ -306,6 +306,23 @@ pub async fn writable_config(backend: Backend, change: impl FnOnce(&mut Config))
     Some(config)
 }
 
+/// Turns on the machine. Tests whose assertions are about time (the consistency checker's
+/// cross-instance window, latency bounds under faults) run alone; CPU-heavy tests (the
+/// write-safety suite: bursts, uploads, two servers) run together, but never alongside them.
+/// On two cores a burst of image processing next to the checker stretched a 2 ms window to
+/// half a second.
+static TURNS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Hold while measuring time.
+pub async fn timing_sensitive() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    TURNS.write().await
+}
+
+/// Hold while loading the machine.
+pub async fn cpu_heavy() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    TURNS.read().await
+}
+
 /// The HS256 secret of [`TestApp::for_writes`].
 pub const TOKEN_SECRET: &str = "test-hs256-secret-0123456789";
 /// The registration webhook's secret in [`TestApp::for_writes`].

@@ -28,6 +28,7 @@ struct Server {
     admin: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _redis: RedisServer,
+    _turn: tokio::sync::RwLockReadGuard<'static, ()>,
 }
 
 impl Drop for Server {
@@ -50,6 +51,7 @@ impl Server {
         if !redis_available() {
             return None;
         }
+        let turn = crate::helpers::cpu_heavy().await;
         let redis = RedisServer::start();
         let config = writable_config(backend, |c| {
             c.jwt_hs256_secret = crate::helpers::TOKEN_SECRET.into();
@@ -74,6 +76,7 @@ impl Server {
             admin: "write-safety-admin".into(),
             stop: Some(stop),
             _redis: redis,
+            _turn: turn,
         };
         // Cached reads are served from the in-process tier once the subscription is up.
         for _ in 0..200 {
@@ -380,7 +383,13 @@ async fn an_upload_cut_short_leaves_no_file_without_a_row(backend: Backend) {
     assert!(orphans.is_empty(), "files without a photo row: {orphans:?}");
 }
 
-/// Bursts of concurrent writers of every kind: no 5xx, every write answered as it should be.
+/// The upload fixture's bytes.
+fn landscape() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/photos/landscape.jpg")).expect("fixture")
+}
+
+/// Bursts of concurrent writers of every kind (24 at once, each a sequence of log, photo and
+/// profile writes and a registration): no 5xx, every write answered as it should be.
 async fn bursts_of_concurrent_writers_get_no_5xx(backend: Backend) {
     let Some(server) = Server::spawn(backend).await else { return };
     let targets = logs_with_photos(&server, 8).await;
@@ -409,6 +418,20 @@ async fn bursts_of_concurrent_writers_get_no_5xx(backend: Backend) {
                 let about = json!({ "about": format!("burst {n}") });
                 statuses.push(("profile edit", server.call("PATCH", "/v1/users/me", Some(&own), Some(about)).await.status));
                 if let Some(id) = created.body["id"].as_i64() {
+                    // A photo on the new log: uploaded, turned, deleted; then the log goes.
+                    let upload = server
+                        .client
+                        .post(server.url(&format!("/v1/photos?log_id={id}")))
+                        .bearer_auth(&own)
+                        .header("content-type", format!("multipart/form-data; boundary={}", crate::uploads::BOUNDARY))
+                        .body(crate::uploads::form(Some(&landscape()), crate::uploads::FIELDS));
+                    let uploaded = server.answer(upload).await;
+                    statuses.push(("photo upload", uploaded.status));
+                    if let Some(p) = uploaded.body["id"].as_i64() {
+                        let turn = json!({ "angle": 90 });
+                        statuses.push(("photo rotate", server.call("POST", &format!("/v1/photos/{p}/rotate"), Some(&own), Some(turn)).await.status));
+                        statuses.push(("photo delete", server.call("DELETE", &format!("/v1/photos/{p}"), Some(&own), None).await.status));
+                    }
                     statuses.push(("log delete", server.call("DELETE", &format!("/v1/logs/{id}"), Some(&own), None).await.status));
                 }
                 let webhook = server
@@ -427,19 +450,17 @@ async fn bursts_of_concurrent_writers_get_no_5xx(backend: Backend) {
     for t in tasks {
         for (what, status) in t.await.expect("writer task") {
             count += 1;
-            let expected = if what == "log create" || what == "registration" {
-                201
-            } else if what == "log delete" {
-                204
-            } else {
-                200
+            let expected = match what {
+                "log create" | "registration" | "photo upload" => 201,
+                "log delete" | "photo delete" => 204,
+                _ => 200,
             };
             if status != expected {
                 failed.push(format!("{what}: {status}"));
             }
         }
     }
-    assert!(count >= 24 * 5, "{count} writes");
+    assert!(count >= 24 * 9, "{count} writes");
     assert!(failed.is_empty(), "{} of {count} concurrent writes failed: {failed:?}", failed.len());
 }
 
