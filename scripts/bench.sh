@@ -185,7 +185,7 @@ cache_bench() {
     kill $tpid $spid; wait $tpid $spid 2>/dev/null || true
   done
   echo
-  echo "(Redis commands during a hit run are the subscriber's heartbeat, one PING per 200 ms.)"
+  echo "(Redis commands during a hit run are the heartbeat: one script per 200 ms publishing the announcement number.)"
   echo
   echo "### Miss path: cold keys (each request a trig not asked before), 1 connection"
   echo
