@@ -273,9 +273,14 @@ pub struct Stats {
     pub redis: Option<RedisInfo>,
     /// Redis's `maxmemory-policy`, as read at the last (re)connection (where allowed).
     pub redis_eviction_policy: Option<String>,
-    /// True when that policy may evict keys without a TTL (`allkeys-*`): generation counters
-    /// could then be dropped. Use `volatile-*` or `noeviction`.
-    pub eviction_may_drop_generations: bool,
+}
+
+impl Stats {
+    /// True when Redis's eviction policy may evict keys without a TTL (`allkeys-*`):
+    /// generation counters could then be dropped. Use `volatile-*` or `noeviction`.
+    pub fn eviction_may_drop_generations(&self) -> bool {
+        self.redis_eviction_policy.as_deref().is_some_and(may_evict_generations)
+    }
 }
 
 /// The cache. Cheap to clone; clones share everything.
@@ -979,6 +984,11 @@ impl Inner {
 }
 
 impl Remote {
+    /// Checked for a restart since connection `epoch` was installed, with nothing to replay.
+    fn in_sync(&self, epoch: u64) -> bool {
+        self.synced_epoch.load(Ordering::Acquire) == epoch && !self.has_pending.load(Ordering::Acquire)
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -997,16 +1007,14 @@ impl Cache {
             return None;
         }
         let epoch = tier.epoch();
-        let in_sync =
-            || remote.synced_epoch.load(Ordering::Acquire) == epoch && !remote.has_pending.load(Ordering::Acquire);
-        if in_sync() {
+        if remote.in_sync(epoch) {
             return Some(remote);
         }
         let _guard = match remote.sync.try_lock() {
             Ok(guard) => guard,
             Err(_) => tokio::time::timeout(tier.current_timeout(), remote.sync.lock()).await.ok()?,
         };
-        if in_sync() {
+        if remote.in_sync(epoch) {
             // The caller that held the lock finished the check and the replay.
             return Some(remote);
         }
@@ -1230,8 +1238,7 @@ impl Cache {
             redis_available: remote.is_some(),
             pending_invalidations: self.inner.remote.as_ref().map_or(0, |r| r.pending().tags.len()),
             redis,
-            redis_eviction_policy: policy.clone(),
-            eviction_may_drop_generations: policy.as_deref().is_some_and(may_evict_generations),
+            redis_eviction_policy: policy,
         }
     }
 
@@ -1417,9 +1424,7 @@ impl Cache {
             if let Some(remote) = &self.inner.remote {
                 let _ = remote.generations.heartbeat().await;
                 let tier = remote.generations.tier();
-                let healthy = tier.is_available()
-                    && remote.synced_epoch.load(Ordering::Acquire) == tier.epoch()
-                    && !remote.has_pending.load(Ordering::Acquire);
+                let healthy = tier.is_available() && remote.in_sync(tier.epoch());
                 if healthy {
                     remote.hearing.healthy();
                 } else if tier.is_available() {

@@ -117,7 +117,7 @@ pub struct Announcement<'a> {
 /// Parse a message of the channel (what [`Generations::bump`], [`Generations::announce_deleted`]
 /// and [`Generations::heartbeat`] publish). Lines it does not know are skipped.
 pub fn parse_announcement(payload: &str) -> Announcement<'_> {
-    let mut out = Announcement { bumps: parse_message(payload), ..Announcement::default() };
+    let mut out = Announcement::default();
     for line in payload.lines() {
         if let Some(n) = line.strip_prefix('#').and_then(|n| n.parse().ok()) {
             out.sequence = Some(Sequence::Change(n));
@@ -125,6 +125,8 @@ pub fn parse_announcement(payload: &str) -> Announcement<'_> {
             out.sequence = Some(Sequence::Current(n));
         } else if let Some(key) = line.strip_prefix("D ") {
             out.deleted.push(key);
+        } else if let Some(bump) = parse_bump(line) {
+            out.bumps.push(bump);
         }
     }
     out
@@ -145,13 +147,13 @@ pub enum Lookup {
 
 /// What a bump published, parsed back by subscribers: `(tag, new generation)` pairs.
 pub fn parse_message(payload: &str) -> Vec<(&str, u64)> {
-    payload
-        .lines()
-        .filter_map(|line| {
-            let (generation, tag) = line.split_once(' ')?;
-            Some((tag, generation.parse().ok()?))
-        })
-        .collect()
+    payload.lines().filter_map(parse_bump).collect()
+}
+
+/// One `"{generation} {tag}"` line.
+fn parse_bump(line: &str) -> Option<(&str, u64)> {
+    let (generation, tag) = line.split_once(' ')?;
+    Some((tag, generation.parse().ok()?))
 }
 
 impl Generations {

@@ -44,6 +44,13 @@ pub struct RedisTierConfig {
     pub probe_interval: Duration,
 }
 
+impl RedisTierConfig {
+    /// The largest bound a command gets: `max_command_timeout`, never under `command_timeout`.
+    fn ceiling(&self) -> Duration {
+        self.max_command_timeout.max(self.command_timeout)
+    }
+}
+
 impl Default for RedisTierConfig {
     fn default() -> Self {
         Self {
@@ -169,7 +176,7 @@ impl RedisTier {
             _ => {
                 let cluster = ClusterClient::builder(nodes.iter().copied())
                     .connection_timeout(config.connect_timeout)
-                    .response_timeout(config.max_command_timeout.max(config.command_timeout))
+                    .response_timeout(config.ceiling())
                     .build()?;
                 Target::Cluster(Box::new(cluster), Client::open(nodes.first().copied().unwrap_or_default())?)
             }
@@ -215,10 +222,7 @@ impl RedisTier {
     /// configured range.
     pub fn current_timeout(&self) -> Duration {
         let average = Duration::from_micros(self.inner.round_trip_micros.load(Ordering::Relaxed));
-        (average * 4).clamp(
-            self.inner.config.command_timeout,
-            self.inner.config.max_command_timeout.max(self.inner.config.command_timeout),
-        )
+        (average * 4).clamp(self.inner.config.command_timeout, self.inner.config.ceiling())
     }
 
     /// A client for connections of another kind (pub/sub); on a cluster, the first node's.
@@ -243,9 +247,7 @@ impl RedisTier {
         if !self.is_available() {
             return Err(TierError::Unavailable);
         }
-        let Some(conn) = self.inner.conn.read().unwrap_or_else(PoisonError::into_inner).clone() else {
-            return Err(TierError::Unavailable);
-        };
+        let conn = self.connection()?;
         let started = std::time::Instant::now();
         let result = match tokio::time::timeout(self.current_timeout(), command(conn)).await {
             Ok(Ok(v)) => {
@@ -282,14 +284,16 @@ impl RedisTier {
         F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let Some(conn) = self.inner.conn.read().unwrap_or_else(PoisonError::into_inner).clone() else {
-            return Err(TierError::Unavailable);
-        };
-        match tokio::time::timeout(self.inner.config.max_command_timeout, command(conn)).await {
+        match tokio::time::timeout(self.inner.config.ceiling(), command(self.connection()?)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(TierError::Redis(e)),
             Err(_) => Err(TierError::Timeout),
         }
+    }
+
+    /// The current connection (`Unavailable` before the first one).
+    fn connection(&self) -> Result<Connection, TierError> {
+        self.inner.conn.read().unwrap_or_else(PoisonError::into_inner).clone().ok_or(TierError::Unavailable)
     }
 
     /// `GET key`.
@@ -325,7 +329,7 @@ impl Inner {
         // The client's own bound is the largest the adaptive one may be; `call` applies that.
         let cfg = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.config.connect_timeout))
-            .set_response_timeout(Some(self.config.max_command_timeout.max(self.config.command_timeout)));
+            .set_response_timeout(Some(self.config.ceiling()));
         let attempt = async {
             let mut conn = match &self.target {
                 Target::Single(client) => {

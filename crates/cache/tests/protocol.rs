@@ -296,5 +296,5 @@ async fn an_eviction_policy_that_could_drop_generations_is_reported() {
     let cache = instance(config(&server)).await;
     let stats = cache.local_stats().await;
     assert_eq!(stats.redis_eviction_policy.as_deref(), Some("allkeys-lru"));
-    assert!(stats.eviction_may_drop_generations);
+    assert!(stats.eviction_may_drop_generations());
 }

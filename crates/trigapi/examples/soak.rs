@@ -37,10 +37,20 @@ struct Tally {
 }
 
 /// Per log: the highest counter whose write has completed, when, and through which instance.
+#[derive(Default)]
 struct Floor {
     value: AtomicU64,
     at_micros: AtomicU64,
     via: AtomicU64,
+}
+
+impl Floor {
+    /// The write of `counter` through `instance` completed `at_micros` into the run.
+    fn completed(&self, counter: u64, at_micros: u64, instance: usize) {
+        self.at_micros.store(at_micros, Ordering::Release);
+        self.via.store(instance as u64, Ordering::Release);
+        self.value.fetch_max(counter, Ordering::AcqRel);
+    }
 }
 
 #[tokio::main]
@@ -61,17 +71,13 @@ async fn main() -> anyhow::Result<()> {
         serde_json::from_slice(&client.get(format!("{a}/v1/logs?limit=16")).send().await?.bytes().await?)?;
     let logs: Vec<i64> = page["items"].as_array().into_iter().flatten().filter_map(|l| l["id"].as_i64()).collect();
     anyhow::ensure!(logs.len() == 16, "the database has logs");
-    let floors: Arc<Vec<Floor>> = Arc::new(
-        logs.iter()
-            .map(|_| Floor { value: AtomicU64::new(0), at_micros: AtomicU64::new(0), via: AtomicU64::new(0) })
-            .collect(),
-    );
+    let floors: Arc<Vec<Floor>> = Arc::new(logs.iter().map(|_| Floor::default()).collect());
     let tally = Arc::new(Tally::default());
     let started = Instant::now();
     let deadline = started + duration;
-    let rss_start = rss_of_instances(&client, &instances).await;
+    let rss_start = rss_of_instances();
 
-    let mut tasks = Vec::new();
+    let (mut writers, mut readers) = (Vec::new(), Vec::new());
     // Four writers, four logs each.
     for w in 0..4 {
         let (client, instances, floors, tally, admin, logs) = (
@@ -82,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
             admin.clone(),
             logs.clone(),
         );
-        tasks.push(tokio::spawn(async move {
+        writers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut counter = 0u64;
             while Instant::now() < deadline {
@@ -104,9 +110,7 @@ async fn main() -> anyhow::Result<()> {
                             if fresh_counter(&client, base, &path).await >= counter {
                                 tally.hangups_committed.fetch_add(1, Ordering::Relaxed);
                                 tokio::time::sleep(Duration::from_millis(100)).await;
-                                floors[slot].at_micros.store(started.elapsed().as_micros() as u64, Ordering::Release);
-                                floors[slot].via.store(instance as u64, Ordering::Release);
-                                floors[slot].value.fetch_max(counter, Ordering::AcqRel);
+                                floors[slot].completed(counter, started.elapsed().as_micros() as u64, instance);
                                 break;
                             }
                             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -125,10 +129,7 @@ async fn main() -> anyhow::Result<()> {
                     tally.writes.fetch_add(1, Ordering::Relaxed);
                     match res {
                         Ok(r) if r.status().is_success() => {
-                            let done = started.elapsed().as_micros() as u64;
-                            floors[slot].at_micros.store(done, Ordering::Release);
-                            floors[slot].via.store(instance as u64, Ordering::Release);
-                            floors[slot].value.fetch_max(counter, Ordering::AcqRel);
+                            floors[slot].completed(counter, started.elapsed().as_micros() as u64, instance);
                         }
                         Ok(r) if r.status().is_server_error() => {
                             tally.errors_5xx.fetch_add(1, Ordering::Relaxed);
@@ -137,14 +138,14 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            (Vec::new(), latencies, counter)
+            latencies
         }));
     }
     // Eight readers.
     for _ in 0..8 {
         let (client, instances, floors, tally, logs) =
             (client.clone(), Arc::clone(&instances), Arc::clone(&floors), Arc::clone(&tally), logs.clone());
-        tasks.push(tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let slot = fastrand::usize(0..logs.len());
@@ -178,14 +179,15 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            (latencies, Vec::new(), 0)
+            latencies
         }));
     }
     let (mut reads, mut writes) = (Vec::new(), Vec::new());
-    for t in tasks {
-        let (r, w, _) = t.await?;
-        reads.extend(r);
-        writes.extend(w);
+    for t in writers {
+        writes.extend(t.await?);
+    }
+    for t in readers {
+        reads.extend(t.await?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Lost updates: the last completed write of each log is what a fresh read shows.
@@ -199,7 +201,7 @@ async fn main() -> anyhow::Result<()> {
             lost += 1;
         }
     }
-    let rss_end = rss_of_instances(&client, &instances).await;
+    let rss_end = rss_of_instances();
     let mut counters = Vec::new();
     for base in instances.iter() {
         let stats: Value = serde_json::from_slice(
@@ -264,9 +266,9 @@ fn percentiles(samples: &mut [Duration]) -> Value {
     json!({ "p50": at(0.50), "p99": at(0.99), "count": samples.len() })
 }
 
-/// The resident set of each instance, read by `scripts/soak.sh` into `SOAK_PIDS` (the driver
-/// cannot know the processes otherwise).
-async fn rss_of_instances(_client: &reqwest::Client, _instances: &[String; 2]) -> Vec<u64> {
+/// The resident set (KiB) of each instance, whose process ids `scripts/soak.sh` passes in
+/// `SOAK_PIDS` (the driver cannot know the processes otherwise).
+fn rss_of_instances() -> Vec<u64> {
     std::env::var("SOAK_PIDS")
         .unwrap_or_default()
         .split(',')

@@ -130,8 +130,7 @@ async fn writes_run_to_completion(
     };
     match tokio::spawn(write).await {
         Ok(response) => response,
-        // The write panicked: answer as the panic catcher does, without echoing it.
-        Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response(),
+        Err(_) => panicked(),
     }
 }
 
@@ -139,10 +138,7 @@ async fn writes_run_to_completion(
 /// id, CORS. Public so that benchmarks can put a trivial handler behind the same stack.
 pub fn with_middleware(router: Router, config: &Config) -> Router {
     let router = router
-        .layer(CatchPanicLayer::custom(|_| {
-            // Contract: unhandled errors answer plain-text 500; never echo the panic.
-            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-        }))
+        .layer(CatchPanicLayer::custom(|_| panicked()))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -158,6 +154,12 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     }
+}
+
+/// The answer to a request whose handler panicked (contract: unhandled errors answer a
+/// plain-text 500; the panic is never echoed).
+fn panicked() -> Response {
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
 }
 
 /// How long shutdown waits for writes whose clients left before it closes the pool.

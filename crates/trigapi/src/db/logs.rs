@@ -124,8 +124,13 @@ fn condition(f: &LogFilter) -> Condition {
     cond
 }
 
+/// Log `id`.
+fn one(id: i32) -> SelectStatement {
+    select().and_where(Expr::col((Tlog::Table, Tlog::Id)).eq(id)).to_owned()
+}
+
 pub async fn get(db: &Db, id: i32) -> Result<Option<LogRow>, DbError> {
-    db.fetch_optional(&select().and_where(Expr::col((Tlog::Table, Tlog::Id)).eq(id)).to_owned()).await
+    db.fetch_optional(&one(id)).await
 }
 
 /// One page of logs and the filtered total. `id` is appended as a tie-breaker so pages never
@@ -250,14 +255,6 @@ pub struct Changed {
     pub photos: Vec<i32>,
 }
 
-/// Lock log `id` and read it inside `tx`; `None` if there is no such log.
-async fn locked(tx: &mut super::Tx, id: i32) -> Result<Option<LogRow>, DbError> {
-    if !tx.lock_row(Tlog::Table, id).await? {
-        return Ok(None);
-    }
-    tx.fetch_optional(&select().and_where(Expr::col((Tlog::Table, Tlog::Id)).eq(id)).to_owned()).await
-}
-
 /// Set the columns `patch` names on log `id` (and `upd_timestamp`) and refresh its trig's
 /// stats, in one transaction that holds the log's row lock from the read to the commit, so
 /// concurrent edits of different fields all stick. `authorize` sees the row as locked and may
@@ -269,7 +266,7 @@ pub async fn update<E: From<DbError>>(
     authorize: impl FnOnce(&LogRow) -> Result<(), E>,
 ) -> Result<Option<Changed>, E> {
     let mut tx = db.begin().await?;
-    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    let Some(before) = tx.fetch_locked::<LogRow>(Tlog::Table, id, &one(id)).await? else { return Ok(None) };
     authorize(&before)?;
     let photos = live_photos(&mut tx, id).await?;
     let mut update = Query::update();
@@ -280,7 +277,7 @@ pub async fn update<E: From<DbError>>(
         .and_where(Expr::col(Tlog::Id).eq(id));
     tx.execute(&update).await?;
     super::trigstats::refresh(&mut tx, before.trig_id, Recount::Logs).await?;
-    let after = tx.fetch_optional(&select().and_where(Expr::col((Tlog::Table, Tlog::Id)).eq(id)).to_owned()).await?;
+    let after = tx.fetch_optional(&one(id)).await?;
     tx.commit().await?;
     Ok(Some(Changed { before, after, photos }))
 }
@@ -310,7 +307,7 @@ pub async fn delete<E: From<DbError>>(
     authorize: impl FnOnce(&LogRow) -> Result<(), E>,
 ) -> Result<Option<Changed>, E> {
     let mut tx = db.begin().await?;
-    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    let Some(before) = tx.fetch_locked::<LogRow>(Tlog::Table, id, &one(id)).await? else { return Ok(None) };
     authorize(&before)?;
     let photos = live_photos(&mut tx, id).await?;
     if !photos.is_empty() {

@@ -353,17 +353,27 @@ impl Tx {
         }
     }
 
-    /// Lock row `id` of `table` until the transaction ends (`SELECT … FOR UPDATE`; on SQLite
-    /// the transaction's `IMMEDIATE` write lock already excludes every other writer). Returns
-    /// whether the row exists. Read the row after this, so what is read is what is changed.
-    pub async fn lock_row(&mut self, table: impl sea_query::IntoTableRef, id: i32) -> Result<bool, DbError> {
-        let stmt = sea_query::Query::select()
+    /// Lock row `id` of `table` until the transaction ends, then read it with `read` (`None`
+    /// when there is no such row). The lock is `SELECT … FOR UPDATE` on the bare row (the
+    /// reads join other tables, which PostgreSQL cannot lock through an outer join and MariaDB
+    /// cannot name with `FOR UPDATE OF`); on SQLite the transaction's `IMMEDIATE` write lock
+    /// already excludes every other writer. What is read is what the transaction changes.
+    pub async fn fetch_locked<T: AnyRow>(
+        &mut self,
+        table: impl sea_query::IntoTableRef,
+        id: i32,
+        read: &SelectStatement,
+    ) -> Result<Option<T>, DbError> {
+        let lock = sea_query::Query::select()
             .expr_as(Expr::col(Id), "id")
             .from(table)
             .and_where(Expr::col(Id).eq(id))
             .lock(sea_query::LockType::Update)
             .to_owned();
-        Ok(self.fetch_optional::<IdOnly>(&stmt).await?.is_some())
+        if self.fetch_optional::<IdOnly>(&lock).await?.is_none() {
+            return Ok(None);
+        }
+        self.fetch_optional(read).await
     }
 
     /// Serialise the writes that must keep user names, e-mail addresses and identity-provider

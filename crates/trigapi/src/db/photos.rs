@@ -100,14 +100,6 @@ pub async fn get(db: &Db, id: i32) -> Result<Option<PhotoRow>, DbError> {
     db.fetch_optional(&one(id)).await
 }
 
-/// Lock photo `id` and read it inside `tx`; `None` if there is no such live photo.
-async fn locked(tx: &mut Tx, id: i32) -> Result<Option<PhotoRow>, DbError> {
-    if !tx.lock_row(Tphoto::Table, id).await? {
-        return Ok(None);
-    }
-    tx.fetch_optional(&one(id)).await
-}
-
 /// Newest first (`tphoto.id DESC`).
 pub async fn list(db: &Db, f: &PhotoFilter, limit: u64, offset: u64) -> Result<(Vec<PhotoRow>, i64), DbError> {
     let stmt = select()
@@ -261,7 +253,7 @@ pub async fn update_text<E: From<DbError>>(
     authorize: impl FnOnce(&PhotoRow) -> Result<(), E>,
 ) -> Result<Option<PhotoRow>, E> {
     let mut tx = db.begin().await?;
-    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    let Some(before) = tx.fetch_locked::<PhotoRow>(Tphoto::Table, id, &one(id)).await? else { return Ok(None) };
     authorize(&before)?;
     let text = |col, v: &Option<String>| v.clone().map(|v| (col, Expr::val(v)));
     let values: Vec<(Tphoto, Expr)> = [
@@ -292,7 +284,7 @@ pub async fn soft_delete<E: From<DbError>>(
     authorize: impl FnOnce(&PhotoRow) -> Result<(), E>,
 ) -> Result<Option<PhotoRow>, E> {
     let mut tx = db.begin().await?;
-    let Some(before) = locked(&mut tx, id).await? else { return Ok(None) };
+    let Some(before) = tx.fetch_locked::<PhotoRow>(Tphoto::Table, id, &one(id)).await? else { return Ok(None) };
     authorize(&before)?;
     let update = Query::update()
         .table(Tphoto::Table)

@@ -253,10 +253,7 @@ pub async fn update_profile(
     if c.name.is_some() || c.email.is_some() {
         tx.lock_user_identities().await?;
     }
-    if !tx.lock_row(User::Table, id).await? {
-        return Ok(Ok(None));
-    }
-    let Some(before) = tx.fetch_optional::<MeRow>(&me_select(id)).await? else { return Ok(Ok(None)) };
+    let Some(before) = tx.fetch_locked::<MeRow>(User::Table, id, &me_select(id)).await? else { return Ok(Ok(None)) };
     let taken = |col: User, value: &str| {
         Query::select()
             .column(User::Id)

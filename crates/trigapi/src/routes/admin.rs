@@ -64,7 +64,7 @@ fn stats_body(s: &Stats, namespace: &str) -> Value {
         "redis_available": s.redis_available,
         "pending_invalidations": s.pending_invalidations,
         "redis_eviction_policy": s.redis_eviction_policy,
-        "eviction_may_drop_generations": s.eviction_may_drop_generations,
+        "eviction_may_drop_generations": s.eviction_may_drop_generations(),
         "local_tier": {
             "active": s.local_active,
             "entries": s.local_entries,

@@ -27,7 +27,7 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("trigapi_cache_redis_available").set(f64::from(u8::from(stats.redis_available)));
         metrics::gauge!("trigapi_cache_pending_invalidations").set(stats.pending_invalidations as f64);
         metrics::gauge!("trigapi_cache_eviction_may_drop_generations")
-            .set(f64::from(u8::from(stats.eviction_may_drop_generations)));
+            .set(f64::from(u8::from(stats.eviction_may_drop_generations())));
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], recorder.handle().render())
 }

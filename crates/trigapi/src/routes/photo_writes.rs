@@ -34,43 +34,26 @@ pub const UPLOAD_BODY_LIMIT: usize = MAX_UPLOAD_BYTES + (256 << 10);
 const TYPES: &str = "TFLPO";
 const LICENSES: &str = "YCN";
 
-/// The photo fields of a form or JSON body; `None` where it leaves a field out (or sends
-/// `null`, which PATCH ignores).
-#[derive(Debug, Default)]
-struct PhotoInput {
-    caption: Option<String>,
-    text_desc: Option<String>,
-    kind: Option<String>,
-    license: Option<String>,
+/// Read and validate the photo fields of a form or JSON body; `None` where it leaves a field
+/// out (or sends `null`, which PATCH ignores). PATCH also takes the variant-B names `name` and
+/// `public_ind` (the original's `aliases`).
+fn read_photo(body: &mut JsonBody, aliases: bool) -> PhotoPatch {
+    let caption = body.string("caption", 0, Some(80));
+    let caption = caption.or_else(|| aliases.then(|| body.string("name", 0, Some(80))).flatten());
+    let text_desc = body.string("text_desc", 0, Some(65_535));
+    let kind = body.letter("type", TYPES);
+    let license = body.letter("license", LICENSES);
+    let license = license.or_else(|| aliases.then(|| body.letter("public_ind", LICENSES)).flatten());
+    PhotoPatch { caption, text_desc, kind, license }
 }
 
-impl PhotoInput {
-    /// Read and validate the fields. PATCH also takes the variant-B names `name` and
-    /// `public_ind` (the original's aliases).
-    fn read(body: &mut JsonBody, aliases: bool) -> Self {
-        let caption = body.string("caption", 0, Some(80));
-        let caption = caption.or_else(|| aliases.then(|| body.string("name", 0, Some(80))).flatten());
-        let text_desc = body.string("text_desc", 0, Some(65_535));
-        let kind = body.letter("type", TYPES);
-        let license = body.letter("license", LICENSES);
-        let license = license.or_else(|| aliases.then(|| body.letter("public_ind", LICENSES)).flatten());
-        Self { caption, text_desc, kind, license }
-    }
-
-    /// The fields present applied over `current`.
-    fn over(self, current: PhotoText) -> PhotoText {
-        PhotoText {
-            caption: self.caption.unwrap_or(current.caption),
-            text_desc: self.text_desc.unwrap_or(current.text_desc),
-            kind: self.kind.unwrap_or(current.kind),
-            license: self.license.unwrap_or(current.license),
-        }
-    }
-
-    /// The fields present, as a PATCH sets them.
-    fn into_patch(self) -> PhotoPatch {
-        let PhotoInput { caption, text_desc, kind, license } = self;
-        PhotoPatch { caption, text_desc, kind, license }
+/// A new photo's text: the fields given, the rest empty.
+fn new_photo(p: PhotoPatch) -> PhotoText {
+    PhotoText {
+        caption: p.caption.unwrap_or_default(),
+        text_desc: p.text_desc.unwrap_or_default(),
+        kind: p.kind.unwrap_or_default(),
+        license: p.license.unwrap_or_default(),
     }
 }
 
@@ -240,7 +223,7 @@ pub async fn create(
         body.missing("file");
     }
     body.require(&["caption", "type", "license"]);
-    let input = PhotoInput::read(&mut body, false);
+    let input = read_photo(&mut body, false);
     ApiError::all_valid([q.finish().map(drop), body.finish()])?;
     let log_id = log_id.and_then(as_row_id).ok_or(ApiError::not_found("Log not found"))?;
     let log = db::logs::get(&app.db, log_id).await?.ok_or(ApiError::not_found("Log not found"))?;
@@ -248,7 +231,7 @@ pub async fn create(
     let file = form.file.unwrap_or_default();
     let processed = super::on_cpu(move || imaging::process(&file, Turn::None)).await?.map_err(upload_error)?;
 
-    let text = input.over(PhotoText::default());
+    let text = new_photo(input);
     let mut tx = app.db.begin().await?;
     let id = db::photos::insert(&mut tx, log_id, &text, &files_of(&processed, Default::default()), &ip).await?;
     let files = files_of(&processed, storage::photo_keys(id, 0));
@@ -273,10 +256,10 @@ pub async fn update(
 ) -> Result<Json<TPhotoResponse>, ApiError> {
     let id = path_int("photo_id", &raw_id)?;
     let mut body = JsonBody::parse(&body)?;
-    let input = PhotoInput::read(&mut body, true);
+    let patch = read_photo(&mut body, true);
     body.finish()?;
     let id = as_row_id(id).ok_or(ApiError::not_found("Photo not found"))?;
-    let row = db::photos::update_text(&app.db, id, &input.into_patch(), |p| Owner::authorize(p, &caller))
+    let row = db::photos::update_text(&app.db, id, &patch, |p| Owner::authorize(p, &caller))
         .await?
         .ok_or(ApiError::not_found("Photo not found"))?;
     Owner::of(&row)?.invalidate(&app, row.id, false).await;
