@@ -36,6 +36,16 @@ def bomb(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
+def rgba_bomb(width, height):
+    """An 8-bit RGBA PNG of width x height transparent pixels: within the pixel limit, over the
+    memory one (4 bytes a pixel)."""
+    row = b"\x00" * (1 + 4 * width)
+    z = zlib.compressobj(9)
+    idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     picture().save(OUT / "landscape.jpg", quality=90)
@@ -49,6 +59,7 @@ def main():
     png.save(OUT / "transparent.png")
     picture().save(OUT / "landscape.webp", quality=85)
     (OUT / "bomb.png").write_bytes(bomb(30000, 30000))
+    (OUT / "rgba-bomb.png").write_bytes(rgba_bomb(8200, 8200))
     (OUT / "not-an-image.txt").write_text("This is a text file, not a photo of a trig pillar.\n")
 
 

@@ -13,7 +13,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use crate::generations::GLOBAL;
-use crate::stored::Stored;
+use crate::stored::{Stored, identity_etag};
 
 /// `X-Cache-Status`.
 pub const X_CACHE_STATUS: HeaderName = HeaderName::from_static("x-cache-status");
@@ -65,11 +65,12 @@ impl RequestView {
         Self { bypass, if_none_match, zstd: accepts("zstd"), gzip: accepts("gzip") }
     }
 
-    /// `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header).
+    /// `If-None-Match` matches `etag`, the identity tag (weak comparison, as RFC 9110 asks for
+    /// this header; the tag of any encoding of the same body matches too).
     fn not_modified(&self, etag: &str) -> bool {
-        self.if_none_match
-            .as_deref()
-            .is_some_and(|list| list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag))
+        self.if_none_match.as_deref().is_some_and(|list| {
+            list.split(',').map(str::trim).any(|t| t == "*" || identity_etag(t.trim_start_matches("W/")) == etag)
+        })
     }
 }
 
@@ -149,17 +150,16 @@ pub(crate) fn render(
     r: &Render<'_>,
 ) -> Response<Full<Bytes>> {
     let entry = &stored.entry;
-    let etag = entry.etag();
-    let not_modified = request.not_modified(etag);
-    let (body, encoding) = if not_modified {
-        (Bytes::new(), None)
-    } else if let Some(z) = stored.zstd().filter(|_| request.zstd) {
-        (z.clone(), Some("zstd"))
+    let not_modified = request.not_modified(entry.etag());
+    let (body, encoding) = if let Some(z) = stored.zstd().filter(|_| request.zstd) {
+        (z, Some("zstd"))
     } else if let Some(g) = request.gzip.then(|| stored.gzip()).flatten() {
-        (g.clone(), Some("gzip"))
+        (g, Some("gzip"))
     } else {
-        (stored.identity.clone(), None)
+        (&stored.identity, None)
     };
+    let etag = stored.etag_for(encoding);
+    let (body, encoding) = if not_modified { (Bytes::new(), None) } else { (body.clone(), encoding) };
     let mut response = Response::new(Full::new(body));
     // Room for every header below, so the map never grows on the hit path.
     *response.headers_mut() = HeaderMap::with_capacity(16);
@@ -176,7 +176,7 @@ pub(crate) fn render(
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if let Some(v) = &stored.etag {
+    if let Some(v) = etag {
         h.insert(header::ETAG, v.clone());
     }
     if let Some(cc) = r.cache_control {
@@ -239,6 +239,9 @@ mod tests {
         let v = view(&[("if-none-match", "\"a\", W/\"b\"")]);
         assert!(v.not_modified("\"a\"") && v.not_modified("\"b\"") && !v.not_modified("\"c\""));
         assert!(view(&[("if-none-match", "*")]).not_modified("\"x\""));
+        let v = view(&[("if-none-match", "\"a-zstd\"")]);
+        assert!(v.not_modified("\"a\"") && !v.not_modified("\"a-zstd\""), "any encoding's tag names the body");
+        assert!(view(&[("if-none-match", "W/\"a-gzip\"")]).not_modified("\"a\""));
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub(crate) struct Stored {
     pub(crate) identity: Bytes,
     /// Header values made once, not per hit.
     pub(crate) content_type: Option<HeaderValue>,
+    /// The strong ETag of each representation (RFC 9110 §8.8.3: a strong validator names one
+    /// representation, so the gzip and zstd bodies carry tags of their own, `"…-gzip"`).
     pub(crate) etag: Option<HeaderValue>,
+    pub(crate) etag_gzip: Option<HeaderValue>,
+    pub(crate) etag_zstd: Option<HeaderValue>,
     /// `X-Cache-Key`: the key it is stored under.
     pub(crate) key: Option<HeaderValue>,
     /// Made on the first gzip request, then kept with the entry.
@@ -31,9 +35,19 @@ impl Stored {
     /// A freshly built entry (its identity body is at hand, no need to inflate it).
     pub(crate) fn fresh(entry: Entry, identity: Bytes, key: &str) -> Self {
         let content_type = HeaderValue::from_str(&entry.meta().content_type).ok();
-        let etag = HeaderValue::from_str(entry.etag()).ok();
+        let tag = |coding: Option<&str>| HeaderValue::from_str(&encoded_etag(entry.etag(), coding)).ok();
+        let (etag, etag_gzip, etag_zstd) = (tag(None), tag(Some("gzip")), tag(Some("zstd")));
         let key = HeaderValue::from_str(key).ok();
-        Self { entry, identity, content_type, etag, key, gzip: OnceLock::new() }
+        Self { entry, identity, content_type, etag, etag_gzip, etag_zstd, key, gzip: OnceLock::new() }
+    }
+
+    /// The ETag header of the body sent with `coding` (`None`: identity).
+    pub(crate) fn etag_for(&self, coding: Option<&str>) -> Option<&HeaderValue> {
+        match coding {
+            Some("gzip") => self.etag_gzip.as_ref(),
+            Some("zstd") => self.etag_zstd.as_ref(),
+            _ => self.etag.as_ref(),
+        }
     }
 
     pub(crate) fn zstd(&self) -> Option<&Bytes> {
@@ -60,4 +74,24 @@ impl Stored {
         let compressed = self.zstd().map_or(0, Bytes::len);
         self.identity.len() + 2 * compressed + self.entry.weight() - self.entry.stored_body().1.len()
     }
+}
+
+/// The ETag of the body sent with `coding`: the identity tag `"h"` becomes `"h-gzip"`.
+pub(crate) fn encoded_etag(identity: &str, coding: Option<&str>) -> String {
+    match (coding, identity.strip_suffix('"')) {
+        (Some(coding), Some(open)) => format!("{open}-{coding}\""),
+        _ => identity.to_owned(),
+    }
+}
+
+/// The identity tag an ETag of any representation was made from (`"h-zstd"` → `"h"`), so
+/// `If-None-Match` with the tag of one encoding matches the others: they are one resource.
+pub(crate) fn identity_etag(tag: &str) -> std::borrow::Cow<'_, str> {
+    for coding in ["gzip", "zstd"] {
+        if let Some(open) = tag.strip_suffix('"').and_then(|t| t.strip_suffix(coding)).and_then(|t| t.strip_suffix('-'))
+        {
+            return format!("{open}\"").into();
+        }
+    }
+    tag.into()
 }

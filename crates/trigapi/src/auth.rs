@@ -11,7 +11,7 @@
 //!   mints them). `sub` is a numeric user id, or an `auth0_user_id`.
 //!
 //! Only the configured mode's algorithm is accepted, so `alg: none` and RS/HS confusion are
-//! refused; `exp` is required, with no leeway. Scopes are the union of the space-separated
+//! refused; `exp` is required and `nbf`, when present, honoured, with no leeway. Scopes are the union of the space-separated
 //! `scope` claim and the `permissions` array.
 //!
 //! Extractors, where handlers say what they need:
@@ -21,7 +21,7 @@
 //!   anonymous; a token that does not verify (or names no user) is a 401, and a database
 //!   failure while mapping it a 503. A caller who sent a token is never quietly served as
 //!   anonymous.
-//! * [`Admin`]: the `api:admin` scope, or the configured `ADMIN_TOKEN`.
+//! * [`Admin`]: a user holding the `api:admin` scope, or the configured `ADMIN_TOKEN`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -48,8 +48,9 @@ pub const READ_PII_SCOPE: &str = "api:read-pii";
 /// The claim holding the caller's roles (shown on `/users/me`).
 pub const ROLES_CLAIM: &str = "https://trigpointing.uk/roles";
 
-/// How long a subject's user id is remembered (users are never deleted or re-linked through the
-/// API; a subject with no user is asked again every time).
+/// How long a subject's user id is remembered for reads (a subject with no user is asked again
+/// every time). Writes never use this memory: a user deleted on the database side must not go
+/// on writing rows that name it (see [`Writer`]).
 const SUBJECT_TTL: Duration = Duration::from_secs(600);
 const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -172,6 +173,7 @@ impl Authenticator {
                 let mut validation = Validation::new(Algorithm::HS256);
                 validation.leeway = 0;
                 validation.validate_aud = false;
+                validation.validate_nbf = true;
                 validation.set_required_spec_claims(&["exp", "sub"]);
                 jsonwebtoken::decode::<Claims>(token, key, &validation)?.claims
             }
@@ -196,8 +198,11 @@ impl Authenticator {
 
     /// The database user a verified token stands for: `sub` as an `auth0_user_id`, or (HS256
     /// mode) as a numeric user id.
-    async fn user(&self, db: &db::Db, verified: Verified) -> Result<Option<AuthUser>, ApiError> {
-        let user_id = match self.subjects.get(&verified.subject) {
+    /// `fresh` asks the database even when the subject was mapped before (writes and admin
+    /// calls); a subject whose user is gone is forgotten.
+    async fn user(&self, db: &db::Db, verified: Verified, fresh: bool) -> Result<Option<AuthUser>, ApiError> {
+        let remembered = if fresh { None } else { self.subjects.get(&verified.subject) };
+        let user_id = match remembered {
             Some(id) => Some(id),
             None => {
                 let numeric =
@@ -206,8 +211,9 @@ impl Authenticator {
                     Some(id) => db::users::get(db, id).await?.map(|u| u.id),
                     None => db::users::id_by_auth0(db, &verified.subject).await?,
                 };
-                if let Some(id) = found {
-                    self.subjects.insert(verified.subject.clone(), id);
+                match found {
+                    Some(id) => self.subjects.insert(verified.subject.clone(), id),
+                    None => self.subjects.invalidate(&verified.subject),
                 }
                 found
             }
@@ -250,6 +256,7 @@ impl Jwks {
         validation.leeway = 0;
         validation.set_issuer(&[config.jwt_issuer.trim()]);
         validation.set_audience(&[config.jwt_audience.trim()]);
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         let client = reqwest::Client::builder()
             .timeout(JWKS_TIMEOUT)
@@ -338,20 +345,28 @@ pub fn mint(secret: &str, user_id: i32, scopes: &[String], ttl: Duration) -> Res
     Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
 }
 
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+impl AuthUser {
+    /// The caller of a request with a bearer token, its user looked up anew when `fresh`.
+    async fn of(parts: &Parts, app: &AppState, fresh: bool) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized("Not authenticated"))?;
         let verified = app.auth.verify(token).await.map_err(|e| {
             tracing::debug!(error = %e, "bearer token refused");
             ApiError::Unauthorized("Could not validate credentials")
         })?;
-        app.auth.user(&app.db, verified).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))
+        app.auth.user(&app.db, verified, fresh).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))
     }
 }
 
-/// A caller allowed to write: an [`AuthUser`] holding `api:write`.
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        AuthUser::of(parts, app, false).await
+    }
+}
+
+/// A caller allowed to write: an [`AuthUser`] holding `api:write`, its user looked up in the
+/// database on every write (a write that records the caller checks again in its transaction).
 #[derive(Debug, Clone)]
 pub struct Writer(pub AuthUser);
 
@@ -359,7 +374,7 @@ impl FromRequestParts<AppState> for Writer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let user = AuthUser::from_request_parts(parts, app).await?;
+        let user = AuthUser::of(parts, app, true).await?;
         if user.has_scope(WRITE_SCOPE) {
             Ok(Writer(user))
         } else {
@@ -383,7 +398,9 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
     }
 }
 
-/// A caller allowed to use the admin endpoints (scope `api:admin`, or the `ADMIN_TOKEN`).
+/// A caller allowed to use the admin endpoints: a user whose token holds `api:admin` (a token
+/// whose subject is no user is a 401, as for writes), or the configured `ADMIN_TOKEN` (the
+/// service credential, for scripts).
 #[derive(Debug, Clone)]
 pub struct Admin;
 
@@ -396,9 +413,8 @@ impl FromRequestParts<AppState> for Admin {
         if !admin_token.is_empty() && constant_time_eq(token.as_bytes(), admin_token) {
             return Ok(Admin);
         }
-        let verified =
-            app.auth.verify(token).await.map_err(|_| ApiError::Unauthorized("Could not validate credentials"))?;
-        if verified.scopes.iter().any(|s| s == ADMIN_SCOPE) {
+        let user = AuthUser::of(parts, app, true).await?;
+        if user.has_scope(ADMIN_SCOPE) {
             Ok(Admin)
         } else {
             Err(ApiError::Forbidden("Missing required scope: api:admin"))

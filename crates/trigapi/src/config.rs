@@ -23,6 +23,7 @@ pub const ENV_VARS: &[&str] = &[
     "PUBLIC_URL",
     "LOG_FORMAT",
     "BACKEND_CORS_ORIGINS",
+    "TRUSTED_PROXIES",
     "REDIS_URL",
     "CACHE_ENABLED",
     "CACHE_LOCAL_MAX_MB",
@@ -73,6 +74,11 @@ pub struct Config {
     /// give a list.
     #[serde(deserialize_with = "text_or_list")]
     pub backend_cors_origins: String,
+    /// The proxies (addresses or CIDR blocks, JSON or comma list) whose `CF-Connecting-IP`,
+    /// `X-Forwarded-For` and `X-Real-IP` headers are believed; empty = none, the peer address
+    /// is the client's.
+    #[serde(deserialize_with = "text_or_list")]
+    pub trusted_proxies: String,
     /// `redis://…` or `rediss://…` (TLS); empty = in-process cache only (one instance).
     pub redis_url: String,
     /// `false` turns the response cache off entirely.
@@ -146,6 +152,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8000".into(),
             log_format: "json".into(),
             backend_cors_origins: String::new(),
+            trusted_proxies: String::new(),
             redis_url: "redis://127.0.0.1:6379".into(),
             cache_enabled: true,
             cache_local_max_mb: 64,
@@ -189,14 +196,33 @@ impl Config {
 
     /// `BACKEND_CORS_ORIGINS` as a list (JSON list or comma list; trailing `/` stripped).
     pub fn cors_origins(&self) -> Vec<String> {
-        let raw = self.backend_cors_origins.trim();
-        let list: Vec<String> = if raw.starts_with('[') {
-            serde_json::from_str(raw).unwrap_or_default()
-        } else {
-            raw.split(',').map(str::to_owned).collect()
-        };
-        list.into_iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
+        list(&self.backend_cors_origins).into_iter().map(|o| o.trim_end_matches('/').to_owned()).collect()
     }
+
+    /// `TRUSTED_PROXIES` as networks (a bare address is a network of one); an entry that is
+    /// neither is an error, found at startup.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        list(&self.trusted_proxies)
+            .into_iter()
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("TRUSTED_PROXIES: {entry:?} is not an address or CIDR block"))
+            })
+            .collect()
+    }
+}
+
+/// A JSON list or a comma list, items trimmed, empty ones dropped.
+fn list(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    let items: Vec<String> = if raw.starts_with('[') {
+        serde_json::from_str(raw).unwrap_or_default()
+    } else {
+        raw.split(',').map(str::to_owned).collect()
+    };
+    items.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect()
 }
 
 #[cfg(test)]

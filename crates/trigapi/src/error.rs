@@ -64,10 +64,16 @@ pub enum ApiError {
     /// 403 (`Missing required scope: api:admin`).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 429 with `Retry-After`: a queue of CPU-heavy work is full (see `routes::cpu`).
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// 413 with a message (a JSON body over the limit).
+    #[error("{0}")]
+    TooLarge(&'static str),
     /// 409 with a message (`Username '…' is already taken`).
     #[error("{0}")]
     Conflict(String),
-    /// The photo store failed: logged, answered 503 (try later).
+    /// The photo store failed: logged, answered 503 (try later); a missing file is a 404.
     #[error(transparent)]
     Storage(Arc<crate::storage::StoreError>),
     /// 502 with a message: a server we fetch from failed (`Failed to download photo`).
@@ -157,7 +163,18 @@ impl IntoResponse for ApiError {
             }
             ApiError::Forbidden(msg) => (StatusCode::FORBIDDEN, Json(json!({ "detail": msg }))).into_response(),
             ApiError::Conflict(msg) => (StatusCode::CONFLICT, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::TooManyRequests { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, retry_after_secs.to_string())],
+                Json(json!({ "detail": "Too many requests of this kind are running; try again shortly" })),
+            )
+                .into_response(),
+            ApiError::TooLarge(msg) => (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "detail": msg }))).into_response(),
             ApiError::Upstream(msg) => (StatusCode::BAD_GATEWAY, Json(json!({ "detail": msg }))).into_response(),
+            ApiError::Storage(err) if err.is_missing() => {
+                tracing::warn!(error = %err, "a photo's file is missing from the store");
+                (StatusCode::NOT_FOUND, Json(json!({ "detail": "Photo file not found" }))).into_response()
+            }
             ApiError::Storage(err) => {
                 tracing::error!(error = %err, "photo store error");
                 (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": "Photo storage unavailable" })))

@@ -8,8 +8,8 @@
 //! is ever enlarged. Transparent pixels are laid over white.
 //!
 //! A decompression bomb (a small file declaring a huge picture) is refused from its header,
-//! before any pixel is decoded: at most [`MAX_PIXELS`], and the decoder's allocations are
-//! bounded too.
+//! before any pixel is decoded: at most [`MAX_PIXELS`] and [`MAX_DECODED_BYTES`] of decoded
+//! pixels, and the decoder's allocations are bounded too.
 
 use std::io::Cursor;
 
@@ -28,8 +28,12 @@ pub const MAX_SIDE: u32 = 4000;
 pub const ICON_SIDE: u32 = 120;
 const PHOTO_QUALITY: u8 = 95;
 const ICON_QUALITY: u8 = 85;
-/// Most memory the decoder may allocate: the pixels of [`MAX_PIXELS`] in RGBA, plus slack.
-const MAX_DECODE_ALLOC: u64 = 4 * MAX_PIXELS + (64 << 20);
+/// Most bytes a picture's decoded pixels may take (a 64-megapixel RGB photo, a 48-megapixel
+/// RGBA one). Pixels alone are not the bound: a 100-megapixel PNG with alpha decodes to 400 MB
+/// and then needs a copy laid over white, and took the server from 225 to 656 MB.
+pub const MAX_DECODED_BYTES: u64 = 192 << 20;
+/// Most memory the decoder may allocate: the decoded pixels, plus slack for its own tables.
+const MAX_DECODE_ALLOC: u64 = MAX_DECODED_BYTES + (32 << 20);
 
 /// Why an upload cannot be stored. Each is the client's doing (a 400).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -42,6 +46,8 @@ pub enum ImagingError {
     Unsupported,
     #[error("{width}x{height} pixels is more than the {} megapixels allowed", MAX_PIXELS / 1_000_000)]
     TooManyPixels { width: u32, height: u32 },
+    #[error("{width}x{height} pixels would take {} MB to process, more than the {} MB allowed", bytes >> 20, MAX_DECODED_BYTES >> 20)]
+    TooMuchMemory { width: u32, height: u32, bytes: u64 },
     #[error("{0}")]
     Invalid(String),
 }
@@ -127,6 +133,10 @@ fn decode_upright(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
     }
     if width == 0 || height == 0 {
         return Err(ImagingError::Invalid("the image has no pixels".into()));
+    }
+    let bytes = decoder.total_bytes();
+    if bytes > MAX_DECODED_BYTES {
+        return Err(ImagingError::TooMuchMemory { width, height, bytes });
     }
     let orientation = decoder.orientation().map_err(invalid)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(invalid)?;

@@ -93,14 +93,42 @@ impl Application {
 
 /// The full middleware stack around [`routes::routes`], for the server and `oneshot` tests.
 pub fn build_router(state: AppState) -> Router {
-    let photos = ServeDir::new(&state.config.photos_dir);
+    let photos = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::photo_files::only_live))
+        .service(ServeDir::new(&state.config.photos_dir));
     let config = Arc::clone(&state.config);
     let writes = state.writes.clone();
     let router = routes::routes()
         .nest_service("/photos", photos)
         .with_state(state)
+        .layer(axum::middleware::map_response(json_client_errors))
         .layer(axum::middleware::from_fn_with_state(writes, writes_run_to_completion));
     with_middleware(router, &config)
+}
+
+/// Every 4xx in the contract's shape, `{"detail": "…"}`: the errors handlers return already
+/// are; this catches those the framework makes itself (a path segment that is not UTF-8, a
+/// missing photo file), which come as plain text or with no body at all.
+async fn json_client_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("Error"),
+        text => text,
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    (parts, axum::Json(serde_json::json!({ "detail": detail }))).into_response()
 }
 
 /// Run every write (any method but GET, HEAD, OPTIONS and TRACE) in a task of its own, which

@@ -22,6 +22,10 @@ pub struct AppState {
     pub photos: PhotoStore,
     /// Writes running to completion in tasks of their own (waited for at shutdown).
     pub writes: crate::startup::WritesInFlight,
+    /// `TRUSTED_PROXIES`: whose forwarding headers name the client.
+    pub proxies: Arc<[ipnet::IpNet]>,
+    /// The queues of CPU-heavy work (renders, photo processing).
+    pub cpu: Arc<crate::routes::cpu::CpuQueues>,
 }
 
 impl AppState {
@@ -30,6 +34,16 @@ impl AppState {
     pub fn new(db: Db, config: Config, cache: Cache) -> anyhow::Result<Self> {
         let auth = Arc::new(Authenticator::from_config(&config).context("configuring authentication")?);
         let photos = PhotoStore::from_config(&config).context("configuring the photo store")?;
-        Ok(Self { db, config: Arc::new(config), cache, auth, photos, writes: Default::default() })
+        let proxies = config.trusted_proxies().map_err(anyhow::Error::msg)?.into();
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            cache,
+            auth,
+            photos,
+            writes: Default::default(),
+            proxies,
+            cpu: Default::default(),
+        })
     }
 }

@@ -34,6 +34,13 @@ pub enum StoreError {
     Key(String),
 }
 
+impl StoreError {
+    /// The object is not in the store (a permanent failure, unlike an unreachable store).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, StoreError::Store(object_store::Error::NotFound { .. }))
+    }
+}
+
 impl PhotoStore {
     /// The store the configuration names (creating the local directory if needed).
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
@@ -108,6 +115,16 @@ pub fn photo_keys(id: i32, revision: u32) -> (String, String) {
     (format!("{dir}/P{id:05}{suffix}.jpg"), format!("{dir}/I{id:05}{suffix}.jpg"))
 }
 
+/// The photo a key of [`photo_keys`] belongs to (`001/I01234_r2.jpg` → 1234), `None` for a
+/// key of another layout.
+pub fn photo_id_of(key: &str) -> Option<i32> {
+    let (dir, name) = key.split_once('/')?;
+    let stem = name.strip_suffix(".jpg")?.strip_prefix(['P', 'I'])?;
+    let digits = stem.split_once("_r").map_or(stem, |(d, _)| d);
+    let id = digits.parse::<i32>().ok()?;
+    (digits.len() >= 5 && dir == format!("{:03}", id / 1000)).then_some(id)
+}
+
 /// The revision a filename of [`photo_keys`] carries (0 for any other name).
 pub fn revision_of(filename: &str) -> u32 {
     filename.strip_suffix(".jpg").and_then(|stem| stem.rsplit_once("_r")).and_then(|(_, n)| n.parse().ok()).unwrap_or(0)
@@ -125,5 +142,10 @@ mod tests {
         assert_eq!(revision_of("000/P00500_r12.jpg"), 12);
         assert_eq!(revision_of("000/P00500.jpg"), 0);
         assert_eq!(revision_of("demo/P03.jpg"), 0);
+        assert_eq!(photo_id_of("001/P01234.jpg"), Some(1234));
+        assert_eq!(photo_id_of("000/I00007_r2.jpg"), Some(7));
+        assert_eq!(photo_id_of("402/P402671.jpg"), Some(402_671));
+        assert_eq!(photo_id_of("demo/P03.jpg"), None);
+        assert_eq!(photo_id_of("002/P01234.jpg"), None);
     }
 }

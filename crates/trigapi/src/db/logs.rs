@@ -185,9 +185,13 @@ impl LogFields {
     }
 }
 
-/// Insert a log by `user_id` on `trig_id` and refresh the trig's stats, in one transaction.
-pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogFields) -> Result<i32, DbError> {
+/// Insert a log by `user_id` on `trig_id` and refresh the trig's stats, in one transaction;
+/// `None` when user `user_id` no longer exists (a token outliving its user writes nothing).
+pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogFields) -> Result<Option<i32>, DbError> {
     let mut tx = db.begin().await?;
+    if !tx.exists_locked(User::Table, user_id).await? {
+        return Ok(None);
+    }
     let columns = f.columns();
     let mut insert = Query::insert();
     insert
@@ -206,7 +210,7 @@ pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogF
     let id = i32::try_from(id).map_err(|_| DbError::Sqlx(sqlx::Error::Protocol("log id out of range".into())))?;
     super::trigstats::refresh(&mut tx, trig_id, Recount::Logs).await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
 /// The fields a PATCH names (`None`: left as it is).

@@ -303,6 +303,21 @@ pub fn now() -> chrono::NaiveDateTime {
     now.with_nanosecond(0).unwrap_or(now)
 }
 
+/// `lower(column) LIKE '%text%'` with `text` taken literally: `%`, `_` and the escape
+/// character itself are escaped, so a name filter of `50%` finds "50%" and not everything.
+pub fn contains_ignoring_case(column: Expr, text: &str) -> Expr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    sea_query::Func::lower(column).like(sea_query::LikeExpr::new(pattern).escape('!'))
+}
+
 impl Tx {
     /// Which SQL dialect the transaction speaks.
     pub fn backend(&self) -> Backend {
@@ -376,6 +391,19 @@ impl Tx {
         self.fetch_optional(read).await
     }
 
+    /// Whether row `id` of `table` exists, holding a shared lock on it until the transaction
+    /// ends, so that it cannot be deleted before the rows that name it are committed (on SQLite
+    /// the `IMMEDIATE` write lock already excludes every other writer).
+    pub async fn exists_locked(&mut self, table: impl sea_query::IntoTableRef, id: i32) -> Result<bool, DbError> {
+        let lock = sea_query::Query::select()
+            .expr_as(Expr::col(Id), "id")
+            .from(table)
+            .and_where(Expr::col(Id).eq(id))
+            .lock(sea_query::LockType::Share)
+            .to_owned();
+        Ok(self.fetch_optional::<IdOnly>(&lock).await?.is_some())
+    }
+
     /// Serialise the writes that must keep user names, e-mail addresses and identity-provider
     /// ids unique (registrations, renames, address changes) until the transaction ends. The
     /// legacy schema has no unique index on them (and its data may not allow one), so the
@@ -446,7 +474,7 @@ struct Id;
 
 /// One `i32` column named `id`.
 #[derive(sqlx::FromRow)]
-struct IdOnly {
+pub(crate) struct IdOnly {
     #[expect(dead_code, reason = "only whether a row came back matters")]
     id: i32,
 }

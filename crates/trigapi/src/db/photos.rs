@@ -100,6 +100,28 @@ pub async fn get(db: &Db, id: i32) -> Result<Option<PhotoRow>, DbError> {
     db.fetch_optional(&one(id)).await
 }
 
+/// Whether a live photo of this server's store has `key` as its current file or thumbnail:
+/// the files of deleted photos, and those a rotation replaced, stay in the store (for
+/// moderation) but are no longer served. `id` is the photo the key's name gives, when it
+/// follows the store's layout ([`crate::storage::photo_id_of`]); other names (the demo pool)
+/// are looked up by name.
+pub async fn serves_file(db: &Db, key: &str, id: Option<i32>) -> Result<bool, DbError> {
+    let mut stmt = Query::select()
+        .expr_as(Expr::col(Tphoto::Id), "id")
+        .from(Tphoto::Table)
+        .and_where(Expr::col(Tphoto::DeletedInd).ne("Y"))
+        .and_where(Expr::col(Tphoto::ServerId).eq(crate::storage::PHOTOS_SERVER_ID))
+        .cond_where(
+            Condition::any().add(Expr::col(Tphoto::Filename).eq(key)).add(Expr::col(Tphoto::IconFilename).eq(key)),
+        )
+        .limit(1)
+        .to_owned();
+    if let Some(id) = id {
+        stmt.and_where(Expr::col(Tphoto::Id).eq(id));
+    }
+    Ok(db.fetch_optional::<super::IdOnly>(&stmt).await?.is_some())
+}
+
 /// Newest first (`tphoto.id DESC`).
 pub async fn list(db: &Db, f: &PhotoFilter, limit: u64, offset: u64) -> Result<(Vec<PhotoRow>, i64), DbError> {
     let stmt = select()

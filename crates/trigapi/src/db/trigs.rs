@@ -186,7 +186,7 @@ fn coordinate_bound(v: f64, upper: bool) -> Expr {
 fn list_condition(b: Backend, q: &TrigListQuery, exclude_user: Option<i32>) -> Condition {
     let mut cond = Condition::all();
     if let Some(name) = q.name.as_deref().filter(|n| !n.is_empty()) {
-        cond = cond.add(Func::lower(Expr::col((Trig::Table, Trig::Name))).like(format!("%{}%", name.to_lowercase())));
+        cond = cond.add(super::contains_ignoring_case(Expr::col((Trig::Table, Trig::Name)), name));
     }
     if let Some(county) = q.county.as_deref().filter(|c| !c.is_empty()) {
         cond = cond.add(Func::lower(Expr::col((Trig::Table, Trig::County))).eq(county.to_lowercase()));

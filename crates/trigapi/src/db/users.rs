@@ -77,7 +77,7 @@ pub async fn id_by_auth0(db: &Db, subject: &str) -> Result<Option<i32>, DbError>
 pub async fn list(db: &Db, name: Option<&str>, limit: u64, offset: u64) -> Result<(Vec<UserRow>, i64), DbError> {
     let mut cond = Condition::all();
     if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
-        cond = cond.add(Func::lower(Expr::col(User::Name)).like(format!("%{}%", n.to_lowercase())));
+        cond = cond.add(super::contains_ignoring_case(Expr::col(User::Name), n));
     }
     let stmt =
         user_select().cond_where(cond.clone()).order_by(User::Id, Order::Asc).limit(limit).offset(offset).to_owned();

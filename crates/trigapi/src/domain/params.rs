@@ -30,9 +30,21 @@ impl QueryParams {
         self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// An optional string; an empty value counts as given (FastAPI semantics).
+    /// An optional free-text value of at most [`MAX_TEXT`] characters; an empty value counts as
+    /// given (FastAPI semantics).
     pub fn string(&mut self, name: &'static str) -> Option<String> {
+        self.text(name, MAX_TEXT)
+    }
+
+    /// An optional free-text value of at most `max` characters. Longer values and values with
+    /// control characters (a NUL cuts a C string short: SQLite's `LIKE` read `%\0zz` as `%`)
+    /// are 422s.
+    pub fn text(&mut self, name: &'static str, max: usize) -> Option<String> {
         let v = self.raw(name).map(str::to_owned)?;
+        if let Some(e) = text_error("query", name, &v, max) {
+            self.errors.push(e);
+            return None;
+        }
         self.key.insert(name, v.clone());
         Some(v)
     }
@@ -140,6 +152,37 @@ impl QueryParams {
     pub fn finish(self) -> Result<KeyParams, ApiError> {
         if self.errors.is_empty() { Ok(self.key) } else { Err(ApiError::Validation(self.errors)) }
     }
+}
+
+/// The longest free-text query value (a name filter, an `order`): longer ones are 422s, so a
+/// 50,000-character `LIKE` pattern never reaches the database.
+pub const MAX_TEXT: usize = 200;
+
+/// The 422 item for a free-text `value` over `max` characters or holding a control character
+/// (`\0`, `\n`, …) or an invisible formatting character (zero-width space and joiners, BOM,
+/// bidirectional overrides), if it is.
+pub fn text_error(source: &str, name: &str, value: &str, max: usize) -> Option<FieldError> {
+    let len = value.chars().count();
+    if len > max {
+        let msg = format!("String should have at most {max} character{}", if max == 1 { "" } else { "s" });
+        return Some(
+            FieldError::new("string_too_long", source, name, msg, json!(value)).with_ctx(json!({ "max_length": max })),
+        );
+    }
+    if value.chars().any(is_hidden) {
+        let msg = "Value error, must not contain control or invisible formatting characters";
+        return Some(FieldError::new("value_error", source, name, msg, json!(value)));
+    }
+    None
+}
+
+/// A character that a reader cannot see but a program acts on: C0/C1 controls, and Unicode
+/// format characters (`Cf`: zero-width space/joiners, BOM, bidi overrides, soft hyphen).
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// Parse an integer path parameter (`/trigs/{trig_id}`); failure is a 422 at `["path", name]`.

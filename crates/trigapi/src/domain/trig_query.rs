@@ -59,7 +59,8 @@ impl TrigListQuery {
         let lon = q.float("lon", None, None);
         let max_km = q.float("max_km", Some(0.0), None);
         let order_raw = q.string("order");
-        let physical_types_raw = q.string("physical_types");
+        // Every physical type named once is about 250 characters.
+        let physical_types_raw = q.text("physical_types", 1_000);
         let exclude_found = q.bool("exclude_found").unwrap_or(false);
         q.key_param("exclude_found", exclude_found);
         let page = Page::from_query(q);

@@ -2,8 +2,13 @@
 //!
 //! Each is cached like JSON (bytes, content type, ETag, 304), keyed by its canonical
 //! parameters and tagged with its trig or user, so a write that changes a user's logs redraws
-//! that user's map and badge. Drawing runs on a blocking thread, two at a time at most: a
-//! 4000 px user map holds about 130 MB of pixels while it is drawn.
+//! that user's map and badge. Drawing runs on a blocking thread, in the queue of its kind
+//! ([`super::cpu`]): user maps in one, badges and trig maps in another.
+//!
+//! A user map is drawn at most as high as its projection's full-size base map (1196 px for
+//! `stretched53`, 600 for `wgs84`): a taller one only enlarged the same pixels, at up to 19.5 s
+//! and 130 MB for 4000 px with every layer. Taller requests get the full-size map (and share
+//! its cache entry), so a map's PNG stays within [`MAX_MAP_PNG_BYTES`].
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
@@ -18,6 +23,8 @@ use crate::render::badge::{self, BadgeText};
 use crate::render::frame::Projection;
 use crate::render::map::{self, UserMapColours, UserMapStyle};
 use crate::render::{Colour, RenderError};
+use crate::routes::ClientIp;
+use crate::routes::cpu::Work;
 use crate::state::AppState;
 
 const DEFAULT_STYLE: &str = "stretched53_default";
@@ -28,6 +35,11 @@ const TRIG_MAP_CACHE_CONTROL: &str = "public, max-age=86400";
 const USER_MAP_CACHE_CONTROL: &str = "public, no-cache";
 /// The original's badge header.
 const BADGE_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// The byte budget of a user map's PNG: the RGBA pixels of the largest full-size map (1200 ×
+/// 1196), stored uncompressed, plus the format's overhead; a real map compresses to a small
+/// part of it.
+pub const MAX_MAP_PNG_BYTES: usize = 1200 * 1196 * 4 + (64 << 10);
 
 const FOUND: Colour = Colour::rgb(0xff, 0, 0);
 const NOT_FOUND: Colour = Colour::rgb(0, 0, 0xff);
@@ -42,6 +54,7 @@ const NOT_FOUND: Colour = Colour::rgb(0, 0, 0xff);
               (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn trig_map(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     Path(raw_id): Path<String>,
     request: CacheRequest,
     RawQuery(query): RawQuery,
@@ -65,7 +78,7 @@ pub async fn trig_map(
             let style = map::trig_map_style(&style_name)
                 .ok_or_else(|| ApiError::not_found(format!("Map style '{style_name}' not found (missing PNG)")))?;
             let (lon, lat) = (trig.base.wgs_long, trig.base.wgs_lat);
-            draw(move || map::trig_map(style, lon, lat, colour, diameter as u32)).await
+            draw(&app, Work::Image, &client, move || map::trig_map(style, lon, lat, colour, diameter as u32)).await
         })
         .await
 }
@@ -81,11 +94,12 @@ pub async fn trig_map(
         ("dot_alpha" = Option<i64>, Query, description = "1..255, opacity each dot adds, default 40"),
         ("land_colour" = Option<String>, Query, description = "`#RRGGBB` (default `#dddddd`) or `none`"),
         ("coastline_colour" = Option<String>, Query, description = "`#RRGGBB` (default `#666666`) or `none`"),
-        ("height" = Option<i64>, Query, description = "10..4000 pixels, default 110")),
+        ("height" = Option<i64>, Query, description = "10..4000 pixels, default 110; drawn at most as high as the full-size map (1196 for stretched53, 600 for wgs84)")),
     responses((status = 200, description = "PNG image (RGBA)", content_type = "image/png"),
               (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn user_map(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     Path(raw_id): Path<String>,
     request: CacheRequest,
     RawQuery(query): RawQuery,
@@ -104,7 +118,8 @@ pub async fn user_map(
     let dot_alpha = q.int("dot_alpha", Some(1), Some(255)).unwrap_or(40);
     let land = colour_param(&mut q, "land_colour", Some(map::LAND), true);
     let coast = colour_param(&mut q, "coastline_colour", Some(map::COAST), true);
-    let height = q.int("height", Some(10), Some(4000)).unwrap_or(110);
+    let full_height = i64::from(projection.full_size().1);
+    let height = q.int("height", Some(10), Some(4000)).unwrap_or(110).min(full_height);
     q.key_param("dot_diameter", dot_diameter);
     q.key_param("dot_alpha", dot_alpha);
     q.key_param("height", height);
@@ -134,7 +149,12 @@ pub async fn user_map(
                 logged.iter().map(|t| (t.wgs_long, t.wgs_lat, t.found, t.not_found)),
                 unlogged.iter().map(|t| (t.wgs_long, t.wgs_lat)),
             );
-            draw(move || map::user_map(&style, &layers)).await
+            let png = draw(&app, Work::Map, &client, move || map::user_map(&style, &layers)).await?;
+            if png.len() > MAX_MAP_PNG_BYTES {
+                tracing::error!(bytes = png.len(), "a user map's PNG is over its byte budget");
+                return Err(ApiError::Internal("a user map's PNG is over its byte budget"));
+            }
+            Ok(png)
         })
         .await
 }
@@ -146,6 +166,7 @@ pub async fn user_map(
               (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn badge(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     Path(raw_id): Path<String>,
     request: CacheRequest,
     RawQuery(query): RawQuery,
@@ -165,7 +186,7 @@ pub async fn badge(
             let stats = db::users::stats_for(&app.db, &[id]).await?.remove(&id).unwrap_or_default();
             let text =
                 BadgeText { name: user.name, trigs_logged: stats.total_trigs_logged, photos: stats.total_photos };
-            draw(move || badge::badge(&text, scale)).await
+            draw(&app, Work::Image, &client, move || badge::badge(&text, scale)).await
         })
         .await?;
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=user_{id}_badge.png")) {
@@ -206,12 +227,12 @@ fn colour_param(q: &mut QueryParams, name: &'static str, default: Option<Colour>
     }
 }
 
-/// Draw on a blocking thread (see [`super::on_cpu`]).
-async fn draw<F>(render: F) -> Result<Vec<u8>, ApiError>
+/// Draw on a blocking thread, in the queue of its kind (see [`super::cpu`]).
+async fn draw<F>(app: &AppState, kind: Work, client: &str, render: F) -> Result<Vec<u8>, ApiError>
 where
     F: FnOnce() -> Result<Vec<u8>, RenderError> + Send + 'static,
 {
-    super::on_cpu(render).await?.map_err(|e| {
+    app.cpu.run(kind, client, render).await?.map_err(|e| {
         tracing::error!(error = %e, "drawing an image failed");
         ApiError::Internal("drawing an image failed")
     })

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -14,7 +13,7 @@ use crate::auth::Writer;
 use crate::cache::{CacheRequest, Cached, ttl};
 use crate::db::logs::{LogColumn, LogFields, LogFilter, LogOrder, LogPatch, LogRow, default_order};
 use crate::db::{self, Db};
-use crate::domain::body::JsonBody;
+use crate::domain::body::{JsonBody, JsonBytes};
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
 use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
@@ -276,7 +275,7 @@ pub async fn create(
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<(StatusCode, Json<TLogResponse>), ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
     let trig_id = q.int("trig_id", None, None);
@@ -288,7 +287,9 @@ pub async fn create(
     let fields = new_log(input).ok_or(ApiError::Internal("a validated log lacked a required field"))?;
     let trig_id = trig_id.and_then(as_row_id).ok_or(ApiError::not_found("Trigpoint not found"))?;
     db::trigs::get(&app.db, trig_id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
-    let id = db::logs::create(&app.db, trig_id, caller.user_id, &ip, &fields).await?;
+    let id = db::logs::create(&app.db, trig_id, caller.user_id, &ip, &fields)
+        .await?
+        .ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
     invalidation::after(&app.cache, &Write::LogCreated { trig: trig_id, user: caller.user_id }).await;
     let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
     Ok((StatusCode::CREATED, Json(written(row))))
@@ -305,7 +306,7 @@ pub async fn update(
     State(app): State<AppState>,
     Writer(caller): Writer,
     Path(raw_id): Path<String>,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<TLogResponse>, ApiError> {
     let id = path_int("log_id", &raw_id)?;
     let mut body = JsonBody::parse(&body)?;

@@ -9,17 +9,20 @@
 //! | `images.rs` | `/v1/trigs/{id}/map`, `/v1/users/{id}/map`, `/v1/users/{id}/badge` (PNG) |
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
 //! | `photo_writes.rs` | `POST /v1/photos?log_id=` (upload), `PATCH`/`DELETE /v1/photos/{id}`, `POST /v1/photos/{id}/rotate` |
+//! | `photo_files.rs` | `/photos/{key}`: the store's files, only while a live photo names them |
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
 //! | `health.rs` | `GET /health` |
 //! | `metrics.rs` | `GET /metrics` (Prometheus) |
 //! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs` |
 
 mod admin;
+pub(crate) mod cpu;
 mod docs;
 mod health;
 mod images;
 mod logs;
 mod metrics;
+pub(crate) mod photo_files;
 mod photo_writes;
 mod photos;
 mod stats;
@@ -82,39 +85,42 @@ pub fn routes() -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// The caller's address as the original records it: `CF-Connecting-IP`, the first
-/// `X-Forwarded-For` entry, `X-Real-IP`, else the socket peer; cut to the 15 characters the
-/// legacy `ip_addr` columns hold.
+/// The caller's address, cut to the 15 characters the legacy `ip_addr` columns hold.
+///
+/// The socket peer, unless the peer is one of `TRUSTED_PROXIES`: then what that proxy says,
+/// as the original reads it (`CF-Connecting-IP`, else `X-Forwarded-For`, else `X-Real-IP`).
+/// `X-Forwarded-For` is read from the right, skipping the trusted hops: the left end is
+/// whatever the client wrote. Anyone else's forwarding headers are ignored.
 pub(crate) struct ClientIp(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let ip = header("cf-connecting-ip")
-            .or_else(|| header("x-forwarded-for").and_then(|v| v.split(',').next()).map(str::trim))
-            .or_else(|| header("x-real-ip"))
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .or_else(|| {
-                parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
-            })
-            .unwrap_or_default();
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let trusted = |ip: std::net::IpAddr| app.proxies.iter().any(|net| net.contains(&ip));
+        let header =
+            |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+        let forwarded = || {
+            let hops = header("x-forwarded-for")?.rsplit(',').map(str::trim);
+            hops.filter_map(|hop| hop.parse::<std::net::IpAddr>().ok())
+                .find(|ip| !trusted(*ip))
+                .map(|ip| ip.to_string())
+        };
+        let ip = match peer {
+            Some(peer) if trusted(peer) => header("cf-connecting-ip")
+                .map(str::to_owned)
+                .or_else(forwarded)
+                .or_else(|| header("x-real-ip").map(str::to_owned))
+                .unwrap_or_else(|| peer.to_string()),
+            Some(peer) => peer.to_string(),
+            None => String::new(),
+        };
         Ok(ClientIp(ip.chars().take(15).collect()))
     }
-}
-
-/// Run CPU-heavy work (drawing an image, processing a photo) on a blocking thread, at most two
-/// at a time: a 4000 px map or a 100-megapixel upload holds hundreds of MB while it runs.
-pub(crate) async fn on_cpu<T, F>(work: F) -> Result<T, crate::error::ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
-{
-    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-    let _slot = SLOTS.acquire().await.map_err(|_| crate::error::ApiError::Internal("the CPU slots are closed"))?;
-    tokio::task::spawn_blocking(work).await.map_err(|_| crate::error::ApiError::Internal("CPU work panicked"))
 }
 
 async fn method_not_allowed() -> Response {
@@ -123,10 +129,14 @@ async fn method_not_allowed() -> Response {
 
 /// FastAPI answers unknown paths with `{"detail":"Not Found"}` and redirects a trailing slash
 /// (`/v1/trigs/` → 307 `/v1/trigs`).
+///
+/// The target always stays on this host: leading slashes and backslashes fold into one `/`,
+/// since a browser reads `//evil.example` and `/\evil.example` as another host.
 async fn not_found(uri: Uri) -> Response {
     let path = uri.path();
     if path.len() > 1 && path.ends_with('/') {
-        let mut target = path.trim_end_matches('/').to_owned();
+        let local = path.trim_end_matches('/').trim_start_matches(['/', '\\']);
+        let mut target = format!("/{local}");
         if let Some(q) = uri.query() {
             target.push('?');
             target.push_str(q);

@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -18,12 +17,13 @@ use crate::auth::Writer;
 use crate::db;
 use crate::db::photos::{PhotoFiles, PhotoPatch, PhotoRow, PhotoText};
 use crate::db::trigstats::{self, Recount};
-use crate::domain::body::JsonBody;
+use crate::domain::body::{JsonBody, JsonBytes};
 use crate::domain::params::{QueryParams, as_row_id, path_int};
 use crate::error::ApiError;
 use crate::imaging::{self, ImagingError, MAX_UPLOAD_BYTES, Processed, Turn};
 use crate::invalidation::{self, Write};
 use crate::routes::ClientIp;
+use crate::routes::cpu::Work;
 use crate::state::AppState;
 use crate::storage::{self, PHOTOS_SERVER_ID};
 use crate::wire::photo::{TPhotoResponse, photo_url};
@@ -229,7 +229,8 @@ pub async fn create(
     let log = db::logs::get(&app.db, log_id).await?.ok_or(ApiError::not_found("Log not found"))?;
     caller.may_edit(log.user_id)?;
     let file = form.file.unwrap_or_default();
-    let processed = super::on_cpu(move || imaging::process(&file, Turn::None)).await?.map_err(upload_error)?;
+    let processed =
+        app.cpu.run(Work::Photo, &ip, move || imaging::process(&file, Turn::None)).await?.map_err(upload_error)?;
 
     let text = new_photo(input);
     let mut tx = app.db.begin().await?;
@@ -252,7 +253,7 @@ pub async fn update(
     State(app): State<AppState>,
     Writer(caller): Writer,
     Path(raw_id): Path<String>,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<TPhotoResponse>, ApiError> {
     let id = path_int("photo_id", &raw_id)?;
     let mut body = JsonBody::parse(&body)?;
@@ -296,8 +297,9 @@ pub async fn delete(
 pub async fn rotate(
     State(app): State<AppState>,
     Writer(caller): Writer,
+    ClientIp(ip): ClientIp,
     Path(raw_id): Path<String>,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<TPhotoResponse>, ApiError> {
     let id = path_int("photo_id", &raw_id)?;
     let turn = if body.iter().all(u8::is_ascii_whitespace) {
@@ -315,9 +317,9 @@ pub async fn rotate(
     let (row, owner) = photo_and_owner(&app, id).await?;
     caller.may_edit(owner.user)?;
     let original = read_original(&app, &row).await?;
-    let processed = super::on_cpu(move || imaging::process(&original, turn)).await?.map_err(|e| {
-        tracing::error!(photo = row.id, error = %e, "a stored photo could not be rotated");
-        ApiError::Internal("a stored photo could not be rotated")
+    let processed = app.cpu.run(Work::Photo, &ip, move || imaging::process(&original, turn)).await?.map_err(|e| {
+        tracing::warn!(photo = row.id, error = %e, "a stored photo could not be rotated");
+        ApiError::Conflict("The stored photo file is damaged and cannot be rotated".into())
     })?;
 
     let mut tx = app.db.begin().await?;

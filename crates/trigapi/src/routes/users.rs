@@ -1,7 +1,6 @@
 //! `/v1/users…`: the list, one user (with `stats`, `breakdown`), and a user's logs and photos.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 
@@ -13,10 +12,10 @@ use crate::db;
 use crate::db::logs::LogFilter;
 use crate::db::photos::PhotoFilter;
 use crate::db::users::{AccountConflict, MeRow, ProfileChanges, ProfileConflict};
-use crate::domain::body::JsonBody;
+use crate::domain::body::{JsonBody, JsonBytes};
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
+use crate::domain::params::{QueryParams, as_row_id, filter_id, is_hidden, path_int};
 use crate::error::ApiError;
 use crate::invalidation::{self, Write, includes, tag};
 use crate::state::AppState;
@@ -189,23 +188,15 @@ pub async fn me(
 pub async fn update_me(
     State(app): State<AppState>,
     Writer(caller): Writer,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<UserWithIncludes>, ApiError> {
     let mut body = JsonBody::parse(&body)?;
-    let name = body.string("name", 1, Some(30));
-    let name = body.check("name", name, |n| {
-        (!n.starts_with(char::is_whitespace) && !n.contains(['@', '*']))
-            .then_some(())
-            .ok_or("must not start with a blank or contain @ or *")
-    });
-    let email = body.string("email", 1, Some(255));
-    let email = body.check("email", email, |e| valid_email(e).then_some(()).ok_or("is not a valid e-mail address"));
     let changes = ProfileChanges {
-        name,
-        email,
-        firstname: body.string("firstname", 0, Some(30)),
-        surname: body.string("surname", 0, Some(30)),
-        homepage: body.string("homepage", 0, Some(255)),
+        name: user_name(&mut body, "name"),
+        email: email(&mut body, "email"),
+        firstname: visible_text(&mut body, "firstname", 0, 30),
+        surname: visible_text(&mut body, "surname", 0, 30),
+        homepage: homepage(&mut body, "homepage"),
         about: body.string("about", 0, Some(65_535)),
         status_max: body.int("status_max", Some(0), Some(1_000_000)).map(|v| v as i32),
         distance_ind: {
@@ -254,6 +245,46 @@ fn own_profile(row: MeRow, prefs: bool) -> UserWithIncludes {
     UserWithIncludes { auth0_user_id: row.auth0_user_id, prefs, ..row.user.into() }
 }
 
+/// A user name: 1..30 visible characters, no leading blank, no `@` or `*` (what `PATCH
+/// /users/me` and the registration webhook both take).
+fn user_name(body: &mut JsonBody, field: &str) -> Option<String> {
+    let name = visible_text(body, field, 1, 30);
+    body.check(field, name, |n| {
+        (!n.starts_with(char::is_whitespace) && !n.contains(['@', '*']))
+            .then_some(())
+            .ok_or("must not start with a blank or contain @ or *")
+    })
+}
+
+/// An e-mail address of at most 255 characters, in the original's pattern.
+fn email(body: &mut JsonBody, field: &str) -> Option<String> {
+    let email = body.string(field, 1, Some(255));
+    body.check(field, email, |e| valid_email(e).then_some(()).ok_or("is not a valid e-mail address"))
+}
+
+/// A string of `min..=max` characters with no control or invisible formatting characters
+/// (a zero-width joiner in a name makes two names that look the same).
+fn visible_text(body: &mut JsonBody, field: &str, min: usize, max: usize) -> Option<String> {
+    let text = body.string(field, min, Some(max));
+    body.check(field, text, |t| {
+        (!t.chars().any(is_hidden)).then_some(()).ok_or("must not contain control or invisible formatting characters")
+    })
+}
+
+/// A profile's homepage: empty, or an `http://` or `https://` URL with a host (a
+/// `javascript:` link shown on a profile page would run in its readers' browsers).
+fn homepage(body: &mut JsonBody, field: &str) -> Option<String> {
+    let url = visible_text(body, field, 0, 255);
+    body.check(field, url, |u| {
+        let web = |u: &str| {
+            reqwest::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some())
+        };
+        (u.is_empty() || (web(u) && !u.contains(char::is_whitespace)))
+            .then_some(())
+            .ok_or("must be an http:// or https:// URL")
+    })
+}
+
 /// `local@domain.tld` as the original's pattern accepts it.
 fn valid_email(e: &str) -> bool {
     let Some((local, domain)) = e.split_once('@') else { return false };
@@ -266,14 +297,14 @@ fn valid_email(e: &str) -> bool {
 /// The identity provider's post-registration webhook: creates the account for a new user.
 #[utoipa::path(post, path = "/v1/users", tag = "users",
     params(("X-Webhook-Secret" = String, Header, description = "The shared secret (`WEBHOOK_SHARED_SECRET`)")),
-    request_body(content = Object, description = "`username` (1..30), `email` (1..255), `auth0_user_id` (1..50)"),
+    request_body(content = Object, description = "`username` (1..30, as `name` of PATCH /v1/users/me), `email` (an address, ≤ 255), `auth0_user_id` (1..50)"),
     responses((status = 201, description = "`{id, name, email, auth0_user_id}`"), (status = 401, body = crate::error::ErrorDetail),
               (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody),
               (status = 503, body = crate::error::ErrorDetail)))]
 pub async fn register(
     State(app): State<AppState>,
     headers: axum::http::HeaderMap,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
     let secret = app.config.webhook_shared_secret.as_bytes();
     if secret.is_empty() {
@@ -285,9 +316,9 @@ pub async fn register(
     }
     let mut body = JsonBody::parse(&body)?;
     body.require(&["username", "email", "auth0_user_id"]);
-    let username = body.string("username", 1, Some(30));
-    let email = body.string("email", 1, Some(255));
-    let auth0 = body.string("auth0_user_id", 1, Some(50));
+    let username = user_name(&mut body, "username");
+    let email = email(&mut body, "email");
+    let auth0 = visible_text(&mut body, "auth0_user_id", 1, 50);
     body.finish()?;
     let (Some(username), Some(email), Some(auth0)) = (username, email, auth0) else {
         return Err(ApiError::Internal("a validated registration lacked a field"));

@@ -11,6 +11,7 @@ mod cache;
 mod cli;
 mod counts;
 mod fresh_clone;
+mod hostile;
 mod images;
 mod legacy;
 mod logs;
