@@ -68,6 +68,11 @@ impl AuthUser {
         self.scopes.iter().any(|s| s == scope)
     }
 
+    /// Who the caller is, for per-client limits (`user:42`): many users may share an address.
+    pub fn client(&self) -> String {
+        format!("user:{}", self.user_id)
+    }
+
     /// The caller may change a row owned by `owner`: they own it, or they hold `api:admin`.
     pub fn may_edit(&self, owner: i32) -> Result<(), ApiError> {
         if self.user_id == owner || self.has_scope(ADMIN_SCOPE) {

@@ -54,6 +54,10 @@ impl QueryParams {
     /// the request invalid).
     pub fn include(&mut self, name: &'static str, keep_empty: bool) -> Option<String> {
         let raw = self.raw(name).map(str::to_owned)?;
+        if let Some(e) = text_error("query", name, &raw, MAX_TEXT) {
+            self.errors.push(e);
+            return None;
+        }
         let mut tokens: Vec<&str> = raw.split(',').map(str::trim).filter(|t| keep_empty || !t.is_empty()).collect();
         tokens.sort_unstable();
         tokens.dedup();

@@ -30,8 +30,8 @@ pub struct FlushResponse {
 
 /// Redis figures, this process's counters and the in-process tier.
 #[utoipa::path(get, path = "/v1/admin/cache/stats", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorDetail),
-              (status = 503, body = crate::error::ErrorDetail)))]
+    responses((status = 200, body = crate::wire::bodies::CacheStatsBody), (status = 401, body = crate::error::ErrorDetail),
+              (status = 403, body = crate::error::ErrorDetail), (status = 503, body = crate::error::ErrorDetail)))]
 pub async fn stats(_: Admin, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     if !app.cache.is_enabled() {
         return Err(ApiError::Unavailable("Cache unavailable or not configured"));
@@ -80,13 +80,15 @@ fn stats_body(s: &Stats, namespace: &str) -> Value {
 #[utoipa::path(delete, path = "/v1/admin/cache", tag = "admin", security(("bearer" = [])),
     params(("pattern" = Option<String>, Query, description = "`*`, `<prefix>:*` or an exact key")),
     responses((status = 200, body = FlushResponse), (status = 400, body = crate::error::ErrorDetail),
-              (status = 401, body = crate::error::ErrorDetail)))]
+              (status = 401, body = crate::error::ErrorDetail), (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn flush(
     _: Admin,
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<FlushResponse>, ApiError> {
-    let pattern = QueryParams::parse(query.as_deref()).string("pattern").filter(|p| !p.trim().is_empty());
+    let mut q = QueryParams::parse(query.as_deref());
+    let pattern = q.string("pattern").filter(|p| !p.trim().is_empty());
+    q.finish()?;
     let ns = namespace(&app.config);
     let Some(pattern) = pattern else {
         app.cache.flush(&Target::All).await;
@@ -105,7 +107,8 @@ pub async fn flush(
 
 /// Flush the trig export and the GeoJSON (both built from the whole trig table).
 #[utoipa::path(delete, path = "/v1/admin/cache/trigs/export", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = FlushResponse), (status = 401, body = crate::error::ErrorDetail)))]
+    responses((status = 200, body = FlushResponse), (status = 401, body = crate::error::ErrorDetail),
+              (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn flush_export(_: Admin, State(app): State<AppState>) -> Json<FlushResponse> {
     app.cache.invalidate(&["trigs:export", "trigs:geojson"]).await;
     let message = "Cleared cache for trigs export and geojson".to_owned();

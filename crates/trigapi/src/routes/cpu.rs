@@ -2,10 +2,10 @@
 //! its own kind, so that one kind cannot hold up another: a burst of large user maps no
 //! longer delays badges or uploads.
 //!
-//! Each queue has a few slots (work running), room for a few more waiting, and a limit per
-//! client on both together. Beyond either limit the request is a `429 Too Many Requests` with
-//! `Retry-After`, at once: a queue that only grows turns a burst into minutes of latency for
-//! everyone. Only cache misses get here; hits, and requests coalesced onto a computation
+//! Each queue has a few slots (work running), room for more waiting, and a limit per client
+//! (an address for drawings, a user for photos) on both together. Beyond either limit the
+//! request is a `429 Too Many Requests` with `Retry-After`, at once: a queue that only grows
+//! turns a burst into minutes of latency for everyone. Only cache misses get here; hits, and requests coalesced onto a computation
 //! already running, never queue.
 
 use std::collections::HashMap;
@@ -56,8 +56,9 @@ impl Default for CpuQueues {
         Self {
             map: Queue::new(2, 6, 2, 5),
             image: Queue::new(2, 32, 8, 1),
-            // The web app uploads a visit's photos side by side: a few per client may wait.
-            photo: Queue::new(2, 12, 4, 5),
+            // Photos are counted per user, not per address (many walkers share one), and the
+            // web app uploads a visit's photos side by side: a burst waits rather than fails.
+            photo: Queue::new(2, 30, 6, 5),
         }
     }
 }

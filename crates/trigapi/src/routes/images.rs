@@ -49,7 +49,7 @@ const NOT_FOUND: Colour = Colour::rgb(0, 0, 0xff);
     params(("trig_id" = i64, Path),
         ("style" = Option<String>, Query, description = "`stretched53_default` (110×110)"),
         ("dot_colour" = Option<String>, Query, description = "`#RRGGBB`, default `#0000ff`"),
-        ("dot_diameter" = Option<i64>, Query, description = "1..100 pixels, default 5")),
+        ("dot_diameter" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1..100 pixels, default 5")),
     responses((status = 200, description = "PNG image (RGBA)", content_type = "image/png"),
               (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn trig_map(
@@ -90,11 +90,11 @@ pub async fn trig_map(
         ("notfound_colour" = Option<String>, Query, description = "`#RRGGBB` (default `#0000ff`) or `none`"),
         ("notlogged_colour" = Option<String>, Query, description = "`#RRGGBB` or `none` (default: not drawn)"),
         ("map_variant" = Option<String>, Query, description = "`stretched53` (default); anything else is `wgs84`"),
-        ("dot_diameter" = Option<i64>, Query, description = "1..100, in full-size pixels (1196 high), default 50"),
-        ("dot_alpha" = Option<i64>, Query, description = "1..255, opacity each dot adds, default 40"),
+        ("dot_diameter" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1..100, in full-size pixels (1196 high), default 50"),
+        ("dot_alpha" = Option<i64>, Query, minimum = 1, maximum = 255, description = "1..255, opacity each dot adds, default 40"),
         ("land_colour" = Option<String>, Query, description = "`#RRGGBB` (default `#dddddd`) or `none`"),
         ("coastline_colour" = Option<String>, Query, description = "`#RRGGBB` (default `#666666`) or `none`"),
-        ("height" = Option<i64>, Query, description = "10..4000 pixels, default 110; drawn at most as high as the full-size map (1196 for stretched53, 600 for wgs84)")),
+        ("height" = Option<i64>, Query, minimum = 10, maximum = 4000, description = "10..4000 pixels, default 110; drawn at most as high as the full-size map (1196 for stretched53, 600 for wgs84)")),
     responses((status = 200, description = "PNG image (RGBA)", content_type = "image/png"),
               (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn user_map(
@@ -161,7 +161,7 @@ pub async fn user_map(
 
 /// A 200×50 badge (times `scale`): name, trigs logged, photos.
 #[utoipa::path(get, path = "/v1/users/{user_id}/badge", tag = "users",
-    params(("user_id" = i64, Path), ("scale" = Option<f64>, Query, description = "0.1..5.0, default 1.0")),
+    params(("user_id" = i64, Path), ("scale" = Option<f64>, Query, minimum = 0.1, maximum = 5.0, description = "0.1..5.0, default 1.0")),
     responses((status = 200, description = "PNG image (RGB), `int(200·scale)`×`int(50·scale)`", content_type = "image/png"),
               (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn badge(

@@ -266,7 +266,7 @@ fn written(row: LogRow) -> TLogResponse {
 /// Log a visit to `trig_id` as the caller.
 #[utoipa::path(post, path = "/v1/logs", tag = "logs", security(("bearer" = [])),
     params(("trig_id" = i64, Query)),
-    request_body(content = Object, description = "`date` (YYYY-MM-DD), `time` (HH:MM[:SS]), `condition` (one letter) required; `osgb_eastings`, `osgb_northings`, `osgb_gridref`, `fb_number`, `comment`, `score` (0..10), `source` optional"),
+    request_body(content = crate::wire::bodies::LogCreate),
     responses((status = 201, body = TLogResponse), (status = 401, body = crate::error::ErrorDetail),
               (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
               (status = 422, body = crate::error::ValidationErrorBody)))]
@@ -298,7 +298,7 @@ pub async fn create(
 /// Edit a log (its author, or `api:admin`); fields left out or `null` keep their values.
 #[utoipa::path(patch, path = "/v1/logs/{log_id}", tag = "logs", security(("bearer" = [])),
     params(("log_id" = i64, Path)),
-    request_body(content = Object, description = "Any of the fields of POST /v1/logs"),
+    request_body(content = crate::wire::bodies::LogCreate, description = "Any field of a new log; left out or `null` keeps its value (the document names this `LogPatch`)"),
     responses((status = 200, body = TLogResponse), (status = 401, body = crate::error::ErrorDetail),
               (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
               (status = 422, body = crate::error::ValidationErrorBody)))]

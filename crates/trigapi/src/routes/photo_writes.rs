@@ -38,12 +38,14 @@ const LICENSES: &str = "YCN";
 /// out (or sends `null`, which PATCH ignores). PATCH also takes the variant-B names `name` and
 /// `public_ind` (the original's `aliases`).
 fn read_photo(body: &mut JsonBody, aliases: bool) -> PhotoPatch {
+    // Both names of a field are read (and so validated), whichever is used.
     let caption = body.string("caption", 0, Some(80));
-    let caption = caption.or_else(|| aliases.then(|| body.string("name", 0, Some(80))).flatten());
+    let name = aliases.then(|| body.string("name", 0, Some(80))).flatten();
     let text_desc = body.string("text_desc", 0, Some(65_535));
     let kind = body.letter("type", TYPES);
     let license = body.letter("license", LICENSES);
-    let license = license.or_else(|| aliases.then(|| body.letter("public_ind", LICENSES)).flatten());
+    let public_ind = aliases.then(|| body.letter("public_ind", LICENSES)).flatten();
+    let (caption, license) = (caption.or(name), license.or(public_ind));
     PhotoPatch { caption, text_desc, kind, license }
 }
 
@@ -202,8 +204,7 @@ async fn put_and_commit(
 /// Upload a photo to log `log_id`: JPEG, PNG or WebP, stored as JPEG with a thumbnail.
 #[utoipa::path(post, path = "/v1/photos", tag = "photos", security(("bearer" = [])),
     params(("log_id" = i64, Query)),
-    request_body(content = Object, content_type = "multipart/form-data",
-        description = "`file` (JPEG, PNG or WebP, at most 20 MB), `caption` (≤ 80 characters), `type` (T, F, L, P or O), `license` (Y, C or N) required; `text_desc` optional"),
+    request_body(content = crate::wire::bodies::PhotoUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = TPhotoResponse), (status = 400, body = crate::error::ErrorDetail),
               (status = 401, body = crate::error::ErrorDetail), (status = 403, body = crate::error::ErrorDetail),
               (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
@@ -229,8 +230,11 @@ pub async fn create(
     let log = db::logs::get(&app.db, log_id).await?.ok_or(ApiError::not_found("Log not found"))?;
     caller.may_edit(log.user_id)?;
     let file = form.file.unwrap_or_default();
-    let processed =
-        app.cpu.run(Work::Photo, &ip, move || imaging::process(&file, Turn::None)).await?.map_err(upload_error)?;
+    let processed = app
+        .cpu
+        .run(Work::Photo, &caller.client(), move || imaging::process(&file, Turn::None))
+        .await?
+        .map_err(upload_error)?;
 
     let text = new_photo(input);
     let mut tx = app.db.begin().await?;
@@ -245,7 +249,7 @@ pub async fn create(
 /// their values.
 #[utoipa::path(patch, path = "/v1/photos/{photo_id}", tag = "photos", security(("bearer" = [])),
     params(("photo_id" = i64, Path)),
-    request_body(content = Object, description = "Any of `caption` (or `name`), `text_desc`, `type`, `license` (or `public_ind`)"),
+    request_body(content = crate::wire::bodies::PhotoPatch),
     responses((status = 200, body = TPhotoResponse), (status = 401, body = crate::error::ErrorDetail),
               (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
               (status = 422, body = crate::error::ValidationErrorBody)))]
@@ -271,7 +275,8 @@ pub async fn update(
 #[utoipa::path(delete, path = "/v1/photos/{photo_id}", tag = "photos", security(("bearer" = [])),
     params(("photo_id" = i64, Path)),
     responses((status = 204), (status = 401, body = crate::error::ErrorDetail),
-              (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail)))]
+              (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+              (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
     Writer(caller): Writer,
@@ -289,7 +294,7 @@ pub async fn delete(
 /// anew under the next revision's names (`P00500_r1.jpg`), so no client keeps a stale copy.
 #[utoipa::path(post, path = "/v1/photos/{photo_id}/rotate", tag = "photos", security(("bearer" = [])),
     params(("photo_id" = i64, Path)),
-    request_body(content = Object, description = "`angle`: 90, 180 or 270 (default 90); the body may be empty"),
+    request_body(content = Option<crate::wire::bodies::Rotation>, description = "`angle`: 90, 180 or 270 (default 90); the body may be empty"),
     responses((status = 200, body = TPhotoResponse), (status = 401, body = crate::error::ErrorDetail),
               (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
               (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody),
@@ -297,12 +302,12 @@ pub async fn delete(
 pub async fn rotate(
     State(app): State<AppState>,
     Writer(caller): Writer,
-    ClientIp(ip): ClientIp,
     Path(raw_id): Path<String>,
     JsonBytes(body): JsonBytes,
 ) -> Result<Json<TPhotoResponse>, ApiError> {
     let id = path_int("photo_id", &raw_id)?;
-    let turn = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null`, is the default quarter turn.
+    let turn = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         Turn::Quarter
     } else {
         let mut body = JsonBody::parse(&body)?;
@@ -317,10 +322,11 @@ pub async fn rotate(
     let (row, owner) = photo_and_owner(&app, id).await?;
     caller.may_edit(owner.user)?;
     let original = read_original(&app, &row).await?;
-    let processed = app.cpu.run(Work::Photo, &ip, move || imaging::process(&original, turn)).await?.map_err(|e| {
-        tracing::warn!(photo = row.id, error = %e, "a stored photo could not be rotated");
-        ApiError::Conflict("The stored photo file is damaged and cannot be rotated".into())
-    })?;
+    let processed =
+        app.cpu.run(Work::Photo, &caller.client(), move || imaging::process(&original, turn)).await?.map_err(|e| {
+            tracing::warn!(photo = row.id, error = %e, "a stored photo could not be rotated");
+            ApiError::Conflict("The stored photo file is damaged and cannot be rotated".into())
+        })?;
 
     let mut tx = app.db.begin().await?;
     if !db::photos::claim(&mut tx, row.id, &row.filename).await? {

@@ -28,7 +28,7 @@ use crate::wire::trig::{
     TrigMinimal, TrigWithIncludes,
 };
 
-const TRIG_INCLUDES: IncludeRules =
+pub(super) const TRIG_INCLUDES: IncludeRules =
     IncludeRules { allowed: &["details", "stats", "attrs"], keep_empty: false, options_label: "" };
 const EXPORT_LIMIT: u64 = 50_000;
 const CACHE_INFO: &str = "This export is cached for 1 year";
@@ -166,7 +166,7 @@ pub async fn export(State(app): State<AppState>, request: CacheRequest) -> Resul
 
 /// Pillars and FBMs as two GeoJSON feature collections (the web map's data source).
 #[utoipa::path(get, path = "/v1/trigs/geojson", tag = "trigs",
-    params(("limit" = Option<i64>, Query, description = "Features per type; 0 or absent = 50000")),
+    params(("limit" = Option<i64>, Query, minimum = 0, description = "Features per type; 0 or absent = 50000")),
     responses((status = 200, body = TrigGeoJson), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn geojson(
     State(app): State<AppState>,

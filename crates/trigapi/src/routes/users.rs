@@ -23,9 +23,9 @@ use crate::wire::log::TLogListItem;
 use crate::wire::photo::{Denorm, TPhotoListItem};
 use crate::wire::user::UserWithIncludes;
 
-const USER_INCLUDES: IncludeRules =
+pub(super) const USER_INCLUDES: IncludeRules =
     IncludeRules { allowed: &["stats", "breakdown"], keep_empty: true, options_label: "" };
-const USER_LIST_INCLUDES: IncludeRules =
+pub(super) const USER_LIST_INCLUDES: IncludeRules =
     IncludeRules { allowed: &["stats"], keep_empty: true, options_label: " for user list" };
 
 /// Users by id; `name` filters by substring (case-insensitive), `include=stats` adds counts.
@@ -140,7 +140,7 @@ pub async fn photos(
     photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
 }
 
-const ME_INCLUDES: IncludeRules =
+pub(super) const ME_INCLUDES: IncludeRules =
     IncludeRules { allowed: &["stats", "breakdown", "prefs"], keep_empty: false, options_label: "" };
 
 /// The caller's own profile with `auth0_user_id`, `roles` from the token and, with
@@ -181,7 +181,7 @@ pub async fn me(
 /// Change the caller's profile: fields present are applied (`null` is ignored); changing the
 /// e-mail needs `api:read-pii`. Answers the profile with `prefs`.
 #[utoipa::path(patch, path = "/v1/users/me", tag = "users", security(("bearer" = [])),
-    request_body(content = Object, description = "Any of `name` (1..30, no leading blank, no `@` or `*`), `email`, `firstname`, `surname`, `homepage`, `about`, `status_max`, `distance_ind` (K|M), `public_ind` (Y|N), `online_map_type`, `online_map_type2`"),
+    request_body(content = crate::wire::bodies::ProfilePatch),
     responses((status = 200, body = UserWithIncludes), (status = 401, body = crate::error::ErrorDetail),
               (status = 403, body = crate::error::ErrorDetail), (status = 409, body = crate::error::ErrorDetail),
               (status = 422, body = crate::error::ValidationErrorBody)))]
@@ -276,13 +276,19 @@ fn visible_text(body: &mut JsonBody, field: &str, min: usize, max: usize) -> Opt
 fn homepage(body: &mut JsonBody, field: &str) -> Option<String> {
     let url = visible_text(body, field, 0, 255);
     body.check(field, url, |u| {
-        let web = |u: &str| {
-            reqwest::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some())
-        };
-        (u.is_empty() || (web(u) && !u.contains(char::is_whitespace)))
-            .then_some(())
-            .ok_or("must be an http:// or https:// URL")
+        (u.is_empty() || is_web_link(u)).then_some(()).ok_or("must be an http:// or https:// URL")
     })
+}
+
+/// `http://` or `https://` (any case), a host, then anything; no blanks anywhere
+/// (`wire::bodies::WEB_LINK`).
+fn is_web_link(u: &str) -> bool {
+    let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
+    let Some(rest) = ["https://", "http://"].iter().find_map(|s| lower.starts_with(s).then(|| &u[s.len()..])) else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.is_empty() && !u.contains(char::is_whitespace)
 }
 
 /// `local@domain.tld` as the original's pattern accepts it.
@@ -295,10 +301,9 @@ fn valid_email(e: &str) -> bool {
 }
 
 /// The identity provider's post-registration webhook: creates the account for a new user.
-#[utoipa::path(post, path = "/v1/users", tag = "users",
-    params(("X-Webhook-Secret" = String, Header, description = "The shared secret (`WEBHOOK_SHARED_SECRET`)")),
-    request_body(content = Object, description = "`username` (1..30, as `name` of PATCH /v1/users/me), `email` (an address, ≤ 255), `auth0_user_id` (1..50)"),
-    responses((status = 201, description = "`{id, name, email, auth0_user_id}`"), (status = 401, body = crate::error::ErrorDetail),
+#[utoipa::path(post, path = "/v1/users", tag = "users", security(("webhook" = [])),
+    request_body(content = crate::wire::bodies::Registration),
+    responses((status = 201, body = crate::wire::bodies::Registered), (status = 401, body = crate::error::ErrorDetail),
               (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody),
               (status = 503, body = crate::error::ErrorDetail)))]
 pub async fn register(

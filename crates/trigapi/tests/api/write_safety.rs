@@ -460,7 +460,7 @@ async fn bursts_of_concurrent_writers_get_no_5xx(backend: Backend) {
             }
         }
     }
-    assert!(count >= 24 * 9, "{count} writes");
+    assert!(count >= 24 * 9, "{count} writes; failed: {failed:?}");
     assert!(failed.is_empty(), "{} of {count} concurrent writes failed: {failed:?}", failed.len());
 }
 
