@@ -13,7 +13,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use crate::generations::GLOBAL;
-use crate::stored::{Stored, identity_etag};
+use crate::stored::{Stored, names_body};
 
 /// `X-Cache-Status`.
 pub const X_CACHE_STATUS: HeaderName = HeaderName::from_static("x-cache-status");
@@ -69,7 +69,7 @@ impl RequestView {
     /// this header; the tag of any encoding of the same body matches too).
     fn not_modified(&self, etag: &str) -> bool {
         self.if_none_match.as_deref().is_some_and(|list| {
-            list.split(',').map(str::trim).any(|t| t == "*" || identity_etag(t.trim_start_matches("W/")) == etag)
+            list.split(',').map(str::trim).any(|t| t == "*" || names_body(t.trim_start_matches("W/"), etag))
         })
     }
 }
@@ -151,15 +151,28 @@ pub(crate) fn render(
 ) -> Response<Full<Bytes>> {
     let entry = &stored.entry;
     let not_modified = request.not_modified(entry.etag());
-    let (body, encoding) = if let Some(z) = stored.zstd().filter(|_| request.zstd) {
-        (z, Some("zstd"))
-    } else if let Some(g) = request.gzip.then(|| stored.gzip()).flatten() {
-        (g, Some("gzip"))
+    // The representation the client gets (a body worth compressing is stored as zstd, and
+    // has a gzip form made on the first request for it). A 304 names it by its ETag without
+    // making its body.
+    let compressed = stored.zstd().is_some();
+    let preferred = if compressed && request.zstd {
+        Some("zstd")
+    } else if compressed && request.gzip {
+        Some("gzip")
     } else {
-        (&stored.identity, None)
+        None
     };
-    let etag = stored.etag_for(encoding);
-    let (body, encoding) = if not_modified { (Bytes::new(), None) } else { (body.clone(), encoding) };
+    let (body, coding) = match preferred {
+        _ if not_modified => (Bytes::new(), preferred),
+        Some("zstd") => (stored.zstd().cloned().unwrap_or_default(), preferred),
+        Some("gzip") => match stored.gzip() {
+            Some(g) => (g.clone(), preferred),
+            None => (stored.identity.clone(), None),
+        },
+        _ => (stored.identity.clone(), None),
+    };
+    let etag = stored.etag_for(coding);
+    let encoding = coding.filter(|_| !not_modified);
     let mut response = Response::new(Full::new(body));
     // Room for every header below, so the map never grows on the hit path.
     *response.headers_mut() = HeaderMap::with_capacity(16);

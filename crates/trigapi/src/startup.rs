@@ -110,13 +110,17 @@ pub fn build_router(state: AppState) -> Router {
 /// are; this catches those the framework makes itself (a path segment that is not UTF-8, a
 /// missing photo file), which come as plain text or with no body at all.
 async fn json_client_errors(response: Response) -> Response {
+    // Every response passes here, cache hits included: the status alone settles almost all.
     let status = response.status();
+    if !status.is_client_error() {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
-    if !status.is_client_error() || is_json {
+    if is_json {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -379,13 +379,7 @@ impl Tx {
         id: i32,
         read: &SelectStatement,
     ) -> Result<Option<T>, DbError> {
-        let lock = sea_query::Query::select()
-            .expr_as(Expr::col(Id), "id")
-            .from(table)
-            .and_where(Expr::col(Id).eq(id))
-            .lock(sea_query::LockType::Update)
-            .to_owned();
-        if self.fetch_optional::<IdOnly>(&lock).await?.is_none() {
+        if self.fetch_optional::<IdOnly>(&lock_row(table, id, sea_query::LockType::Update)).await?.is_none() {
             return Ok(None);
         }
         self.fetch_optional(read).await
@@ -395,13 +389,7 @@ impl Tx {
     /// ends, so that it cannot be deleted before the rows that name it are committed (on SQLite
     /// the `IMMEDIATE` write lock already excludes every other writer).
     pub async fn exists_locked(&mut self, table: impl sea_query::IntoTableRef, id: i32) -> Result<bool, DbError> {
-        let lock = sea_query::Query::select()
-            .expr_as(Expr::col(Id), "id")
-            .from(table)
-            .and_where(Expr::col(Id).eq(id))
-            .lock(sea_query::LockType::Share)
-            .to_owned();
-        Ok(self.fetch_optional::<IdOnly>(&lock).await?.is_some())
+        Ok(self.fetch_optional::<IdOnly>(&lock_row(table, id, sea_query::LockType::Share)).await?.is_some())
     }
 
     /// Serialise the writes that must keep user names, e-mail addresses and identity-provider
@@ -466,6 +454,17 @@ pub(crate) fn count_where(table: impl sea_query::IntoTableRef, cond: sea_query::
         stmt.cond_where(cond);
     }
     stmt
+}
+
+/// `SELECT id FROM table WHERE id = ? FOR UPDATE|SHARE` (SQLite drops the lock clause: its
+/// transactions take the write lock when they begin).
+fn lock_row(table: impl sea_query::IntoTableRef, id: i32, lock: sea_query::LockType) -> SelectStatement {
+    sea_query::Query::select()
+        .expr_as(Expr::col(Id), "id")
+        .from(table)
+        .and_where(Expr::col(Id).eq(id))
+        .lock(lock)
+        .to_owned()
 }
 
 /// The `id` column of any table.
