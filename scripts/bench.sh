@@ -2,6 +2,7 @@
 # Read-path benchmarks on the full-scale data set.
 #
 #   scripts/bench.sh sqlite            # database path, cache off: or postgres, mysql (several may be given)
+#   scripts/bench.sh deep sqlite ...   # only the deep pages (large offsets, every list order), same backends
 #   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, miss overhead
 #   scripts/bench.sh images            # PNG endpoints (SQLite): drawing cost, image hits vs JSON hits
 #   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
@@ -288,6 +289,24 @@ if [ "${1:-}" = cache ]; then
   exit 0
 fi
 
+# Pages far from the start: every list in its default order, and logs in id, date and text order.
+deep_rows() {
+  measure "/v1/logs?skip=469000" "/v1/logs?limit=10&skip=469000"
+  measure "/v1/logs?order=id&skip=469000" "/v1/logs?limit=10&order=id&skip=469000"
+  measure "/v1/logs?order=-date&skip=300000" "/v1/logs?limit=10&order=-date&skip=300000"
+  measure "/v1/logs?order=comment,id&skip=100000" "/v1/logs?order=comment,id&skip=100000"
+  measure "/v1/logs?include=photos&skip=400000" "/v1/logs?limit=20&include=photos&skip=400000"
+  measure "/v1/photos?skip=383000" "/v1/photos?limit=10&skip=383000"
+  measure "/v1/trigs?skip=24000" "/v1/trigs?limit=10&skip=24000"
+  measure "/v1/users?skip=14900" "/v1/users?limit=10&skip=14900"
+}
+
+only_deep=false
+if [ "${1:-}" = deep ]; then
+  only_deep=true
+  shift
+fi
+
 for backend in "$@"; do
   url=$(url_for "$backend")
   seed_if_needed "$backend" "$url"
@@ -302,6 +321,12 @@ for backend in "$@"; do
   echo
   echo "| endpoint                           | p50 (1c) | p99 (1c) | req/s (8c) | errors |"
   echo "|---|---|---|---|---|"
+  if $only_deep; then
+    deep_rows
+    kill $pid; wait $pid 2>/dev/null || true
+    trap - EXIT
+    continue
+  fi
   measure "/v1/stats/site" "/v1/stats/site"
   measure "/v1/logs" "/v1/logs"
   measure "/v1/logs?include=photos&limit=20" "/v1/logs?include=photos&limit=20"
@@ -314,6 +339,7 @@ for backend in "$@"; do
   measure "/v1/users/{busiest}?include=all" "/v1/users/$user?include=stats,breakdown"
   measure "/v1/users/{busiest}/logs" "/v1/users/$user/logs"
   measure "/v1/trigs/export" "/v1/trigs/export"
+  deep_rows
   kill $pid; wait $pid 2>/dev/null || true
   trap - EXIT
 done

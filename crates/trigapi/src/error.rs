@@ -20,7 +20,10 @@ use crate::db::DbError;
 pub struct FieldError {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub loc: Vec<String>,
+    /// Where: `["query", "limit"]`, `["body", "score"]`, or `["body", 12]` (an offset into a
+    /// body that is not valid JSON).
+    #[schema(value_type = Vec<String>)]
+    pub loc: Vec<Value>,
     pub msg: String,
     #[schema(value_type = Object)]
     pub input: Value,
@@ -31,7 +34,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(kind: &'static str, source: &str, name: &str, msg: impl Into<String>, input: Value) -> Self {
-        Self { kind, loc: vec![source.to_owned(), name.to_owned()], msg: msg.into(), input, ctx: None }
+        Self { kind, loc: vec![source.into(), name.into()], msg: msg.into(), input, ctx: None }
     }
 
     pub fn with_ctx(mut self, ctx: Value) -> Self {

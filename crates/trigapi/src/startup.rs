@@ -182,11 +182,52 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, FastRequestId));
-    match cors_layer(config) {
-        Some(cors) => router.layer(cors),
-        None => router,
+    let origins: Arc<[HeaderValue]> =
+        config.cors_origins().iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>().into();
+    if origins.is_empty() {
+        return router;
+    }
+    router
+        .layer(cors_layer(Arc::clone(&origins)))
+        .layer(axum::middleware::from_fn_with_state(origins, preflights_as_starlette))
+}
+
+/// What Starlette's CORS middleware answers before ours sees a request: only an `OPTIONS`
+/// with an `Origin` and an `Access-Control-Request-Method` is a preflight; any other `OPTIONS`
+/// goes to the routes, none of which takes it (405). A preflight from an origin that is not
+/// allowed is `400 Disallowed CORS origin`, as plain text. tower-http's layer answers every
+/// `OPTIONS` as a preflight, with 200 for any origin.
+async fn preflights_as_starlette(
+    axum::extract::State(origins): axum::extract::State<Arc<[HeaderValue]>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{StatusCode, header};
+    if request.method() != Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let origin = request.headers().get(header::ORIGIN);
+    let asks = request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    match origin {
+        Some(origin) if asks && origins.contains(origin) => next.run(request).await,
+        Some(_) if asks => {
+            let mut response = (StatusCode::BAD_REQUEST, "Disallowed CORS origin").into_response();
+            let headers = response.headers_mut();
+            let methods = PREFLIGHT_METHODS.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            if let Ok(methods) = HeaderValue::from_str(&methods) {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
+            }
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+            response
+        }
+        _ => routes::method_not_allowed().await,
     }
 }
+
+/// The methods a preflight allows: Starlette's list for `allow_methods=["*"]`, in its order.
+const PREFLIGHT_METHODS: [Method; 7] =
+    [Method::DELETE, Method::GET, Method::HEAD, Method::OPTIONS, Method::PATCH, Method::POST, Method::PUT];
 
 /// The answer to a request whose handler panicked (contract: unhandled errors answer a
 /// plain-text 500; the panic is never echoed).
@@ -269,23 +310,13 @@ impl MakeRequestId for FastRequestId {
     }
 }
 
-fn cors_layer(config: &Config) -> Option<CorsLayer> {
-    let origins: Vec<HeaderValue> =
-        config.cors_origins().iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-    (!origins.is_empty()).then(|| {
-        CorsLayer::new()
-            .allow_origin(origins)
-            .allow_methods(AllowMethods::list([
-                Method::GET,
-                Method::POST,
-                Method::PATCH,
-                Method::DELETE,
-                Method::OPTIONS,
-            ]))
-            .allow_headers(AllowHeaders::mirror_request())
-            .expose_headers(trigapi_cache::http::EXPOSED_HEADERS)
-            .max_age(Duration::from_secs(600))
-    })
+fn cors_layer(origins: Arc<[HeaderValue]>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(origins.to_vec())
+        .allow_methods(AllowMethods::list(PREFLIGHT_METHODS))
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers(trigapi_cache::http::EXPOSED_HEADERS)
+        .max_age(Duration::from_secs(600))
 }
 
 /// Resolves on SIGINT or SIGTERM.

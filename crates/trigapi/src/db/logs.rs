@@ -33,10 +33,12 @@ pub enum LogColumn {
     Comment,
     Score,
     Source,
+    IpAddr,
+    UpdTimestamp,
 }
 
 impl LogColumn {
-    pub const ALL: [(&'static str, LogColumn); 13] = [
+    pub const ALL: [(&'static str, LogColumn); 15] = [
         ("id", LogColumn::Id),
         ("trig_id", LogColumn::TrigId),
         ("user_id", LogColumn::UserId),
@@ -50,6 +52,8 @@ impl LogColumn {
         ("comment", LogColumn::Comment),
         ("score", LogColumn::Score),
         ("source", LogColumn::Source),
+        ("ip_addr", LogColumn::IpAddr),
+        ("upd_timestamp", LogColumn::UpdTimestamp),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -71,6 +75,8 @@ impl LogColumn {
             LogColumn::Comment => Tlog::Comment,
             LogColumn::Score => Tlog::Score,
             LogColumn::Source => Tlog::Source,
+            LogColumn::IpAddr => Tlog::IpAddr,
+            LogColumn::UpdTimestamp => Tlog::UpdTimestamp,
         }
     }
 }
@@ -142,14 +148,20 @@ pub async fn list(
     limit: u64,
     offset: u64,
 ) -> Result<(Vec<LogRow>, i64), DbError> {
-    let mut stmt = select().cond_where(condition(f)).to_owned();
-    for (col, desc) in order {
-        stmt.order_by((Tlog::Table, col.iden()), if *desc { Order::Desc } else { Order::Asc });
-    }
-    if !order.iter().any(|(c, _)| *c == LogColumn::Id) {
-        stmt.order_by((Tlog::Table, Tlog::Id), Order::Desc);
-    }
-    stmt.limit(limit).offset(offset);
+    let ordered = |stmt: &mut SelectStatement| {
+        for (col, desc) in order {
+            stmt.order_by((Tlog::Table, col.iden()), if *desc { Order::Desc } else { Order::Asc });
+        }
+        if !order.iter().any(|(c, _)| *c == LogColumn::Id) {
+            stmt.order_by((Tlog::Table, Tlog::Id), Order::Desc);
+        }
+    };
+    let mut page =
+        Query::select().column((Tlog::Table, Tlog::Id)).from(Tlog::Table).cond_where(condition(f)).to_owned();
+    ordered(&mut page);
+    page.limit(limit).offset(offset);
+    let mut stmt = super::deferred_page(select(), Tlog::Table, page);
+    ordered(&mut stmt);
     Ok(tokio::try_join!(db.fetch_all(&stmt), db.count(Counted::Tlog, condition(f)))?)
 }
 

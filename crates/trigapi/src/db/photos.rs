@@ -124,11 +124,13 @@ pub async fn serves_file(db: &Db, key: &str, id: Option<i32>) -> Result<bool, Db
 
 /// Newest first (`tphoto.id DESC`).
 pub async fn list(db: &Db, f: &PhotoFilter, limit: u64, offset: u64) -> Result<(Vec<PhotoRow>, i64), DbError> {
-    let stmt = select()
-        .cond_where(condition(f))
+    let mut page = Query::select().column((Tphoto::Table, Tphoto::Id)).from(Tphoto::Table).to_owned();
+    if f.trig_id.is_some() || f.user_id.is_some() {
+        page.inner_join(Tlog::Table, Expr::col((Tlog::Table, Tlog::Id)).equals((Tphoto::Table, Tphoto::TlogId)));
+    }
+    page.cond_where(condition(f)).order_by((Tphoto::Table, Tphoto::Id), Order::Desc).limit(limit).offset(offset);
+    let stmt = super::deferred_page(select(), Tphoto::Table, page)
         .order_by((Tphoto::Table, Tphoto::Id), Order::Desc)
-        .limit(limit)
-        .offset(offset)
         .to_owned();
     Ok(tokio::try_join!(db.fetch_all(&stmt), count(db, f))?)
 }

@@ -7,9 +7,10 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde_json::{Map, Value, json};
 
+use super::params::{bound_error, parse_int, saturate};
 use crate::error::{ApiError, FieldError};
 
 /// The raw body of a JSON write, read as FastAPI reads one: a body sent with a `Content-Type`
@@ -55,15 +56,29 @@ pub struct JsonBody {
 }
 
 impl JsonBody {
-    /// Parse `bytes` as a JSON object; anything else is a 422 at once.
+    /// Parse `bytes` as a JSON object; anything else is a 422 at once, as FastAPI answers it:
+    /// no body is a missing body, text that is not UTF-8 a 400, and text that is not JSON a
+    /// `json_invalid` at `["body", offset]` with Python's message for what went wrong.
     pub fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        if bytes.is_empty() {
+            return Err(ApiError::Validation(vec![FieldError {
+                kind: "missing",
+                loc: vec!["body".into()],
+                msg: "Field required".into(),
+                input: Value::Null,
+                ctx: None,
+            }]));
+        }
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ApiError::BadRequest("There was an error parsing the body".into()))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            let (offset, error) = python_json_error(text, &e);
             ApiError::Validation(vec![FieldError {
                 kind: "json_invalid",
-                loc: vec!["body".into()],
+                loc: vec!["body".into(), offset.into()],
                 msg: "JSON decode error".into(),
                 input: json!({}),
-                ctx: Some(json!({ "error": e.to_string() })),
+                ctx: Some(json!({ "error": error })),
             }])
         })?;
         match value {
@@ -155,55 +170,80 @@ impl JsonBody {
         }
     }
 
-    /// An integer (an integral float such as `5.0` too) within `min..=max`.
+    /// An integer within `min..=max`, read as pydantic reads one in lax mode: a JSON integer,
+    /// an integral float (`5.0`), a boolean, or a string that [`parse_int`] reads.
     pub fn int(&mut self, name: &str, min: Option<i64>, max: Option<i64>) -> Option<i64> {
         let v = self.value(name)?.clone();
-        let n = v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64));
-        let Some(n) = n else {
-            self.error("int_type", name, "Input should be a valid integer", v);
-            return None;
+        let n = match &v {
+            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Ok(i),
+                // `as` saturates: a float beyond 64 bits is past any bound.
+                (None, Some(f)) if f.fract() == 0.0 => Ok(f as i64),
+                _ => Err(("int_from_float", "Input should be a valid integer, got a number with a fractional part")),
+            },
+            Value::String(s) => parse_int(s)
+                .map(saturate)
+                .ok_or(("int_parsing", "Input should be a valid integer, unable to parse string as an integer")),
+            Value::Bool(b) => Ok(i64::from(*b)),
+            _ => Err(("int_type", "Input should be a valid integer")),
         };
-        if let Some(m) = min.filter(|m| n < *m) {
-            let msg = format!("Input should be greater than or equal to {m}");
-            self.errors.push(FieldError::new("greater_than_equal", "body", name, msg, v).with_ctx(json!({ "ge": m })));
-            return None;
+        match n {
+            Ok(n) => match bound_error("body", name, i128::from(n), min.map(i128::from), max.map(i128::from), v) {
+                Some(e) => {
+                    self.errors.push(e);
+                    None
+                }
+                None => Some(n),
+            },
+            Err((kind, msg)) => {
+                self.error(kind, name, msg, v);
+                None
+            }
         }
-        if let Some(m) = max.filter(|m| n > *m) {
-            let msg = format!("Input should be less than or equal to {m}");
-            self.errors.push(FieldError::new("less_than_equal", "body", name, msg, v).with_ctx(json!({ "le": m })));
-            return None;
-        }
-        Some(n)
     }
 
-    /// A `YYYY-MM-DD` date of the years 1 to 9999, as pydantic reads one: `+10000-01-01` and
-    /// `0000-01-01` are 422s, not rows that sort before every real date.
+    /// A date, read as pydantic reads one: `YYYY-MM-DD` (years 1 to 9999), or a datetime at
+    /// exactly midnight. What fails says why in speedate's words, pydantic's parser
+    /// (`month value is outside expected range of 1-12`), in `msg` and `ctx.error`.
     pub fn date(&mut self, name: &str) -> Option<NaiveDate> {
         let v = self.value(name)?.clone();
-        match v.as_str().and_then(parse_date) {
-            Some(d) => Some(d),
-            None => {
-                self.error(
-                    "date_from_datetime_parsing",
-                    name,
-                    "Input should be a valid date in the format YYYY-MM-DD",
-                    v,
+        let Some(text) = v.as_str() else {
+            self.error("date_type", name, "Input should be a valid date", v);
+            return None;
+        };
+        match read_date(text) {
+            Ok(d) => Some(d),
+            Err(DateError::Inexact) => {
+                let msg = "Datetimes provided to dates should have zero time - e.g. be exact dates";
+                self.error("date_from_datetime_inexact", name, msg, v);
+                None
+            }
+            Err(DateError::Parsing(error)) => {
+                let msg = format!("Input should be a valid date or datetime, {error}");
+                self.errors.push(
+                    FieldError::new("date_from_datetime_parsing", "body", name, msg, v)
+                        .with_ctx(json!({ "error": error })),
                 );
                 None
             }
         }
     }
 
-    /// A time in the forms pydantic accepts: `HH:MM`, `HH:MM:SS`, `HH:MM:SS.ffffff`, each with
-    /// an optional `Z` or `±HH:MM` offset. The legacy column holds whole seconds of the
-    /// walker's local time, so a fraction is dropped and an offset is not applied; `23:59:60`
-    /// is a 422, as in Python.
+    /// A time, read as pydantic reads one: `HH:MM[:SS[.ffffff]]` with an optional `Z` or
+    /// `±HH:MM`. The legacy column holds whole seconds of the walker's local time, so a
+    /// fraction is dropped and an offset is not applied; `23:59:60` is a 422, as in Python.
     pub fn time(&mut self, name: &str) -> Option<NaiveTime> {
         let v = self.value(name)?.clone();
-        match v.as_str().and_then(parse_time) {
-            Some(t) => Some(t),
-            None => {
-                self.error("time_parsing", name, "Input should be in a valid time format, HH:MM or HH:MM:SS", v);
+        let Some(text) = v.as_str() else {
+            self.error("time_type", name, "Input should be a valid time", v);
+            return None;
+        };
+        match read_time(text) {
+            Ok(t) => Some(t),
+            Err(error) => {
+                let msg = format!("Input should be in a valid time format, {error}");
+                self.errors
+                    .push(FieldError::new("time_parsing", "body", name, msg, v).with_ctx(json!({ "error": error })));
                 None
             }
         }
@@ -243,57 +283,102 @@ impl JsonBody {
     }
 }
 
-/// `YYYY-MM-DD`, exactly four year digits, year 1 or later.
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    let shaped = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if !shaped || !digits(0..4) || !digits(5..7) || !digits(8..10) {
-        return None;
+/// Where Python's `json` module stops on `text` (a character offset) and what it says, from
+/// serde_json's account of the same error.
+fn python_json_error(text: &str, e: &serde_json::Error) -> (usize, &'static str) {
+    use serde_json::error::Category;
+    let chars = text.chars().count();
+    if e.classify() == Category::Eof {
+        let before = text.trim_end().chars().last();
+        let error = match e.to_string() {
+            m if m.starts_with("EOF while parsing a string") => "Unterminated string starting at",
+            m if m.starts_with("EOF while parsing an object") && !matches!(before, Some('{' | ',')) => {
+                "Expecting ',' delimiter"
+            }
+            m if m.starts_with("EOF while parsing an object") => "Expecting property name enclosed in double quotes",
+            m if m.starts_with("EOF while parsing a list") && !matches!(before, Some('[' | ',')) => {
+                "Expecting ',' delimiter"
+            }
+            _ => "Expecting value",
+        };
+        return (chars, error);
     }
-    let n = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
-    let year = i32::try_from(n(0..4)?).ok().filter(|y| *y >= 1)?;
-    NaiveDate::from_ymd_opt(year, n(5..7)?, n(8..10)?)
+    // serde_json counts lines from 1 and bytes within a line from 1, at the offending byte.
+    let line_start: usize = text.split_inclusive('\n').take(e.line().saturating_sub(1)).map(str::len).sum();
+    let mut at = (line_start + e.column().saturating_sub(1)).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let message = e.to_string();
+    if message.starts_with("expected ident") {
+        // serde_json stops inside a word it took for `null`, `true` or `false`; Python, at
+        // the word's start.
+        at -= text[..at].bytes().rev().take_while(u8::is_ascii_alphabetic).count();
+    }
+    let error = [
+        ("trailing characters", "Extra data"),
+        ("key must be a string", "Expecting property name enclosed in double quotes"),
+        ("trailing comma", "Expecting value"),
+        ("expected `:`", "Expecting ':' delimiter"),
+        ("expected `,`", "Expecting ',' delimiter"),
+        ("control character", "Invalid control character at"),
+        ("invalid escape", "Invalid \\escape"),
+    ]
+    .into_iter()
+    .find_map(|(serde, python)| message.starts_with(serde).then_some(python))
+    .unwrap_or("Expecting value");
+    (text[..at].chars().count(), error)
 }
 
-/// `HH:MM[:SS[.f{1,6}]][Z|±HH[:]MM]`, to whole seconds.
-fn parse_time(s: &str) -> Option<NaiveTime> {
-    let (clock, _offset) = split_offset(s)?;
-    let (clock, fraction) = clock.split_once('.').map_or((clock, None), |(c, f)| (c, Some(f)));
-    if fraction.is_some_and(|f| f.is_empty() || f.len() > 6 || !f.bytes().all(|d| d.is_ascii_digit())) {
-        return None;
-    }
-    let mut parts = clock.split(':');
-    let mut field = |max: u32| {
-        parts
-            .next()
-            .filter(|p| p.len() == 2 && p.bytes().all(|d| d.is_ascii_digit()))?
-            .parse::<u32>()
-            .ok()
-            .filter(|v| *v <= max)
-    };
-    let (hour, minute) = (field(23)?, field(59)?);
-    let second = match clock.matches(':').count() {
-        1 if fraction.is_none() => 0,
-        2 => field(59)?,
-        _ => return None,
-    };
-    NaiveTime::from_hms_opt(hour, minute, second)
+/// Why a text is not a date.
+#[derive(Debug, PartialEq)]
+enum DateError {
+    /// A datetime, but not at midnight.
+    Inexact,
+    /// Neither a date nor a datetime, in speedate's words.
+    Parsing(&'static str),
 }
 
-/// Split a trailing `Z` or a valid `±HH:MM` / `±HHMM` offset off a time.
-fn split_offset(s: &str) -> Option<(&str, Option<&str>)> {
-    if let Some(clock) = s.strip_suffix(['Z', 'z']) {
-        return Some((clock, Some("Z")));
-    }
-    let Some(at) = s.rfind(['+', '-']) else { return Some((s, None)) };
-    let (clock, offset) = s.split_at(at);
-    let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
-    let valid = digits.len() == 4
-        && digits.bytes().all(|d| d.is_ascii_digit())
-        && digits[..2].parse::<u32>().is_ok_and(|h| h < 24)
-        && digits[2..].parse::<u32>().is_ok_and(|m| m < 60);
-    valid.then_some((clock, Some(offset)))
+/// pydantic's configuration: fractions of a second beyond six digits are cut, not refused.
+fn time_config() -> speedate::TimeConfig {
+    speedate::TimeConfig::builder()
+        .microseconds_precision_overflow_behavior(speedate::MicrosecondsPrecisionOverflowBehavior::Truncate)
+        .build()
+}
+
+/// A date as pydantic-core reads text for one: as a date, else as a datetime at midnight; a
+/// text neither reads as is reported with the datetime parser's error.
+fn read_date(text: &str) -> Result<NaiveDate, DateError> {
+    let date = match speedate::Date::parse_str(text) {
+        Ok(date) => date,
+        Err(_) => {
+            let config = speedate::DateTimeConfig::builder().time_config(time_config()).build();
+            let at =
+                speedate::DateTime::parse_str_with_config(text, &config).map_err(|e| DateError::Parsing(words(&e)))?;
+            let t = &at.time;
+            if (t.hour, t.minute, t.second, t.microsecond) != (0, 0, 0, 0) {
+                return Err(DateError::Inexact);
+            }
+            at.date
+        }
+    };
+    // Python has no year 0 (speedate reads one).
+    NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day))
+        .filter(|d| d.year() >= 1)
+        .ok_or(DateError::Parsing("year 0 is out of range"))
+}
+
+/// A time to the second, as pydantic-core reads text for one.
+fn read_time(text: &str) -> Result<NaiveTime, &'static str> {
+    let t = speedate::Time::parse_bytes_with_config(text.as_bytes(), &time_config()).map_err(|e| words(&e))?;
+    NaiveTime::from_hms_opt(u32::from(t.hour), u32::from(t.minute), u32::from(t.second))
+        .ok_or("second value is outside expected range of 0-59")
+}
+
+/// speedate's documented sentence for an error, which pydantic puts in its messages.
+fn words(e: &speedate::ParseError) -> &'static str {
+    use strum::EnumMessage;
+    e.get_documentation().unwrap_or("invalid input")
 }
 
 #[cfg(test)]
@@ -302,30 +387,41 @@ mod tests {
 
     #[test]
     fn dates_are_read_as_pydantic_reads_them() {
-        assert_eq!(parse_date("2026-11-20"), NaiveDate::from_ymd_opt(2026, 11, 20));
-        assert_eq!(parse_date("0001-01-01"), NaiveDate::from_ymd_opt(1, 1, 1));
-        for bad in ["+10000-01-01", "0000-01-01", "2026-02-30", "2026-1-01", "20261101", " 2026-11-20", "-001-01-01"] {
-            assert_eq!(parse_date(bad), None, "{bad}");
+        let day = |y, m, d| Ok(NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default());
+        assert_eq!(read_date("2026-11-20"), day(2026, 11, 20));
+        assert_eq!(read_date("0001-01-01"), day(1, 1, 1));
+        assert_eq!(read_date("2026-11-20T00:00:00Z"), day(2026, 11, 20));
+        assert_eq!(read_date("2026-11-20T10:00"), Err(DateError::Inexact));
+        for (bad, why) in [
+            ("2020-13-45", "month value is outside expected range of 1-12"),
+            ("2026-02-30", "day value is outside expected range"),
+            ("+10000-01-01", "invalid character in year"),
+            ("0000-01-01", "year 0 is out of range"),
+            ("2026-1-01", "input is too short"),
+            ("2026-1x-01", "invalid character in month"),
+            ("2026-11-20x", "invalid datetime separator, expected `T`, `t`, `_` or space"),
+            ("nope", "input is too short"),
+        ] {
+            assert_eq!(read_date(bad), Err(DateError::Parsing(why)), "{bad}");
         }
     }
 
     #[test]
     fn times_are_read_as_pydantic_reads_them() {
-        let t = |h, m, s| NaiveTime::from_hms_opt(h, m, s);
+        let t = |h, m, s| Ok(NaiveTime::from_hms_opt(h, m, s).unwrap_or_default());
         for (text, want) in [
             ("10:15", t(10, 15, 0)),
             ("10:15:07", t(10, 15, 7)),
             ("10:15:00Z", t(10, 15, 0)),
             ("10:15:00.5", t(10, 15, 0)),
+            ("10:15:00.1234567", t(10, 15, 0)),
             ("10:15:00.123456+01:00", t(10, 15, 0)),
-            ("23:59:59-0530", t(23, 59, 59)),
         ] {
-            assert_eq!(parse_time(text), want, "{text}");
+            assert_eq!(read_time(text), want, "{text}");
         }
-        for bad in
-            ["23:59:60", "24:00", "10:60", "10:15:00.", "10:15:00.1234567", "1:15", "10:15.5", "10:15:00+25:00", ""]
-        {
-            assert_eq!(parse_time(bad), None, "{bad}");
+        for bad in ["23:59:60", "24:00", "10:60", "10:15:00.", "1:15", "10:15:00+25:00", ""] {
+            assert!(read_time(bad).is_err(), "{bad}");
         }
+        assert_eq!(read_time("23:59:60"), Err("second value is outside expected range of 0-59"));
     }
 }

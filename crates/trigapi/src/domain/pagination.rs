@@ -19,7 +19,8 @@ impl Page {
     }
 
     pub fn from_query_with_default(q: &mut QueryParams, default_limit: i64) -> Self {
-        let skip = q.int("skip", Some(0), None).unwrap_or(0);
+        // An offset is 64-bit in every database: a larger one is a 422 (`less_than_equal`).
+        let skip = q.int("skip", Some(0), Some(i64::MAX)).unwrap_or(0);
         let limit = q.int("limit", Some(1), Some(Self::MAX_LIMIT)).unwrap_or(default_limit);
         q.key_param("skip", skip);
         q.key_param("limit", limit);

@@ -51,9 +51,10 @@ impl QueryParams {
 
     /// An `include` comma list, raw (validation is the endpoint's); the key gets the tokens
     /// trimmed, sorted and de-duplicated (empty tokens kept when `keep_empty`, since they make
-    /// the request invalid).
+    /// the request invalid). An empty value is no list at all: the original tests the string's
+    /// truth before it splits it, so `include=` is the same request as no `include`.
     pub fn include(&mut self, name: &'static str, keep_empty: bool) -> Option<String> {
-        let raw = self.raw(name).map(str::to_owned)?;
+        let raw = self.raw(name).filter(|v| !v.is_empty()).map(str::to_owned)?;
         if let Some(e) = text_error("query", name, &raw, MAX_TEXT) {
             self.errors.push(e);
             return None;
@@ -70,50 +71,56 @@ impl QueryParams {
         self.key.insert(name, value.to_string());
     }
 
-    /// An optional integer with inclusive bounds.
+    /// An optional integer with inclusive bounds, read as pydantic reads an `int` (see
+    /// [`parse_int`]). A number beyond 64 bits is past any `max`; with no `max` it is an
+    /// id, and stands for one that no row has (see [`saturate`]).
     pub fn int(&mut self, name: &'static str, min: Option<i64>, max: Option<i64>) -> Option<i64> {
         let raw = self.raw(name)?.to_owned();
-        match parse_int(&raw) {
-            Some(v) => {
-                if let Some(e) = bound_error("query", name, v, min, max, &raw) {
-                    self.errors.push(e);
-                    None
-                } else {
-                    self.key.insert(name, v.to_string());
-                    Some(v)
-                }
-            }
-            None => {
-                self.errors.push(int_parsing("query", name, &raw));
-                None
-            }
+        let Some(v) = parse_int(&raw) else {
+            self.errors.push(int_parsing("query", name, &raw));
+            return None;
+        };
+        let wide = |b: Option<i64>| b.map(i128::from);
+        if let Some(e) = bound_error("query", name, v, wide(min), wide(max), json!(raw)) {
+            self.errors.push(e);
+            return None;
         }
+        let v = saturate(v);
+        self.key.insert(name, v.to_string());
+        Some(v)
     }
 
-    /// An optional float with inclusive bounds.
+    /// An optional float with inclusive bounds, read as pydantic reads a `float` (`1_000.5`,
+    /// `nan` and `inf` parse). A NaN fails any bound, as in Python; a value with no bound to
+    /// fail must still be finite (`finite_number`): the original sent NaN on to the database.
     pub fn float(&mut self, name: &'static str, min: Option<f64>, max: Option<f64>) -> Option<f64> {
         let raw = self.raw(name)?.to_owned();
-        match raw.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() => {
-                if let Some(e) = bound_error("query", name, v, min, max, &raw) {
-                    self.errors.push(e);
-                    None
-                } else {
-                    self.key.insert(name, py_float(v));
-                    Some(v)
-                }
-            }
-            _ => {
-                self.errors.push(FieldError::new(
-                    "float_parsing",
-                    "query",
-                    name,
-                    "Input should be a valid number, unable to parse string as a number",
-                    json!(raw),
-                ));
-                None
-            }
+        let Some(v) = parse_float(&raw) else {
+            self.errors.push(FieldError::new(
+                "float_parsing",
+                "query",
+                name,
+                "Input should be a valid number, unable to parse string as a number",
+                json!(raw),
+            ));
+            return None;
+        };
+        if let Some(e) = bound_error("query", name, v, min, max, json!(raw)) {
+            self.errors.push(e);
+            return None;
         }
+        if !v.is_finite() {
+            self.errors.push(FieldError::new(
+                "finite_number",
+                "query",
+                name,
+                "Input should be a finite number",
+                json!(raw),
+            ));
+            return None;
+        }
+        self.key.insert(name, py_float(v));
+        Some(v)
     }
 
     /// A boolean in pydantic's lax forms (`true/false/1/0/yes/no/on/off/t/f/y/n`).
@@ -190,8 +197,15 @@ pub fn is_hidden(c: char) -> bool {
 }
 
 /// Parse an integer path parameter (`/trigs/{trig_id}`); failure is a 422 at `["path", name]`.
+/// A number beyond 64 bits parses (it names no row, so the answer is a 404).
 pub fn path_int(name: &str, raw: &str) -> Result<i64, ApiError> {
-    parse_int(raw).ok_or_else(|| ApiError::Validation(vec![int_parsing("path", name, raw)]))
+    parse_int(raw).map(saturate).ok_or_else(|| ApiError::Validation(vec![int_parsing("path", name, raw)]))
+}
+
+/// A parsed integer as an `i64`, beyond 64 bits held at the nearest end: an id no row has
+/// (ids are `MEDIUMINT`s), and past every bound a caller checks.
+pub(crate) fn saturate(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Ids are `MEDIUMINT`s: a number outside `i32` can match no row.
@@ -205,13 +219,43 @@ pub fn filter_id(v: i64) -> i32 {
     as_row_id(v).unwrap_or(-1)
 }
 
-fn parse_int(raw: &str) -> Option<i64> {
+/// A string read as pydantic reads an `int`: trimmed, an optional sign, decimal digits with
+/// single underscores between them (`1_0` is 10), and an optional `.` followed only by zeros
+/// (`5.0`, `5.`). Exponents (`1e3`) and fractions are not integers. Python's integers have no
+/// bound; these are exact to 38 digits, and held at the `i128` ends beyond.
+pub(crate) fn parse_int(raw: &str) -> Option<i128> {
     let t = raw.trim();
-    t.parse::<i64>().ok().or_else(|| {
-        // pydantic accepts integral floats written as "5.0".
-        let f = t.parse::<f64>().ok()?;
-        (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
-    })
+    let t = match t.find('.') {
+        Some(dot) if t[dot + 1..].bytes().all(|b| b == b'0') => &t[..dot],
+        _ => t,
+    };
+    let digits = without_underscores(t)?;
+    let (negative, unsigned) = match digits.as_bytes().first() {
+        Some(b'-') => (true, &digits[1..]),
+        Some(b'+') => (false, &digits[1..]),
+        _ => (false, &digits[..]),
+    };
+    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse::<i128>().unwrap_or(if negative { i128::MIN } else { i128::MAX }))
+}
+
+/// A string read as pydantic reads a `float`: Rust's `f64` grammar (which, like Python's,
+/// takes `nan`, `inf` and `infinity`), with pydantic's underscore rule.
+pub(crate) fn parse_float(raw: &str) -> Option<f64> {
+    let t = raw.trim();
+    t.parse::<f64>().ok().or_else(|| without_underscores(t)?.parse::<f64>().ok())
+}
+
+/// pydantic's rule for digit separators: underscores are dropped unless one leads, trails or
+/// doubles (then the text is not a number).
+fn without_underscores(t: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !t.contains('_') {
+        return Some(t.into());
+    }
+    let valid = !t.starts_with('_') && !t.ends_with('_') && !t.contains("__");
+    valid.then(|| t.replace('_', "").into())
 }
 
 fn int_parsing(source: &str, name: &str, raw: &str) -> FieldError {
@@ -225,34 +269,36 @@ fn int_parsing(source: &str, name: &str, raw: &str) -> FieldError {
 }
 
 /// The 422 item for a value outside `[min, max]` (pydantic's `ge`/`le` messages), if it is.
-fn bound_error<T: Bound>(
+pub(crate) fn bound_error<T: Bound>(
     source: &str,
     name: &str,
     v: T,
     min: Option<T>,
     max: Option<T>,
-    raw: &str,
+    input: Value,
 ) -> Option<FieldError> {
-    if let Some(m) = min.filter(|m| v < *m) {
+    // `partial_cmp`, not `<`: a NaN is below no bound and above none, yet fails both.
+    let fails = |m: &T, ok: std::cmp::Ordering| !matches!(v.partial_cmp(m), Some(o) if o == ok || o.is_eq());
+    if let Some(m) = min.filter(|m| fails(m, std::cmp::Ordering::Greater)) {
         return Some(
             FieldError::new(
                 "greater_than_equal",
                 source,
                 name,
                 format!("Input should be greater than or equal to {}", m.text()),
-                json!(raw),
+                input.clone(),
             )
             .with_ctx(json!({ "ge": m.value() })),
         );
     }
-    if let Some(m) = max.filter(|m| v > *m) {
+    if let Some(m) = max.filter(|m| fails(m, std::cmp::Ordering::Less)) {
         return Some(
             FieldError::new(
                 "less_than_equal",
                 source,
                 name,
                 format!("Input should be less than or equal to {}", m.text()),
-                json!(raw),
+                input,
             )
             .with_ctx(json!({ "le": m.value() })),
         );
@@ -261,12 +307,12 @@ fn bound_error<T: Bound>(
 }
 
 /// A bound as pydantic prints it in a message and in `ctx`.
-trait Bound: PartialOrd + Copy {
+pub(crate) trait Bound: PartialOrd + Copy {
     fn text(self) -> String;
     fn value(self) -> Value;
 }
 
-impl Bound for i64 {
+impl Bound for i128 {
     fn text(self) -> String {
         self.to_string()
     }
@@ -279,17 +325,14 @@ impl Bound for f64 {
     fn text(self) -> String {
         fmt_num(self)
     }
+    /// Always a float: pydantic keeps a float field's bounds as floats (`{"ge": 0.0}`).
     fn value(self) -> Value {
-        num_value(self)
+        json!(self)
     }
 }
 
 fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 { format!("{}", v as i64) } else { format!("{v}") }
-}
-
-fn num_value(v: f64) -> Value {
-    if v.fract() == 0.0 { json!(v as i64) } else { json!(v) }
 }
 
 /// Python's `repr(float)`: `-4.0`, `57.5`, `0.1` (used in pagination links and echoes).
@@ -326,5 +369,45 @@ mod tests {
         let Err(ApiError::Validation(items)) = q.finish() else { panic!("expected 422") };
         let kinds: Vec<_> = items.iter().map(|i| i.kind).collect();
         assert_eq!(kinds, ["less_than_equal", "greater_than_equal", "float_parsing"]);
+    }
+
+    #[test]
+    fn integers_are_read_as_pydantic_reads_them() {
+        for (raw, want) in [
+            ("10", Some(10)),
+            (" +7 ", Some(7)),
+            ("1_0", Some(10)),
+            ("-1_000", Some(-1000)),
+            ("5.0", Some(5)),
+            ("5.", Some(5)),
+            ("007", Some(7)),
+            ("9223372036854775808", Some(9_223_372_036_854_775_808)),
+            ("-99999999999999999999", Some(-99_999_999_999_999_999_999)),
+            (&"9".repeat(60), Some(i128::MAX)),
+            ("1e0", None),
+            ("1e3", None),
+            ("5.5", None),
+            ("_1", None),
+            ("1_", None),
+            ("1__0", None),
+            ("", None),
+            ("-", None),
+            (".0", None),
+            ("0x10", None),
+        ] {
+            assert_eq!(parse_int(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn floats_are_read_as_pydantic_reads_them() {
+        assert_eq!(parse_float("1_000.5"), Some(1000.5));
+        assert!(parse_float("nan").is_some_and(f64::is_nan) && parse_float("-inf") == Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float("1__0"), None);
+        let mut q = QueryParams::parse(Some("max_km=nan&lat=inf"));
+        assert_eq!((q.float("max_km", Some(0.0), None), q.float("lat", None, None)), (None, None));
+        let Err(ApiError::Validation(items)) = q.finish() else { panic!("expected 422") };
+        assert_eq!((items[0].kind, &items[0].ctx), ("greater_than_equal", &Some(json!({ "ge": 0.0 }))));
+        assert_eq!(items[1].kind, "finite_number");
     }
 }

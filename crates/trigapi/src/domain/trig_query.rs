@@ -39,6 +39,8 @@ pub enum TrigOrder {
 pub struct TrigListQuery {
     pub name: Option<String>,
     pub county: Option<String>,
+    /// `lat` and `lon` as given, each alone too (links keep them).
+    given: (Option<f64>, Option<f64>),
     pub centre: Option<Centre>,
     pub max_km: Option<f64>,
     /// `order` as the client sent it (echoed in links and `context`).
@@ -79,7 +81,19 @@ impl TrigListQuery {
             .collect();
         physical_types.sort_unstable();
         physical_types.dedup();
-        Self { name, county, centre, max_km, order_raw, order, physical_types, physical_types_raw, exclude_found, page }
+        Self {
+            name,
+            county,
+            given: (lat, lon),
+            centre,
+            max_km,
+            order_raw,
+            order,
+            physical_types,
+            physical_types_raw,
+            exclude_found,
+            page,
+        }
     }
 
     /// The same query restricted to `radius_km` around its centre.
@@ -103,9 +117,10 @@ impl TrigListQuery {
         };
         put("name", self.name.clone());
         put("county", self.county.clone());
-        put("lat", self.centre.map(|c| py_float(c.lat)));
-        put("lon", self.centre.map(|c| py_float(c.lon)));
-        put("max_km", self.centre.and(self.max_km).map(py_float));
+        // What was given, even when it takes no effect (a `lat` without `lon`), as the original.
+        put("lat", self.given.0.map(py_float));
+        put("lon", self.given.1.map(py_float));
+        put("max_km", self.max_km.map(py_float));
         put("order", self.order_raw.clone());
         put("physical_types", self.physical_types_raw.clone());
         put("exclude_found", self.exclude_found.then(|| "true".to_owned()));
@@ -126,6 +141,9 @@ mod tests {
         assert_eq!(t.order, TrigOrder::Distance);
         let keys: Vec<_> = t.link_params().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(keys, ["lat=57.5", "lon=-4.0", "max_km=500.0", "limit=5"]);
+        let t = TrigListQuery::from_query(&mut QueryParams::parse(Some("lat=52&limit=3")));
+        let keys: Vec<_> = t.link_params().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(keys, ["lat=52.0", "limit=3"]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `GET /v1/openapi.json` and `GET /docs` (Swagger UI, assets embedded: works offline).
+//! `GET /v1/openapi.json`, `GET /docs` (Swagger UI) and `GET /redoc` (ReDoc), as FastAPI serves
+//! them, with every asset compiled in: the pages work offline.
 //!
 //! The document is utoipa's, from the handlers' annotations, then refined in one place
 //! ([`refine`]) with what the annotations cannot say or would repeat on every operation:
@@ -12,10 +13,14 @@
 //!
 //! CI holds it to the server with schemathesis (`scripts/schemathesis.sh`).
 
-use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_redoc::{Redoc, Servable};
 
 use utoipa::Modify;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -70,8 +75,39 @@ impl Modify for SecuritySchemes {
 }
 
 pub(super) fn routes() -> Router<AppState> {
-    let ui = SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/v1/openapi.json"));
-    Router::new().route("/v1/openapi.json", axum::routing::get(openapi_json)).merge(ui)
+    let redoc = Redoc::with_url("/redoc", document().clone()).custom_html(include_str!("../../assets/redoc.html"));
+    Router::new()
+        .route("/v1/openapi.json", get(openapi_json))
+        .route("/docs", get(swagger_page))
+        .route("/docs/{*file}", get(swagger_file))
+        .route("/redoc/redoc.standalone.js", get(redoc_script))
+        .merge(Router::from(redoc))
+}
+
+/// `GET /docs`: FastAPI's Swagger UI page, answered at once (no redirect to `/docs/`), its
+/// assets named by absolute paths.
+async fn swagger_page() -> Html<&'static str> {
+    Html(include_str!("../../assets/swagger-ui.html"))
+}
+
+/// `GET /docs/{file}`: Swagger UI's own files, embedded by `utoipa-swagger-ui`.
+async fn swagger_file(Path(file): Path<String>) -> Response {
+    let config = std::sync::Arc::new(utoipa_swagger_ui::Config::from("/v1/openapi.json"));
+    match utoipa_swagger_ui::serve(&file, config) {
+        Ok(Some(found)) => {
+            let mut response = ([(header::CONTENT_TYPE, found.content_type)], found.bytes.into_owned()).into_response();
+            if found.gzpipped {
+                response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            response
+        }
+        _ => (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))).into_response(),
+    }
+}
+
+/// ReDoc's standalone bundle (redoc 2.5.4 from npm, MIT; `assets/redoc/`).
+async fn redoc_script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/javascript")], include_str!("../../assets/redoc/redoc.standalone.js"))
 }
 
 /// `GET /v1/openapi.json`.
@@ -127,6 +163,9 @@ fn refine(doc: &mut Value) {
     let schemas = &mut doc["components"]["schemas"];
     // A 422 item's `input` is whatever was sent: any JSON value.
     schemas["FieldError"]["properties"]["input"] = json!({});
+    // A location is field names and, for a body that is not JSON, the offset of the error.
+    schemas["FieldError"]["properties"]["loc"] =
+        json!({ "type": "array", "items": { "anyOf": [{ "type": "string" }, { "type": "integer" }] } });
     // `context` is spatial (with `centre`) or plain: utoipa's `oneOf` of the untagged enum
     // lets a spatial context match both variants, which `oneOf` forbids.
     let spatial = schemas["TrigListContext"]["oneOf"][0].clone();

@@ -13,7 +13,7 @@
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
 //! | `health.rs` | `GET /health` |
 //! | `metrics.rs` | `GET /metrics` (Prometheus) |
-//! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs` |
+//! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs`, `GET /redoc` |
 
 mod admin;
 pub(crate) mod cpu;
@@ -31,7 +31,8 @@ mod users;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::json;
@@ -123,16 +124,19 @@ impl axum::extract::FromRequestParts<AppState> for ClientIp {
     }
 }
 
-async fn method_not_allowed() -> Response {
+pub(crate) async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(json!({ "detail": "Method Not Allowed" }))).into_response()
 }
 
 /// FastAPI answers unknown paths with `{"detail":"Not Found"}` and redirects a trailing slash
-/// (`/v1/trigs/` → 307 `/v1/trigs`).
+/// (`/v1/trigs/` → 307 `http://host/v1/trigs`), to an absolute URL as Starlette builds it: the
+/// scheme (`X-Forwarded-Proto` when a trusted proxy sends it) and the `Host` the client named.
 ///
-/// The target always stays on this host: leading slashes and backslashes fold into one `/`,
-/// since a browser reads `//evil.example` and `/\evil.example` as another host.
-async fn not_found(uri: Uri) -> Response {
+/// The path always stays on that host: leading slashes and backslashes fold into one `/`,
+/// since a browser reads `//evil.example` and `/\evil.example` as another host. Without a
+/// usable `Host` the target is the path alone.
+async fn not_found(State(app): State<AppState>, parts: axum::http::request::Parts) -> Response {
+    let uri = &parts.uri;
     let path = uri.path();
     if path.len() > 1 && path.ends_with('/') {
         let local = path.trim_end_matches('/').trim_start_matches(['/', '\\']);
@@ -141,7 +145,27 @@ async fn not_found(uri: Uri) -> Response {
             target.push('?');
             target.push_str(q);
         }
+        let target = match origin(&app, &parts) {
+            Some(origin) => format!("{origin}{target}"),
+            None => target,
+        };
         return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response();
     }
     (StatusCode::NOT_FOUND, axum::Json(json!({ "detail": "Not Found" }))).into_response()
+}
+
+/// `scheme://host` of the request as its client addressed it, if the host is a valid
+/// authority (no path, user info or stray characters can ride in on it).
+fn origin(app: &AppState, parts: &axum::http::request::Parts) -> Option<String> {
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host())?;
+    let authority =
+        host.parse::<axum::http::uri::Authority>().ok().filter(|a| a.as_str() == host && !host.contains('@'))?;
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let trusted = peer.is_some_and(|ip| app.proxies.iter().any(|net| net.contains(&ip)));
+    let forwarded = parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).map(str::trim);
+    let scheme = match forwarded {
+        Some("https") if trusted => "https",
+        _ => parts.uri.scheme_str().filter(|s| *s == "https").unwrap_or("http"),
+    };
+    Some(format!("{scheme}://{authority}"))
 }

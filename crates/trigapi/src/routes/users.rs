@@ -64,8 +64,9 @@ pub async fn list(
                     UserWithIncludes { stats: s.map(Into::into), ..r.into() }
                 })
                 .collect();
+            // `name` when Python finds it true: any non-empty text, blanks included.
             let mut params: Vec<(&str, String)> =
-                name.filter(|n| !n.trim().is_empty()).map(|n| ("name", n)).into_iter().collect();
+                name.filter(|n| !n.is_empty()).map(|n| ("name", n)).into_iter().collect();
             params.push(("limit", page.limit.to_string()));
             Ok(Paginated::new(items, total, page, "/v1/users", &params))
         })

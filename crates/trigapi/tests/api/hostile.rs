@@ -235,7 +235,7 @@ async fn impossible_dates_and_times_are_422s(app: TestApp) {
         ("2026-02-30", "10:00", "date"),
         ("2026-11-20", "23:59:60", "time"),
         ("2026-11-20", "24:00", "time"),
-        ("2026-11-20", "10:15:00.1234567", "time"),
+        ("2026-11-20T10:15", "10:00", "date"),
     ] {
         let r = post(date, time).await;
         let e = first_error(&r);
@@ -245,7 +245,13 @@ async fn impossible_dates_and_times_are_422s(app: TestApp) {
     assert_eq!(before, after, "nothing was stored, trigstats unchanged");
 
     // The forms pydantic accepts are stored to the second.
-    for (time, stored) in [("10:15:00Z", "10:15:00"), ("10:15:00.5", "10:15:00"), ("10:15:07+01:00", "10:15:07")] {
+    // (pydantic cuts a fraction past six digits rather than refusing it.)
+    for (time, stored) in [
+        ("10:15:00Z", "10:15:00"),
+        ("10:15:00.5", "10:15:00"),
+        ("10:15:07+01:00", "10:15:07"),
+        ("10:15:00.1234567", "10:15:00"),
+    ] {
         let r = post("2026-11-20", time).await;
         assert_eq!(r.status, StatusCode::CREATED, "{time}: {}", r.text);
         assert_eq!(r.body["time"], stored, "{time}");

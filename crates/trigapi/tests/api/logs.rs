@@ -60,12 +60,12 @@ async fn log_list_filters_and_validates_order(app: TestApp) {
     let v = app.ok("/v1/logs?order=-score,id&limit=30").await;
     let scores: Vec<i64> = envelope(&v).iter().filter_map(|l| l["score"].as_i64()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
-    let r = app.get("/v1/logs?order=ip_addr").await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "only exposed columns sort");
+    let r = app.get("/v1/logs?order=ip_address").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "only real columns sort");
     assert!(
         r.body["detail"]
             .as_str()
-            .is_some_and(|d| d.starts_with("Invalid order field(s): ip_addr. Valid options: comment,"))
+            .is_some_and(|d| d.starts_with("Invalid order field(s): ip_address. Valid options: comment,"))
     );
     let r = app.get("/v1/logs?include=bogus").await;
     assert_eq!(r.body["detail"], "Invalid include parameter(s): bogus. Valid options: photos");

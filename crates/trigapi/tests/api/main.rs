@@ -10,6 +10,7 @@ mod cache;
 
 mod cli;
 mod counts;
+mod fidelity;
 mod fresh_clone;
 mod hostile;
 mod images;

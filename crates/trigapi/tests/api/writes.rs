@@ -112,7 +112,7 @@ async fn bad_writes_are_4xx_and_write_nothing(app: TestApp) {
         (with("condition", json!("")), "condition", "string_too_short"),
         (with("condition", json!("W")), "condition", "value_error"),
         (with("score", json!(11)), "score", "less_than_equal"),
-        (with("score", json!("high")), "score", "int_type"),
+        (with("score", json!("high")), "score", "int_parsing"),
         (with("osgb_gridref", json!("SK 12345 67890 EXTRA")), "osgb_gridref", "string_too_long"),
         (with("comment", json!(5)), "comment", "string_type"),
     ] {
