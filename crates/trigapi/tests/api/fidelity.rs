@@ -37,10 +37,7 @@ mod http {
 mod writes {
     use super::*;
 
-    backend_tests!(writes:
-        body_errors_answer_as_pydantic,
-        the_profile_takes_an_empty_include,
-    );
+    backend_tests!(writes: body_errors_answer_as_pydantic);
 }
 
 /// The web app's origin in [`TestApp::with_cors`].
@@ -315,12 +312,4 @@ async fn body_errors_answer_as_pydantic(app: TestApp) {
     let r = post(body.to_string()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!((r.body["score"].as_i64(), r.body["date"].as_str()), (Some(10), Some("2026-11-20")));
-}
-
-async fn the_profile_takes_an_empty_include(app: TestApp) {
-    let alice = token(1, &["api:write"]);
-    let me = send(&app, Method::GET, "/v1/users/me", Some(&alice), "").await;
-    let empty = send(&app, Method::GET, "/v1/users/me?include=", Some(&alice), "").await;
-    assert_eq!((me.status, empty.status), (StatusCode::OK, StatusCode::OK), "{}", empty.text);
-    assert_eq!(me.body, empty.body);
 }
