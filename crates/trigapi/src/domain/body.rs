@@ -171,7 +171,8 @@ impl JsonBody {
     }
 
     /// An integer within `min..=max`, read as pydantic reads one in lax mode: a JSON integer,
-    /// an integral float (`5.0`), a boolean, or a string that [`parse_int`] reads.
+    /// an integral float (`5.0`), or a string that [`parse_int`] reads. A boolean is not one
+    /// here (pydantic's lax mode takes `true` as 1; the documented type is an integer).
     pub fn int(&mut self, name: &str, min: Option<i64>, max: Option<i64>) -> Option<i64> {
         let v = self.value(name)?.clone();
         let n = match &v {
@@ -184,7 +185,6 @@ impl JsonBody {
             Value::String(s) => parse_int(s)
                 .map(saturate)
                 .ok_or(("int_parsing", "Input should be a valid integer, unable to parse string as an integer")),
-            Value::Bool(b) => Ok(i64::from(*b)),
             _ => Err(("int_type", "Input should be a valid integer")),
         };
         match n {

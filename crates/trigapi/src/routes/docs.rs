@@ -188,6 +188,10 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     }
     for param in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
         let (name, place) = (param["name"].as_str().unwrap_or_default().to_owned(), param["in"].clone());
+        if param["schema"]["type"] == "integer" {
+            integer_bounds(&name, &mut param["schema"]);
+            continue;
+        }
         if place != "query" || param["schema"]["type"] != "string" {
             continue;
         }
@@ -218,7 +222,8 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
         statuses.extend([("401", "ErrorDetail"), ("403", "ErrorDetail")]);
     }
     if op["requestBody"]["content"].get("application/json").is_some() {
-        statuses.extend([("413", "ErrorDetail"), ("422", "ValidationErrorBody")]);
+        // 400: a body that is not UTF-8 (FastAPI's "There was an error parsing the body").
+        statuses.extend([("400", "ErrorDetail"), ("413", "ErrorDetail"), ("422", "ValidationErrorBody")]);
     }
     let on_cpu = path.ends_with("/map") || path.ends_with("/badge") || path.ends_with("/rotate");
     if on_cpu || (path == "/v1/photos" && method == "post") {
@@ -228,6 +233,20 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
         for (status, body) in statuses {
             responses.entry(status).or_insert_with(|| error_response(status, body));
         }
+    }
+}
+
+/// Integers as the readers take them (`params::parse_int`): of any size, like Python's. One with
+/// no upper bound (an id, the GeoJSON `limit`) is taken beyond 64 bits too, so it loses
+/// utoipa's `int64`; `skip`, an offset, stops at the 64 bits every database's `OFFSET` takes.
+fn integer_bounds(name: &str, schema: &mut Value) {
+    if name == "skip" {
+        schema["maximum"] = json!(i64::MAX);
+    }
+    if schema.get("maximum").is_none()
+        && let Some(schema) = schema.as_object_mut()
+    {
+        schema.remove("format");
     }
 }
 
@@ -246,11 +265,11 @@ fn include_rules(path: &str) -> Option<IncludeRules> {
 }
 
 /// A comma list of `tokens` (each after `prefix`), blanks around each; empty items allowed
-/// unless `no_empty`.
+/// unless `no_empty`. An empty value is always allowed: it is no list at all.
 fn comma_list(tokens: &[&str], prefix: &str, no_empty: bool) -> String {
     let token = format!("{prefix}({})", tokens.join("|"));
     let item = if no_empty { format!("{BLANK}*{token}{BLANK}*") } else { format!("{BLANK}*({token})?{BLANK}*") };
-    format!("^{item}(,{item})*$")
+    format!("^({item}(,{item})*)?$")
 }
 
 /// A documented error response with the `{"detail": …}` body `schema`.
