@@ -2,9 +2,9 @@
 //!
 //! Fills a private `redis-server` (started on a free port) with 1k, 100k and 1M unrelated keys
 //! and times, at each size:
-//! * a tag flush (`trig:123:*`, what the admin pattern endpoint and every write do): one bump;
-//! * a log write's invalidation (six tags in one round trip);
-//! * for contrast, the original's method: one `SCAN MATCH … COUNT 100` pass over the keyspace.
+//! * a tag flush (`item:123:*`, what an admin pattern flush and every write do): one bump;
+//! * a write's invalidation (six tags in one round trip);
+//! * for contrast, invalidation by key pattern: one `SCAN MATCH … COUNT 100` pass over the keyspace.
 //!
 //! Run: `cargo bench -p trigapi-cache --bench invalidation` (needs `redis-server` on PATH).
 
@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use trigapi_cache::{Cache, CacheConfig, Target};
+use trigapi_cache::{CacheBuilder, RedisTierConfig, Target};
 
 const SIZES: [u64; 3] = [1_000, 100_000, 1_000_000];
 const ROUNDS: usize = 2_000;
@@ -63,17 +63,15 @@ async fn main() {
     let server = common::RedisServer::start();
     let client = redis::Client::open(server.url()).expect("client");
     let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
-    let mut config = CacheConfig::new("trigapi:bench");
-    config.redis_url = Some(server.url());
     // Generous timeout: this measures Redis work, not the breaker.
-    config.redis.command_timeout = Duration::from_secs(5);
-    let cache = Cache::new(config).await.expect("cache");
-    let tag = Target::parse("trig:123:*").expect("tag pattern");
-    let write = ["trig:123", "user:45", "log:6789", "logs:list", "stats:site", "users:list"];
+    let mut timeouts = RedisTierConfig::default();
+    timeouts.command_timeout = Duration::from_secs(5);
+    let cache =
+        CacheBuilder::new("bench:env").redis(server.url()).redis_timeouts(timeouts).build().await.expect("cache");
+    let tag = Target::parse("item:123:*").expect("tag pattern");
+    let write = ["item:123", "user:45", "comment:6789", "comments:list", "stats:site", "users:list"];
 
-    println!(
-        "| keys in Redis | tag flush p50 | p99 | log-write invalidation (6 tags) p50 | p99 | one SCAN pass (original) |"
-    );
+    println!("| keys in Redis | tag flush p50 | p99 | write invalidation (6 tags) p50 | p99 | one SCAN pass |");
     println!("|---|---|---|---|---|---|");
     let mut filled = 0;
     let mut flush_p50 = Vec::new();
@@ -88,7 +86,7 @@ async fn main() {
             let (next, _keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
-                .arg("fastapi:production:trig:123:*")
+                .arg("other:app:item:123:*")
                 .arg("COUNT")
                 .arg(100)
                 .query_async(&mut conn)

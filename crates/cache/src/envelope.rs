@@ -1,6 +1,6 @@
 //! The stored entry: what a cache tier holds for one key.
 //!
-//! An [`Entry`] carries the response (status, content type, body), a strong ETag computed once
+//! An [`Entry`] carries the response (status, content type, extra headers, body), a strong ETag computed once
 //! at store time from the uncompressed body, timing (`stored_at`, `ttl`, `grace`, the
 //! computation time used by early refresh) and the tag generations the value was computed
 //! under. Bodies at or above a size threshold are stored zstd-compressed when that is smaller,
@@ -10,9 +10,9 @@
 //! corrupted value is a [`DecodeError`] (which callers treat as a miss), never a panic.
 //!
 //! ```
-//! use trigapi_cache::envelope::{Entry, EntryMeta};
-//! let meta = EntryMeta { status: 200, content_type: "application/json".into(), ttl_secs: 60, grace_secs: 30,
-//!                        compute_micros: 1_500, generations: vec![7, 3] };
+//! use trigapi_cache::internals::{Entry, EntryMeta};
+//! let meta = EntryMeta { status: 200, content_type: "application/json".into(), headers: vec![], ttl_secs: 60,
+//!                        grace_secs: 30, compute_micros: 1_500, generations: vec![7, 3] };
 //! let body = br#"{"hello":"world"}"#;
 //! let entry = Entry::new(meta, body, 1_700_000_000_000, 1024);
 //! let bytes = entry.encode();
@@ -26,8 +26,11 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use xxhash_rust::xxh3::xxh3_128;
 
-const MAGIC: &[u8; 4] = b"TGC\x01";
+/// Version 2 added the extra headers; an entry of version 1 is foreign (a miss).
+const MAGIC: &[u8; 4] = b"TGC\x02";
 const MAX_GENERATIONS: usize = 16;
+/// At most this many extra headers, each name and value at most `u16::MAX` bytes.
+const MAX_HEADERS: usize = 32;
 
 /// How the stored body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,8 @@ pub struct EntryMeta {
     pub status: u16,
     /// `Content-Type` of the cached response.
     pub content_type: String,
+    /// Further headers sent with it, `(name, value)` (at most 32 are kept).
+    pub headers: Vec<(String, String)>,
     /// Seconds the entry is fresh.
     pub ttl_secs: u32,
     /// Seconds past the TTL during which it may still be served stale (time expiry only).
@@ -93,6 +98,8 @@ impl Entry {
     /// are zstd-compressed when that makes them smaller.
     pub fn new(mut meta: EntryMeta, body: &[u8], now_millis: u64, compress_at: usize) -> Self {
         meta.generations.truncate(MAX_GENERATIONS);
+        meta.headers.truncate(MAX_HEADERS);
+        meta.headers.retain(|(n, v)| n.len() <= u16::MAX as usize && v.len() <= u16::MAX as usize);
         let etag = format!("\"{:032x}\"", xxh3_128(body));
         let compressed = (body.len() >= compress_at)
             .then(|| zstd::bulk::compress(body, 1).ok())
@@ -152,7 +159,13 @@ impl Entry {
 
     /// Bytes this entry occupies, for byte-bounded tiers.
     pub fn weight(&self) -> usize {
-        self.body.len() + self.meta.content_type.len() + self.etag.len() + 8 * self.meta.generations.len() + 64
+        let headers: usize = self.meta.headers.iter().map(|(n, v)| n.len() + v.len() + 16).sum();
+        self.body.len()
+            + self.meta.content_type.len()
+            + headers
+            + self.etag.len()
+            + 8 * self.meta.generations.len()
+            + 64
     }
 
     /// Serialise for a byte-oriented tier (Redis).
@@ -175,6 +188,13 @@ impl Entry {
         }
         out.extend_from_slice(&(ct.len().min(u16::MAX as usize) as u16).to_le_bytes());
         out.extend_from_slice(&ct[..ct.len().min(u16::MAX as usize)]);
+        out.push(self.meta.headers.len() as u8);
+        for (name, value) in &self.meta.headers {
+            for part in [name, value] {
+                out.extend_from_slice(&(part.len() as u16).to_le_bytes());
+                out.extend_from_slice(part.as_bytes());
+            }
+        }
         out.push(self.etag.len() as u8);
         out.extend_from_slice(self.etag.as_bytes());
         out.extend_from_slice(&(self.body.len() as u32).to_le_bytes());
@@ -209,6 +229,20 @@ impl Entry {
         let ct_len = u16::from_le_bytes(r.array()?) as usize;
         let content_type =
             std::str::from_utf8(r.take(ct_len)?).map_err(|_| DecodeError::Invalid("content type"))?.to_owned();
+        let n = r.byte()? as usize;
+        if n > MAX_HEADERS {
+            return Err(DecodeError::Invalid("header count"));
+        }
+        let mut headers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut part = || {
+                let len = u16::from_le_bytes(r.array()?) as usize;
+                let text = std::str::from_utf8(r.take(len)?).map_err(|_| DecodeError::Invalid("header"))?;
+                Ok::<_, DecodeError>(text.to_owned())
+            };
+            let name = part()?;
+            headers.push((name, part()?));
+        }
         let etag_len = r.byte()? as usize;
         let etag = std::str::from_utf8(r.take(etag_len)?).map_err(|_| DecodeError::Invalid("etag"))?.to_owned();
         let body_len = u32::from_le_bytes(r.array()?) as usize;
@@ -216,7 +250,7 @@ impl Entry {
         if !r.0.is_empty() {
             return Err(DecodeError::Invalid("trailing bytes"));
         }
-        let meta = EntryMeta { status, content_type, ttl_secs, grace_secs, compute_micros, generations };
+        let meta = EntryMeta { status, content_type, headers, ttl_secs, grace_secs, compute_micros, generations };
         Ok(Self { meta, stored_at_millis, etag, encoding, body })
     }
 }
@@ -252,6 +286,7 @@ mod tests {
         EntryMeta {
             status: 200,
             content_type: "application/json".into(),
+            headers: vec![("link".into(), "</next>; rel=next".into())],
             ttl_secs: 3600,
             grace_secs: 300,
             compute_micros: 2_000,
@@ -270,6 +305,7 @@ mod tests {
         assert_eq!(back.identity_body().expect("inflates").as_ref(), body.as_slice());
         assert_eq!(back.stored_at_millis(), 42);
         assert_eq!(back.meta().generations, [1, 2, 3]);
+        assert_eq!(back.meta().headers, [("link".to_owned(), "</next>; rel=next".to_owned())]);
     }
 
     #[test]

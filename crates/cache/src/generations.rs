@@ -1,7 +1,7 @@
 //! Tag generations: O(1) invalidation that cannot lose a race with a concurrent miss.
 //!
-//! Every entry depends on a few *tags* (the application chooses them, e.g. `trig:123`,
-//! `trigs:list`), always including the namespace-wide [`GLOBAL`] tag. Each tag has a
+//! Every entry depends on a few *tags* (the application chooses them, e.g. `item:123`,
+//! `items:list`), always including the namespace-wide [`GLOBAL`] tag. Each tag has a
 //! generation counter in Redis. Invalidating a tag is one `INCR`, however many keys depend on
 //! it; flushing everything is one `INCR` of the global tag.
 //!
@@ -26,73 +26,20 @@
 //! can tell a quiet channel from a lost one, and a missed announcement from none.
 
 use crate::envelope::{DecodeError, Entry};
-use crate::tier_redis::{RedisTier, TierError};
+use crate::store::{Bookkeeping, Store, TierError};
+use crate::tier_redis::RedisTier;
 
 /// The tag every entry depends on; bumping it invalidates the whole namespace.
 pub const GLOBAL: &str = "*";
 
-/// Generation counters of one namespace (`{prefix}:{environment}`), stored in Redis.
+/// Generation counters of one namespace (`{prefix}:{environment}`), kept in a [`Store`].
 #[derive(Debug, Clone)]
-pub struct Generations {
-    tier: RedisTier,
+pub struct Generations<S = RedisTier> {
+    store: S,
     namespace: String,
+    channel: String,
+    sequence: String,
 }
-
-/// INCR each generation key (all but the last key), then announce the change on the channel:
-/// `"#{sequence}"`, then `"{generation} {tag}"` lines. The last key is the namespace's change
-/// sequence, numbered so that a subscriber can tell when it missed an announcement.
-const BUMP_SCRIPT: &str = r"
-local n = #KEYS - 1
-local out, msg = {}, {}
-msg[1] = '#' .. redis.call('INCR', KEYS[#KEYS])
-for i = 1, n do
-  out[i] = redis.call('INCR', KEYS[i])
-  msg[i + 1] = string.format('%d ', out[i]) .. ARGV[i + 1]
-end
-redis.call('PUBLISH', ARGV[1], table.concat(msg, '\n'))
-return out
-";
-
-/// Announce that the entries under ARGV[2..] were deleted: `"#{sequence}"`, then `"D {key}"`
-/// lines. KEYS[1] is the change sequence.
-const DELETED_SCRIPT: &str = r"
-local msg = { '#' .. redis.call('INCR', KEYS[1]) }
-for i = 2, #ARGV do
-  msg[i] = 'D ' .. ARGV[i]
-end
-redis.call('PUBLISH', ARGV[1], table.concat(msg, '\n'))
-return 1
-";
-
-/// Announce the current change sequence (`"={sequence}"`): a subscriber that has not seen it
-/// missed something, and one that hears nothing for long has lost its subscription.
-const HEARTBEAT_SCRIPT: &str = r"
-local s = redis.call('GET', KEYS[1]) or '0'
-redis.call('PUBLISH', ARGV[1], '=' .. s)
-return 1
-";
-
-/// Make the generations those of the server now answering (see
-/// [`Generations::check_restart`]). KEYS: the run-id marker, the global generation, the change
-/// sequence; ARGV: the clock in milliseconds, the channel. Returns 0 when the marker already
-/// names this server run, else the new global generation: the larger of the clock and the
-/// current value plus one, so it never moves backwards, set in the same atomic step as the
-/// marker.
-const RESTART_SCRIPT: &str = r"
-local info = redis.call('INFO', 'server')
-local run_id = string.match(info, 'run_id:(%w+)') or ''
-if redis.call('GET', KEYS[1]) == run_id then
-  return 0
-end
-local current = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-local unique = math.max(current + 1, tonumber(ARGV[1]))
-local generation = string.format('%d', unique)
-redis.call('SET', KEYS[2], generation)
-redis.call('SET', KEYS[1], run_id)
-local seq = redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', ARGV[2], '#' .. seq .. '\n' .. generation .. ' *')
-return unique
-";
 
 /// Where an announcement stands in the namespace's numbered sequence of changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,26 +92,24 @@ pub enum Lookup {
     Corrupt(DecodeError),
 }
 
-/// What a bump published, parsed back by subscribers: `(tag, new generation)` pairs.
-pub fn parse_message(payload: &str) -> Vec<(&str, u64)> {
-    payload.lines().filter_map(parse_bump).collect()
-}
-
 /// One `"{generation} {tag}"` line.
 fn parse_bump(line: &str) -> Option<(&str, u64)> {
     let (generation, tag) = line.split_once(' ')?;
     Some((tag, generation.parse().ok()?))
 }
 
-impl Generations {
-    /// Counters for `namespace` on `tier`.
-    pub fn new(tier: RedisTier, namespace: impl Into<String>) -> Self {
-        Self { tier, namespace: namespace.into() }
+impl<S: Store> Generations<S> {
+    /// Counters for `namespace` in `store`.
+    pub fn new(store: S, namespace: impl Into<String>) -> Self {
+        let namespace = namespace.into();
+        let channel = format!("{namespace}:gen");
+        let sequence = format!("{{{namespace}}}:gen-seq");
+        Self { store, namespace, channel, sequence }
     }
 
-    /// The tier the counters live on.
-    pub fn tier(&self) -> &RedisTier {
-        &self.tier
+    /// The store the counters live in.
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
     /// The Redis key holding `tag`'s generation. The namespace in braces is a hash tag: on a
@@ -175,100 +120,48 @@ impl Generations {
     }
 
     /// The pub/sub channel every bump is announced on.
-    pub fn channel(&self) -> String {
-        format!("{}:gen", self.namespace)
+    pub fn channel(&self) -> &str {
+        &self.channel
     }
 
-    /// The key of the namespace's change sequence (in the generations' slot).
-    fn sequence_key(&self) -> String {
-        format!("{{{}}}:gen-seq", self.namespace)
+    /// The namespace's change sequence and channel.
+    fn book(&self) -> Bookkeeping<'_> {
+        Bookkeeping { sequence: &self.sequence, channel: &self.channel }
     }
 
     fn keys(&self, tags: &[impl AsRef<str>]) -> Vec<String> {
         tags.iter().map(|t| self.key(t.as_ref())).collect()
     }
 
-    /// `tags` with [`GLOBAL`] first and no duplicates: the order generations are stored in.
-    /// Takes the tags by value, so owned strings are moved, not copied.
-    pub fn tag_set(tags: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
-        let mut out = vec![GLOBAL.to_owned()];
-        for t in tags {
-            let t = t.into();
-            if !out.contains(&t) {
-                out.push(t);
-            }
-        }
-        out
-    }
-
     /// Current generations of `tags` (0 for a tag never bumped), in the same order.
     pub async fn read(&self, tags: &[String]) -> Result<Vec<u64>, TierError> {
-        let keys = self.keys(tags);
-        self.tier
-            .call(|mut c| async move {
-                let mut pipe = redis::pipe();
-                for k in &keys {
-                    pipe.cmd("GET").arg(k);
-                }
-                let values: Vec<Option<u64>> = pipe.query_async(&mut c).await?;
-                Ok(values.into_iter().map(Option::unwrap_or_default).collect())
-            })
-            .await
+        self.store.counters(&self.keys(tags)).await
     }
 
     /// Invalidate `tags`: one `INCR` each and one `PUBLISH` of the new values, atomically and
     /// in one round trip (a short server-side script). Returns the new generations, in the
     /// order of `tags`. Call after the write commits.
     pub async fn bump(&self, tags: &[impl AsRef<str>]) -> Result<Vec<u64>, TierError> {
-        let mut keys = self.keys(tags);
-        keys.push(self.sequence_key());
-        let channel = self.channel();
-        let tags: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
-        self.tier
-            .call(|mut c| async move {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(BUMP_SCRIPT).arg(keys.len()).arg(&keys).arg(channel).arg(&tags);
-                cmd.query_async(&mut c).await
-            })
-            .await
+        let names: Vec<String> = tags.iter().map(|t| t.as_ref().to_owned()).collect();
+        self.store.bump(self.book(), &self.keys(tags), &names).await
     }
 
     /// Tell every subscriber that the entries under `keys` were deleted (an exact-key flush),
     /// so that they drop their in-process copies too.
     pub async fn announce_deleted(&self, keys: &[String]) -> Result<(), TierError> {
-        let (sequence, channel) = (self.sequence_key(), self.channel());
-        self.tier
-            .call(|mut c| async move {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(DELETED_SCRIPT).arg(1).arg(&sequence).arg(channel).arg(keys);
-                cmd.query_async::<i64>(&mut c).await.map(drop)
-            })
-            .await
+        self.store.announce_deleted(self.book(), keys).await
     }
 
     /// Publish the current change sequence (see [`Sequence::Current`]), even while the
     /// breaker is open: a slow Redis still carries it, a dead one does not.
     pub async fn heartbeat(&self) -> Result<(), TierError> {
-        let (sequence, channel) = (self.sequence_key(), self.channel());
-        self.tier
-            .call_unguarded(|mut c| async move {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(HEARTBEAT_SCRIPT).arg(1).arg(&sequence).arg(channel);
-                cmd.query_async::<i64>(&mut c).await.map(drop)
-            })
-            .await
+        self.store.announce_current(self.book()).await
     }
 
     /// Redis's `maxmemory-policy`, where `CONFIG GET` is allowed (`None` elsewhere, e.g. on
     /// managed services that rename or refuse it).
     pub async fn eviction_policy(&self) -> Option<String> {
-        let answer: Result<Vec<String>, _> =
-            self.tier
-                .call(|mut c| async move {
-                    redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query_async(&mut c).await
-                })
-                .await;
-        answer.ok()?.into_iter().nth(1)
+        self.store.eviction_policy().await
     }
 
     /// Make sure the generations are those of the Redis server now answering. Redis does not
@@ -276,59 +169,23 @@ impl Generations {
     /// has lost the bumps made after it: either way an old entry could look current. The run
     /// id the counters belong to is kept next to them; when it differs from the server's
     /// (a restart, or a first start), the global generation is set to a value never used
-    /// before (the clock in milliseconds, far above any count of bumps), which invalidates
-    /// every entry stored under the old counters. Returns true when that happened.
+    /// before (the wall clock in milliseconds, far above any count of bumps), which
+    /// invalidates every entry stored under the old counters. Returns true when that happened.
     pub async fn check_restart(&self) -> Result<bool, TierError> {
-        let keys = [format!("{{{}}}:gen-run-id", self.namespace), self.key(GLOBAL), self.sequence_key()];
-        let channel = self.channel();
-        let now = std::time::SystemTime::now()
+        let run_key = format!("{{{}}}:gen-run-id", self.namespace);
+        // The wall clock, not the cache's [`crate::Clock`]: this is a number never used
+        // before, not a time an entry is judged by.
+        let floor = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        // One script: on a cluster its keys share the namespace's slot (and INFO answers from
-        // that node); everywhere, no other instance can interleave between the check and the
-        // set, so the global generation never moves backwards.
-        let set: u64 = self
-            .tier
-            .call(|mut c| async move {
-                let mut cmd = redis::cmd("EVAL");
-                cmd.arg(RESTART_SCRIPT).arg(keys.len()).arg(&keys).arg(now).arg(channel);
-                cmd.query_async(&mut c).await
-            })
-            .await?;
-        Ok(set != 0)
+        self.store.adopt_server_run(self.book(), &run_key, &self.key(GLOBAL), floor).await
     }
 
     /// Fetch the entry under `key` and the current generations of its `tags` in one round
     /// trip. The generations are returned whatever was found: a miss computes under them.
     pub async fn lookup(&self, key: &str, tags: &[String]) -> Result<(Lookup, Vec<u64>), TierError> {
-        let (bytes, now) = if self.tier.is_cluster() {
-            // The entry and the generations live in different slots: two commands, sent at once.
-            let entry = self.tier.get(key);
-            let gens = self.read(tags);
-            let (entry, gens) = tokio::join!(entry, gens);
-            (entry?, gens?)
-        } else {
-            let gen_keys = self.keys(tags);
-            self.tier
-                .call(|mut c| async move {
-                    let mut pipe = redis::pipe();
-                    pipe.cmd("GET").arg(key);
-                    for k in &gen_keys {
-                        pipe.cmd("GET").arg(k);
-                    }
-                    let mut values: Vec<redis::Value> = pipe.query_async(&mut c).await?;
-                    let gens = values.split_off(1.min(values.len()));
-                    let entry: Option<Vec<u8>> = match values.pop() {
-                        Some(v) => redis::from_redis_value(v)?,
-                        None => None,
-                    };
-                    let gens =
-                        gens.into_iter().map(redis::from_redis_value::<Option<u64>>).collect::<Result<Vec<_>, _>>()?;
-                    Ok((entry, gens.into_iter().map(Option::unwrap_or_default).collect::<Vec<u64>>()))
-                })
-                .await?
-        };
+        let (bytes, now) = self.store.get_with_counters(key, &self.keys(tags)).await?;
         let Some(bytes) = bytes else { return Ok((Lookup::Missing, now)) };
         let found = match Entry::decode(&bytes) {
             Err(e) => Lookup::Corrupt(e),
@@ -337,4 +194,24 @@ impl Generations {
         };
         Ok((found, now))
     }
+}
+
+impl Generations {
+    /// `tags` with [`GLOBAL`] first and no duplicates: the order generations are stored in.
+    /// Takes the tags by value, so owned strings are moved, not copied.
+    pub fn tag_set(tags: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
+        tag_set(tags)
+    }
+}
+
+/// `tags` with [`GLOBAL`] first and no duplicates: the order generations are stored in.
+pub(crate) fn tag_set(tags: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
+    let mut out = vec![GLOBAL.to_owned()];
+    for t in tags {
+        let t = t.into();
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
 }

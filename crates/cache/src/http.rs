@@ -150,7 +150,9 @@ pub(crate) fn render(
     r: &Render<'_>,
 ) -> Response<Full<Bytes>> {
     let entry = &stored.entry;
-    let not_modified = request.not_modified(entry.etag());
+    let status = StatusCode::from_u16(entry.meta().status).unwrap_or(StatusCode::OK);
+    // Only a 200 names a representation a client may hold: another status is always sent.
+    let not_modified = status == StatusCode::OK && request.not_modified(entry.etag());
     // The representation the client gets (a body worth compressing is stored as zstd, and
     // has a gzip form made on the first request for it). A 304 names it by its ETag without
     // making its body.
@@ -176,12 +178,12 @@ pub(crate) fn render(
     let mut response = Response::new(Full::new(body));
     // Room for every header below, so the map never grows on the hit path.
     *response.headers_mut() = HeaderMap::with_capacity(16);
-    *response.status_mut() = if not_modified {
-        StatusCode::NOT_MODIFIED
-    } else {
-        StatusCode::from_u16(entry.meta().status).unwrap_or(StatusCode::OK)
-    };
+    *response.status_mut() = if not_modified { StatusCode::NOT_MODIFIED } else { status };
     let h = response.headers_mut();
+    // The origin's own first, so that the cache's headers below win over any of the same name.
+    for (name, value) in &stored.headers {
+        h.append(name.clone(), value.clone());
+    }
     if !not_modified && let Some(v) = &stored.content_type {
         h.insert(header::CONTENT_TYPE, v.clone());
     }

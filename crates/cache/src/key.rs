@@ -5,13 +5,13 @@
 //!
 //! ```
 //! use trigapi_cache::key::KeyBuilder;
-//! let key = KeyBuilder::new("trigapi", "production", "trig")
+//! let key = KeyBuilder::new("shop", "production", "item")
 //!     .id("123")
-//!     .subresource("logs")
+//!     .subresource("reviews")
 //!     .param("limit", "10")
 //!     .param("skip", "0")
 //!     .build("v1");
-//! assert!(key.starts_with("trigapi:production:trig:123:logs:params_"));
+//! assert!(key.starts_with("shop:production:item:123:reviews:params_"));
 //! assert!(key.ends_with(":v1"));
 //! ```
 
@@ -51,7 +51,7 @@ impl KeyBuilder {
         self
     }
 
-    /// Append a sub-resource segment (`logs`, `photos`, `list`).
+    /// Append a sub-resource segment (`reviews`, `photos`, `list`).
     pub fn subresource(mut self, sub: &str) -> Self {
         self.prefix.push(':');
         self.prefix.push_str(sub);
@@ -65,8 +65,8 @@ impl KeyBuilder {
     }
 
     /// The tags an entry under this key depends on: every prefix of its resource path, so
-    /// `trig:123:logs` gives `trig`, `trig:123` and `trig:123:logs`. Invalidating any of them
-    /// (the pattern `trig:*`, `trig:123:*`, …) is then one generation bump.
+    /// `item:123:reviews` gives `item`, `item:123` and `item:123:reviews`. Invalidating any of them
+    /// (the pattern `item:*`, `item:123:*`, …) is then one generation bump.
     pub fn tags(&self) -> Vec<String> {
         let path = &self.prefix[self.path_start..];
         let mut tags: Vec<String> =
@@ -97,23 +97,23 @@ mod tests {
 
     #[test]
     fn parameter_order_does_not_change_the_key() {
-        let a = KeyBuilder::new("p", "e", "trigs").subresource("list").param("a", "1").param("b", "2").build("v1");
-        let b = KeyBuilder::new("p", "e", "trigs").subresource("list").param("b", "2").param("a", "1").build("v1");
+        let a = KeyBuilder::new("p", "e", "items").subresource("list").param("a", "1").param("b", "2").build("v1");
+        let b = KeyBuilder::new("p", "e", "items").subresource("list").param("b", "2").param("a", "1").build("v1");
         assert_eq!(a, b);
-        assert_eq!(a.len(), "p:e:trigs:list:params_:v1".len() + 16);
+        assert_eq!(a.len(), "p:e:items:list:params_:v1".len() + 16);
     }
 
     #[test]
     fn tags_are_the_resource_path_prefixes() {
-        let k = KeyBuilder::new("p", "e", "trig").id(123).subresource("logs").param("limit", "10");
-        assert_eq!(k.tags(), ["trig", "trig:123", "trig:123:logs"]);
+        let k = KeyBuilder::new("p", "e", "item").id(123).subresource("reviews").param("limit", "10");
+        assert_eq!(k.tags(), ["item", "item:123", "item:123:reviews"]);
         assert_eq!(KeyBuilder::new("p", "e", "stats").subresource("site").tags(), ["stats", "stats:site"]);
     }
 
     #[test]
     fn different_values_give_different_keys() {
-        let a = KeyBuilder::new("p", "e", "trig").id(1).param("include", "stats").build("v1");
-        let b = KeyBuilder::new("p", "e", "trig").id(1).param("include", "details").build("v1");
+        let a = KeyBuilder::new("p", "e", "item").id(1).param("include", "stats").build("v1");
+        let b = KeyBuilder::new("p", "e", "item").id(1).param("include", "details").build("v1");
         assert_ne!(a, b);
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 use crate::envelope::{BodyEncoding, DecodeError, Entry};
 
@@ -21,6 +21,8 @@ pub(crate) struct Stored {
     pub(crate) etag_zstd: Option<HeaderValue>,
     /// `X-Cache-Key`: the key it is stored under.
     pub(crate) key: Option<HeaderValue>,
+    /// The origin's own headers (names and values that do not parse are dropped).
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// Made on the first gzip request, then kept with the entry.
     gzip: OnceLock<Option<Bytes>>,
 }
@@ -38,7 +40,13 @@ impl Stored {
         let tag = |coding: Option<&str>| HeaderValue::from_str(&encoded_etag(entry.etag(), coding)).ok();
         let (etag, etag_gzip, etag_zstd) = (tag(None), tag(Some("gzip")), tag(Some("zstd")));
         let key = HeaderValue::from_str(key).ok();
-        Self { entry, identity, content_type, etag, etag_gzip, etag_zstd, key, gzip: OnceLock::new() }
+        let headers = entry
+            .meta()
+            .headers
+            .iter()
+            .filter_map(|(n, v)| Some((HeaderName::try_from(n.as_str()).ok()?, HeaderValue::from_str(v).ok()?)))
+            .collect();
+        Self { entry, identity, content_type, etag, etag_gzip, etag_zstd, key, headers, gzip: OnceLock::new() }
     }
 
     /// The ETag header of the body sent with `coding` (`None`: identity).

@@ -4,9 +4,8 @@
 mod common;
 
 use common::{RedisServer, redis_available};
-use trigapi_cache::envelope::{Entry, EntryMeta};
-use trigapi_cache::generations::{Generations, Lookup};
-use trigapi_cache::tier_redis::{RedisTier, RedisTierConfig};
+use trigapi_cache::RedisTierConfig;
+use trigapi_cache::internals::{Entry, EntryMeta, Generations, Lookup, RedisTier};
 
 async fn setup() -> Option<(RedisServer, RedisTier, Generations)> {
     if !redis_available() {
@@ -22,6 +21,7 @@ fn entry(body: &[u8], generations: Vec<u64>) -> Vec<u8> {
     let meta = EntryMeta {
         status: 200,
         content_type: "application/json".into(),
+        headers: vec![],
         ttl_secs: 60,
         grace_secs: 0,
         compute_micros: 100,
@@ -33,24 +33,24 @@ fn entry(body: &[u8], generations: Vec<u64>) -> Vec<u8> {
 #[tokio::test]
 async fn a_bump_is_seen_by_the_next_read() {
     let Some((_server, _tier, gens)) = setup().await else { return };
-    let tags = Generations::tag_set(["trig:1", "trig:1", "trigs:list"]);
-    assert_eq!(tags, ["*", "trig:1", "trigs:list"], "global first, no duplicates");
+    let tags = Generations::tag_set(["item:1", "item:1", "items:list"]);
+    assert_eq!(tags, ["*", "item:1", "items:list"], "global first, no duplicates");
     assert_eq!(gens.read(&tags).await.expect("read"), [0, 0, 0]);
-    gens.bump(&["trig:1"]).await.expect("bump");
+    gens.bump(&["item:1"]).await.expect("bump");
     assert_eq!(gens.read(&tags).await.expect("read"), [0, 1, 0]);
     gens.bump(&["*"]).await.expect("flush all");
     assert_eq!(gens.read(&tags).await.expect("read"), [1, 1, 0]);
-    assert_eq!(gens.key("trig:1"), "{test:env}:gen:trig:1", "one hash slot per namespace");
+    assert_eq!(gens.key("item:1"), "{test:env}:gen:item:1", "one hash slot per namespace");
 }
 
 #[tokio::test]
 async fn a_value_computed_before_a_write_is_dead_on_arrival() {
     let Some((_server, tier, gens)) = setup().await else { return };
-    let tags = Generations::tag_set(["trig:1"]);
+    let tags = Generations::tag_set(["item:1"]);
     // A miss reads the generations, then queries the database...
     let before = gens.read(&tags).await.expect("read");
     // ...meanwhile a write commits and bumps its tags...
-    gens.bump(&["trig:1"]).await.expect("bump");
+    gens.bump(&["item:1"]).await.expect("bump");
     // ...and the miss stores its (old) result afterwards.
     tier.set_ex("k", &entry(b"old", before), 60).await.expect("store");
     assert!(matches!(gens.lookup("k", &tags).await.expect("lookup").0, Lookup::Invalidated), "never served as current");
@@ -66,9 +66,9 @@ async fn a_value_computed_before_a_write_is_dead_on_arrival() {
 #[tokio::test]
 async fn other_tags_do_not_invalidate_and_flush_all_does() {
     let Some((_server, tier, gens)) = setup().await else { return };
-    let tags = Generations::tag_set(["trig:1"]);
+    let tags = Generations::tag_set(["item:1"]);
     tier.set_ex("k", &entry(b"v", gens.read(&tags).await.expect("read")), 60).await.expect("store");
-    gens.bump(&["trig:12", "trigs:list"]).await.expect("bump others");
+    gens.bump(&["item:12", "items:list"]).await.expect("bump others");
     assert!(matches!(gens.lookup("k", &tags).await.expect("lookup").0, Lookup::Current(_)));
     gens.bump(&["*"]).await.expect("flush");
     assert!(matches!(gens.lookup("k", &tags).await.expect("lookup").0, Lookup::Invalidated));
@@ -77,7 +77,7 @@ async fn other_tags_do_not_invalidate_and_flush_all_does() {
 #[tokio::test]
 async fn missing_and_corrupt_entries_are_reported_not_raised() {
     let Some((_server, tier, gens)) = setup().await else { return };
-    let tags = Generations::tag_set(["trig:1"]);
+    let tags = Generations::tag_set(["item:1"]);
     assert!(matches!(gens.lookup("absent", &tags).await.expect("lookup").0, Lookup::Missing));
     tier.set_ex("junk", br#"{"value": {"id": 1}, "ttl": 60}"#, 60).await.expect("store foreign bytes");
     assert!(matches!(gens.lookup("junk", &tags).await.expect("lookup").0, Lookup::Corrupt(_)));
@@ -92,12 +92,12 @@ async fn a_restart_from_an_old_snapshot_is_detected_by_its_run_id() {
     let mut server = RedisServer::start_persistent(&dir);
     let tier = RedisTier::connect(&server.url(), RedisTierConfig::default()).await.expect("valid url");
     let gens = Generations::new(tier, "test:env");
-    let tags = Generations::tag_set(["trig:1"]);
+    let tags = Generations::tag_set(["item:1"]);
     assert!(gens.check_restart().await.expect("check"), "a first start counts: nothing is known");
     assert!(!gens.check_restart().await.expect("check"), "same server, same run id");
     let stored = gens.read(&tags).await.expect("read");
     server.save();
-    gens.bump(&["trig:1"]).await.expect("a bump after the snapshot");
+    gens.bump(&["item:1"]).await.expect("a bump after the snapshot");
     server.restart();
     // A fresh client: what a newly started instance would see.
     let tier = RedisTier::connect(&server.url(), RedisTierConfig::default()).await.expect("valid url");

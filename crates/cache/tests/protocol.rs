@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
-use trigapi_cache::generations::Generations;
+use trigapi_cache::internals::{Generations, RedisTier};
 use trigapi_cache::key::KeyBuilder;
-use trigapi_cache::tier_redis::{RedisTier, RedisTierConfig};
-use trigapi_cache::{Aborted, Cache, CacheConfig, Policy, Rendered, RequestView, Target};
+use trigapi_cache::{Aborted, Cache, CacheBuilder, Policy, RedisTierConfig, Rendered, RequestView, Target};
 
 use common::{RedisServer, redis_available};
 
@@ -35,8 +34,8 @@ fn policy(id: u32) -> Policy {
     Policy::new(key.build("v1"), tags, Duration::from_secs(600))
 }
 
-fn config(server: &RedisServer) -> CacheConfig {
-    CacheConfig { redis_url: Some(server.url()), early_refresh_beta: 0.0, ..CacheConfig::new(NAMESPACE) }
+fn config(server: &RedisServer) -> CacheBuilder {
+    CacheBuilder::new(NAMESPACE).redis(server.url()).early_refresh_beta(0.0)
 }
 
 /// Serve item `id` with an origin that counts its calls, sleeps `delay` and answers `body`
@@ -50,7 +49,7 @@ async fn serve(cache: &Cache, id: u32, calls: &Arc<AtomicU64>, delay: Duration, 
     };
     match cache.serve(&RequestView::new(&HeaderMap::new()), policy(id), origin).await {
         Ok(r) => r.headers()["x-cache-status"].to_str().unwrap_or("").to_owned(),
-        Err(Failed) => "ERROR".into(),
+        Err(_) => "ERROR".into(),
     }
 }
 
@@ -59,8 +58,8 @@ async fn ok(cache: &Cache, id: u32, calls: &Arc<AtomicU64>) -> String {
 }
 
 /// An instance over `server` with `config`, serving from process.
-async fn instance(config: CacheConfig) -> Cache {
-    let cache = Cache::new(config).await.expect("cache");
+async fn instance(config: CacheBuilder) -> Cache {
+    let cache = config.build().await.expect("cache");
     ready(&cache).await;
     cache
 }
@@ -146,7 +145,7 @@ async fn leases_are_released_when_nothing_is_stored() {
         return;
     }
     let server = RedisServer::start();
-    let cache = instance(CacheConfig { max_entry_bytes: 64, ..config(&server) }).await;
+    let cache = instance(config(&server).max_entry_bytes(64)).await;
     let calls = Arc::new(AtomicU64::new(0));
     let big = Ok(format!(r#"{{"pad":"{}"}}"#, "x".repeat(1000)));
     assert_eq!(serve(&cache, 1, &calls, Duration::ZERO, big).await, "MISS");

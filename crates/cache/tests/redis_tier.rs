@@ -6,16 +6,24 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{RedisServer, free_port, redis_available};
-use trigapi_cache::tier_redis::{RedisTier, RedisTierConfig, TierError};
+use trigapi_cache::RedisTierConfig;
+use trigapi_cache::internals::{RedisTier, TierError};
 
 fn config() -> RedisTierConfig {
-    RedisTierConfig {
-        command_timeout: Duration::from_millis(50),
-        max_command_timeout: Duration::from_millis(200),
-        connect_timeout: Duration::from_millis(100),
-        failures_to_open: 3,
-        probe_interval: Duration::from_millis(50),
-    }
+    let mut c = RedisTierConfig::default();
+    c.command_timeout = Duration::from_millis(50);
+    c.max_command_timeout = Duration::from_millis(200);
+    c.connect_timeout = Duration::from_millis(100);
+    c.failures_to_open = 3;
+    c.probe_interval = Duration::from_millis(50);
+    c
+}
+
+/// [`config`], probing only once an hour (the test restarts Redis itself).
+fn config_without_probe() -> RedisTierConfig {
+    let mut c = config();
+    c.probe_interval = Duration::from_secs(3600);
+    c
 }
 
 /// Generous bound for one call: the 50 ms timeout plus scheduling slack on a loaded machine.
@@ -49,10 +57,7 @@ async fn a_killed_redis_opens_the_circuit_and_a_restart_closes_it() {
     }
     let mut server = RedisServer::start();
     let port = server.port;
-    let tier =
-        RedisTier::connect(&server.url(), RedisTierConfig { probe_interval: Duration::from_secs(3600), ..config() })
-            .await
-            .expect("valid url");
+    let tier = RedisTier::connect(&server.url(), config_without_probe()).await.expect("valid url");
     tier.set_ex("k", b"v", 60).await.expect("set");
     server.kill();
     for _ in 0..3 {

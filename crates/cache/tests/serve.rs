@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use trigapi_cache::key::KeyBuilder;
-use trigapi_cache::{Aborted, Cache, CacheConfig, Policy, Rendered, RequestView};
+use trigapi_cache::{Aborted, Cache, CacheBuilder, Clock, Policy, Rendered, RequestView};
 
 use common::{RedisServer, redis_available};
 
@@ -72,17 +72,17 @@ fn policy(id: u32, ttl: Duration) -> Policy {
     Policy::new(key.build("v1"), tags, ttl)
 }
 
-fn local_config() -> CacheConfig {
-    CacheConfig { redis_url: None, early_refresh_beta: 0.0, ..CacheConfig::new("test:env") }
+fn local_config() -> CacheBuilder {
+    CacheBuilder::new("test:env").early_refresh_beta(0.0)
 }
 
-fn redis_config(server: &RedisServer) -> CacheConfig {
-    CacheConfig { redis_url: Some(server.url()), early_refresh_beta: 0.0, ..CacheConfig::new("test:env") }
+fn redis_config(server: &RedisServer) -> CacheBuilder {
+    local_config().redis(server.url())
 }
 
 /// A Redis-backed cache whose invalidation subscription is up (so its local tier serves).
-async fn redis_cache(config: CacheConfig) -> Cache {
-    let cache = Cache::new(config).await.expect("cache");
+async fn redis_cache(config: CacheBuilder) -> Cache {
+    let cache = config.build().await.expect("cache");
     for _ in 0..100 {
         if cache.stats().await.local_active || cache.config().strict {
             break;
@@ -119,8 +119,8 @@ impl Got {
     }
 }
 
-async fn got(r: Result<Response<Full<Bytes>>, OriginDown>) -> Result<Got, OriginDown> {
-    let r = r?;
+async fn got(r: Result<Response<Full<Bytes>>, Arc<OriginDown>>) -> Result<Got, OriginDown> {
+    let r = r.map_err(|e| (*e).clone())?;
     let status = r.status();
     let headers = r.headers().clone();
     let body = r.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -150,7 +150,8 @@ async fn miss_hit_bypass_hit_with_every_header() {
         return;
     }
     let server = RedisServer::start();
-    let cache = redis_cache(redis_config(&server)).await;
+    let (clock, hand) = Clock::mock();
+    let cache = redis_cache(redis_config(&server).clock(clock.clone())).await;
     let origin = Origin::default();
     let ttl = Duration::from_secs(3600);
 
@@ -164,15 +165,14 @@ async fn miss_hit_bypass_hit_with_every_header() {
     let etag = miss.header("etag").to_owned();
     assert!(etag.starts_with('"') && etag.len() == 34, "strong ETag: {etag}");
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    hand.advance(Duration::from_secs(5));
     let hit = get(&cache, &origin, policy(1, ttl), &[]).await;
     assert_eq!(hit.cache_status(), "HIT");
     assert_eq!(hit.body, miss.body);
     assert_eq!(hit.header("etag"), etag);
-    let remaining: u64 = hit.header("x-cache-ttl").parse().expect("a number");
-    assert!((3590..3600).contains(&remaining), "remaining TTL, not the configured one: {remaining}");
-    assert!(hit.header("x-cache-age").parse::<u64>().expect("age") >= 1);
-    assert_eq!(hit.header("cache-status"), format!("cache; hit; ttl={remaining}"));
+    assert_eq!(hit.header("x-cache-ttl"), "3595", "the remaining TTL, not the configured one");
+    assert_eq!(hit.header("x-cache-age"), "5");
+    assert_eq!(hit.header("cache-status"), "cache; hit; ttl=3595");
 
     let bypass = get(&cache, &origin, policy(1, ttl), &[("cache-control", "no-cache")]).await;
     assert_eq!(bypass.cache_status(), "BYPASS");
@@ -183,7 +183,7 @@ async fn miss_hit_bypass_hit_with_every_header() {
     assert_eq!(origin.calls(), 2);
 
     // A second process sharing Redis hits Redis (its own tier is empty).
-    let other = Cache::new(redis_config(&server)).await.expect("cache");
+    let other = redis_config(&server).clock(clock).build().await.expect("cache");
     let from_redis = get(&other, &origin, policy(1, ttl), &[]).await;
     assert_eq!((from_redis.cache_status(), from_redis.version()), ("HIT", 2));
     assert_eq!(other.stats().await.counters.redis_hits, 1);
@@ -192,7 +192,7 @@ async fn miss_hit_bypass_hit_with_every_header() {
 
 #[tokio::test]
 async fn if_none_match_answers_304_and_encodings_are_served_as_stored() {
-    let cache = Cache::new(local_config()).await.expect("cache");
+    let cache = local_config().build().await.expect("cache");
     let origin = Origin::default();
     origin.body_len.store(5000, Ordering::SeqCst);
     let ttl = Duration::from_secs(60);
@@ -220,16 +220,16 @@ async fn if_none_match_answers_304_and_encodings_are_served_as_stored() {
 
 #[tokio::test]
 async fn past_the_ttl_inside_grace_is_stale_once_then_refreshed() {
-    let config = CacheConfig { grace: Duration::from_secs(30), ..local_config() };
-    let cache = Cache::new(config).await.expect("cache");
+    let (clock, hand) = Clock::mock();
+    let cache = local_config().grace(Duration::from_secs(1800)).clock(clock).build().await.expect("cache");
     let origin = Origin::default();
-    let ttl = Duration::from_secs(1);
+    let ttl = Duration::from_secs(3600);
     assert_eq!(get(&cache, &origin, policy(3, ttl), &[]).await.cache_status(), "MISS");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    hand.advance(Duration::from_secs(3600 + 60));
     let stale = get(&cache, &origin, policy(3, ttl), &[]).await;
     assert_eq!((stale.cache_status(), stale.version()), ("STALE", 1));
     assert_eq!(stale.header("x-cache-ttl"), "0");
-    assert!(stale.header("cache-status").starts_with("cache; fwd=stale; ttl=-"));
+    assert_eq!(stale.header("cache-status"), "cache; fwd=stale; ttl=-60");
     // The background refresh replaces it.
     for _ in 0..50 {
         if origin.calls() == 2 {
@@ -244,15 +244,15 @@ async fn past_the_ttl_inside_grace_is_stale_once_then_refreshed() {
 
 #[tokio::test]
 async fn a_failing_origin_is_covered_by_grace_and_only_by_grace() {
-    let config = CacheConfig { grace: Duration::from_secs(2), ..local_config() };
-    let cache = Cache::new(config).await.expect("cache");
+    let (clock, hand) = Clock::mock();
+    let cache = local_config().grace(Duration::from_secs(600)).clock(clock).build().await.expect("cache");
     let origin = Origin::default();
-    let ttl = Duration::from_secs(1);
+    let ttl = Duration::from_secs(3600);
     get(&cache, &origin, policy(4, ttl), &[]).await;
     origin.failing.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    hand.advance(Duration::from_secs(3600 + 1));
     assert_eq!(get(&cache, &origin, policy(4, ttl), &[]).await.cache_status(), "STALE", "stale-if-error");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    hand.advance(Duration::from_secs(600));
     assert_eq!(try_get(&cache, &origin, policy(4, ttl), &[]).await.err(), Some(OriginDown), "past grace: the error");
     // Never cached: the next success is a miss.
     origin.failing.store(false, Ordering::SeqCst);
@@ -261,12 +261,12 @@ async fn a_failing_origin_is_covered_by_grace_and_only_by_grace() {
 
 #[tokio::test]
 async fn an_invalidated_entry_is_never_served_even_inside_grace() {
-    let config = CacheConfig { grace: Duration::from_secs(60), ..local_config() };
-    let cache = Cache::new(config).await.expect("cache");
+    let (clock, hand) = Clock::mock();
+    let cache = local_config().grace(Duration::from_secs(3600)).clock(clock).build().await.expect("cache");
     let origin = Origin::default();
-    let ttl = Duration::from_secs(1);
+    let ttl = Duration::from_secs(60);
     get(&cache, &origin, policy(5, ttl), &[]).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    hand.advance(Duration::from_secs(61));
     cache.invalidate(&["item:5"]).await;
     let after = get(&cache, &origin, policy(5, ttl), &[]).await;
     assert_eq!((after.cache_status(), after.version()), ("MISS", 2));
@@ -279,7 +279,7 @@ async fn an_invalidated_entry_is_never_served_even_inside_grace() {
 
 #[tokio::test]
 async fn two_hundred_concurrent_misses_compute_once_and_a_cancelled_caller_cancels_nothing() {
-    let cache = Cache::new(local_config()).await.expect("cache");
+    let cache = local_config().build().await.expect("cache");
     let origin = Origin::default();
     origin.delay_ms.store(100, Ordering::SeqCst);
     // The first caller goes away mid-computation.
@@ -332,7 +332,7 @@ async fn a_corrupt_entry_is_a_miss_and_is_replaced() {
         return;
     }
     let server = RedisServer::start();
-    let cache = Cache::new(redis_config(&server)).await.expect("cache");
+    let cache = redis_config(&server).build().await.expect("cache");
     let origin = Origin::default();
     let p = policy(9, Duration::from_secs(60));
     let key = p.key().to_owned();
@@ -353,8 +353,8 @@ async fn a_corrupt_entry_is_a_miss_and_is_replaced() {
 
 #[tokio::test]
 async fn an_entry_over_the_size_limit_is_served_but_not_stored() {
-    let config = CacheConfig { max_entry_bytes: 100, ..local_config() };
-    let cache = Cache::new(config).await.expect("cache");
+    let config = local_config().max_entry_bytes(100);
+    let cache = config.build().await.expect("cache");
     let origin = Origin::default();
     origin.body_len.store(1000, Ordering::SeqCst);
     let p = policy(10, Duration::from_secs(60));
@@ -373,4 +373,44 @@ async fn a_disabled_cache_always_asks_the_origin_and_adds_no_headers() {
     assert!(g.headers.get("x-cache-status").is_none());
     get(&cache, &origin, p, &[]).await;
     assert_eq!(origin.calls(), 2);
+}
+
+/// A status and headers of the origin's own are stored with the body and sent with every
+/// response made from it, from either tier; only a `200` answers `If-None-Match` with `304`.
+#[tokio::test]
+async fn the_origins_status_and_headers_are_kept_in_both_tiers() {
+    if !redis_available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let a = redis_cache(redis_config(&server)).await;
+    let b = redis_config(&server).build().await.expect("cache");
+    let calls = Arc::new(AtomicU64::new(0));
+    let origin = |calls: Arc<AtomicU64>| {
+        move || async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let link = HeaderValue::from_static("</items?page=2>; rel=\"next\"");
+            let gone = Rendered::json(r#"{"detail":"No such item"}"#).status(StatusCode::NOT_FOUND);
+            Ok::<_, OriginDown>(gone.header(http::header::LINK, link))
+        }
+    };
+    let p = policy(12, Duration::from_secs(60));
+    let serve = |cache: &Cache, headers: HeaderMap| {
+        let (cache, p, origin) = (cache.clone(), p.clone(), origin(Arc::clone(&calls)));
+        async move { got(cache.serve(&RequestView::new(&headers), p, origin).await).await.expect("served") }
+    };
+    let miss = serve(&a, HeaderMap::new()).await;
+    let local = serve(&a, HeaderMap::new()).await;
+    let remote = serve(&b, HeaderMap::new()).await;
+    for (g, status) in [(&miss, "MISS"), (&local, "HIT"), (&remote, "HIT")] {
+        assert_eq!((g.status, g.cache_status()), (StatusCode::NOT_FOUND, status));
+        assert_eq!(g.header("link"), "</items?page=2>; rel=\"next\"");
+        assert_eq!(g.header("content-type"), "application/json");
+        assert_eq!(g.body.as_ref(), br#"{"detail":"No such item"}"#);
+    }
+    assert_eq!(b.stats().await.counters.redis_hits, 1, "the second instance read it from Redis");
+    let mut conditional = HeaderMap::new();
+    conditional.insert("if-none-match", HeaderValue::from_str(miss.header("etag")).expect("etag"));
+    assert_eq!(serve(&a, conditional).await.status, StatusCode::NOT_FOUND, "a 404 is never a 304");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

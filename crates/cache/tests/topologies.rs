@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use trigapi_cache::key::KeyBuilder;
-use trigapi_cache::{Aborted, Cache, CacheConfig, Policy, Rendered, RequestView, Target};
+use trigapi_cache::{Aborted, Cache, CacheBuilder, Policy, RedisTierConfig, Rendered, RequestView, Target};
 
 use common::{RedisCluster, RedisServer, redis_available};
 
@@ -41,18 +41,12 @@ async fn status(cache: &Cache, calls: &Arc<AtomicU64>, id: u32) -> String {
 }
 
 async fn exercise(url: String) {
-    let config = CacheConfig {
-        redis_url: Some(url),
-        early_refresh_beta: 0.0,
-        redis: trigapi_cache::tier_redis::RedisTierConfig {
-            connect_timeout: Duration::from_secs(2),
-            command_timeout: Duration::from_millis(500),
-            ..Default::default()
-        },
-        ..CacheConfig::new("test:env")
-    };
-    let a = Cache::new(config.clone()).await.expect("cache a");
-    let b = Cache::new(config).await.expect("cache b");
+    let mut timeouts = RedisTierConfig::default();
+    timeouts.connect_timeout = Duration::from_secs(2);
+    timeouts.command_timeout = Duration::from_millis(500);
+    let config = CacheBuilder::new("test:env").redis(url).early_refresh_beta(0.0).redis_timeouts(timeouts);
+    let a = config.clone().build().await.expect("cache a");
+    let b = config.build().await.expect("cache b");
     assert!(a.stats().await.redis_available, "connected");
     let calls = Arc::new(AtomicU64::new(0));
     // Enough keys to land in every node's slots.

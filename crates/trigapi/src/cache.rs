@@ -8,6 +8,7 @@
 //! or the admin pattern `trig:123:*` is one generation bump.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -16,8 +17,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Serialize;
 use trigapi_cache::key::KeyBuilder;
-use trigapi_cache::tier_redis::RedisTierConfig;
-use trigapi_cache::{Cache, CacheConfig, Policy, Rendered, RequestView};
+use trigapi_cache::{Cache, CacheBuilder, Policy, RedisTierConfig, Rendered, RequestView};
 
 use crate::config::Config;
 use crate::domain::params::KeyParams;
@@ -66,21 +66,22 @@ pub async fn build(config: &Config) -> anyhow::Result<Cache> {
     if !config.cache_enabled {
         return Ok(Cache::disabled());
     }
-    let mut c = CacheConfig::new(namespace(config));
-    c.name = PREFIX.into();
-    c.redis_url = Some(config.redis_url.trim().to_owned()).filter(|u| !u.is_empty());
-    c.redis = RedisTierConfig {
-        command_timeout: Duration::from_millis(config.cache_redis_timeout_ms.max(1)),
-        ..RedisTierConfig::default()
-    };
-    c.local_max_bytes = config.cache_local_max_mb << 20;
-    c.grace = Duration::from_secs(config.cache_grace_secs);
-    c.compress_at = config.cache_compress_min_bytes;
-    c.max_entry_bytes = config.cache_max_entry_bytes;
-    c.strict = config.cache_strict;
-    c.lease_ttl = Duration::from_millis(config.cache_lease_ms);
-    c.unsafe_stamp_at_store = config.cache_unsafe_stamp_at_store;
-    Ok(Cache::new(c).await?)
+    let mut timeouts = RedisTierConfig::default();
+    timeouts.command_timeout = Duration::from_millis(config.cache_redis_timeout_ms.max(1));
+    let mut cache = CacheBuilder::new(namespace(config))
+        .name(PREFIX)
+        .redis_timeouts(timeouts)
+        .local_max_bytes(config.cache_local_max_mb << 20)
+        .grace(Duration::from_secs(config.cache_grace_secs))
+        .compress_at(config.cache_compress_min_bytes)
+        .max_entry_bytes(config.cache_max_entry_bytes)
+        .strict(config.cache_strict)
+        .lease_ttl(Duration::from_millis(config.cache_lease_ms))
+        .unsafe_stamp_at_store(config.cache_unsafe_stamp_at_store);
+    if let Some(url) = Some(config.redis_url.trim()).filter(|u| !u.is_empty()) {
+        cache = cache.redis(url);
+    }
+    Ok(cache.build().await?)
 }
 
 /// What the request asks of the cache (`Cache-Control: no-cache`, `If-None-Match`,
@@ -191,7 +192,8 @@ impl Cached {
     {
         let policy = self.policy(&app.cache.config().namespace);
         let state = app.clone();
-        let response = app.cache.serve(&request.0, policy, move || compute(state)).await?;
+        let response =
+            app.cache.serve(&request.0, policy, move || compute(state)).await.map_err(Arc::unwrap_or_clone)?;
         Ok(response.map(Body::new))
     }
 }

@@ -26,42 +26,10 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
 
+use crate::config::RedisTierConfig;
 use crate::events;
 
-/// Timeouts and breaker settings.
-#[derive(Debug, Clone, Copy)]
-pub struct RedisTierConfig {
-    /// Bound for one command, round trip included, while round trips are fast; it grows with
-    /// the measured round trips up to `max_command_timeout`.
-    pub command_timeout: Duration,
-    /// The most the adaptive bound may grow to.
-    pub max_command_timeout: Duration,
-    /// Upper bound for establishing a connection.
-    pub connect_timeout: Duration,
-    /// Consecutive failures that open the breaker.
-    pub failures_to_open: u32,
-    /// Pause between reconnect attempts while open.
-    pub probe_interval: Duration,
-}
-
-impl RedisTierConfig {
-    /// The largest bound a command gets: `max_command_timeout`, never under `command_timeout`.
-    fn ceiling(&self) -> Duration {
-        self.max_command_timeout.max(self.command_timeout)
-    }
-}
-
-impl Default for RedisTierConfig {
-    fn default() -> Self {
-        Self {
-            command_timeout: Duration::from_millis(50),
-            max_command_timeout: Duration::from_millis(500),
-            connect_timeout: Duration::from_millis(250),
-            failures_to_open: 3,
-            probe_interval: Duration::from_millis(500),
-        }
-    }
-}
+mod commands;
 
 /// Why a tier call returned no answer.
 #[derive(Debug)]
@@ -299,11 +267,6 @@ impl RedisTier {
     /// `GET key`.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TierError> {
         self.call(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await
-    }
-
-    /// `DEL key`.
-    pub async fn del(&self, key: &str) -> Result<(), TierError> {
-        self.call(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await }).await
     }
 
     /// `SET key value EX ttl`.

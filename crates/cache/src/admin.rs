@@ -1,0 +1,250 @@
+//! What an operator sees and steers: [`Cache::flush`] by [`Target`], and [`Cache::stats`].
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::events;
+use crate::generations::GLOBAL;
+use crate::remote::{Remote, may_evict_generations};
+use crate::stats::Snapshot;
+use crate::store::Store;
+
+/// What an admin flush targets, parsed from a glob pattern by [`Target::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `*`: everything in the namespace (one global bump).
+    All,
+    /// `a:b:*`: every entry tagged `a:b` (one bump).
+    Tag(String),
+    /// No wildcard: one key (namespace prefix added), deleted.
+    Key(String),
+}
+
+/// A pattern that is neither `*`, `prefix:*` nor an exact key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedPattern(pub String);
+
+impl std::fmt::Display for UnsupportedPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Unsupported cache pattern '{}'. Supported forms: '*' (everything), '<tag>:*' with a literal tag \
+             such as 'item:*' or 'item:123:*', or an exact key without wildcards",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnsupportedPattern {}
+
+impl Target {
+    /// `*` → [`Target::All`]; `a:b:*` → [`Target::Tag`]`("a:b")`; a pattern with no glob
+    /// characters → [`Target::Key`]. Anything else would need a keyspace scan and is refused.
+    pub fn parse(pattern: &str) -> Result<Self, UnsupportedPattern> {
+        let glob = |s: &str| s.contains(['*', '?', '[', ']', '\\']);
+        let p = pattern.trim();
+        if p == "*" {
+            return Ok(Target::All);
+        }
+        if let Some(prefix) = p.strip_suffix(":*")
+            && !prefix.is_empty()
+            && !glob(prefix)
+        {
+            return Ok(Target::Tag(prefix.to_owned()));
+        }
+        if !p.is_empty() && !glob(p) {
+            return Ok(Target::Key(p.to_owned()));
+        }
+        Err(UnsupportedPattern(pattern.to_owned()))
+    }
+}
+
+/// Facts about the Redis server, for an admin page.
+#[derive(Debug, Clone, Default)]
+pub struct RedisInfo {
+    /// `redis_version`.
+    pub version: String,
+    /// `uptime_in_seconds`.
+    pub uptime_secs: u64,
+    /// `connected_clients`.
+    pub connected_clients: u64,
+    /// `used_memory`.
+    pub used_memory_bytes: u64,
+    /// `used_memory_human`.
+    pub used_memory_human: String,
+    /// `keyspace_hits`.
+    pub keyspace_hits: u64,
+    /// `keyspace_misses`.
+    pub keyspace_misses: u64,
+    /// Keys in the selected database (all applications).
+    pub total_keys: u64,
+    /// Keys under this cache's namespace, counted by a SCAN bounded in time.
+    pub namespace_keys: u64,
+    /// False when the bounded SCAN stopped before the end.
+    pub namespace_keys_complete: bool,
+}
+
+/// Everything an admin page shows.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// This process's counters.
+    pub counters: Snapshot,
+    /// Entries in the in-process tier.
+    pub local_entries: u64,
+    /// Bytes they weigh.
+    pub local_bytes: u64,
+    /// Upper bound of the in-process tier.
+    pub local_max_bytes: u64,
+    /// Whether the in-process tier serves (false while invalidations may be missed).
+    pub local_active: bool,
+    /// Whether a Redis URL is configured.
+    pub redis_configured: bool,
+    /// Whether Redis is reachable and in sync now.
+    pub redis_available: bool,
+    /// Invalidations waiting for Redis.
+    pub pending_invalidations: usize,
+    /// Redis's own figures, when it answered.
+    pub redis: Option<RedisInfo>,
+    /// Redis's `maxmemory-policy`, as read at the last (re)connection (where allowed).
+    pub redis_eviction_policy: Option<String>,
+}
+
+impl Stats {
+    /// True when Redis's eviction policy may evict keys without a TTL (`allkeys-*`):
+    /// generation counters could then be dropped. Use `volatile-*` or `noeviction`.
+    pub fn eviction_may_drop_generations(&self) -> bool {
+        self.redis_eviction_policy.as_deref().is_some_and(may_evict_generations)
+    }
+}
+
+impl RedisInfo {
+    /// The fields of an `INFO` report (the key counts are left at zero).
+    fn parse(text: &str) -> Self {
+        let field = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim).unwrap_or_default()
+        };
+        let num = |name: &str| field(name).parse::<u64>().unwrap_or_default();
+        let total_keys = text
+            .lines()
+            .filter(|l| l.starts_with("db"))
+            .filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok())
+            .sum();
+        Self {
+            version: field("redis_version").to_owned(),
+            uptime_secs: num("uptime_in_seconds"),
+            connected_clients: num("connected_clients"),
+            used_memory_bytes: num("used_memory"),
+            used_memory_human: field("used_memory_human").to_owned(),
+            keyspace_hits: num("keyspace_hits"),
+            keyspace_misses: num("keyspace_misses"),
+            total_keys,
+            namespace_keys: 0,
+            namespace_keys_complete: false,
+        }
+    }
+}
+
+/// Flushing and figures.
+impl Cache {
+    /// Flush what `target` names. `All` and `Tag` are one bump (returns 0); `Key` deletes one
+    /// key (returns how many keys were deleted).
+    pub async fn flush(&self, target: &Target) -> u64 {
+        let deleted = match target {
+            Target::All => {
+                self.invalidate(&[GLOBAL]).await;
+                self.inner.local.clear_entries();
+                0
+            }
+            Target::Tag(tag) => {
+                self.invalidate(&[tag.as_str()]).await;
+                0
+            }
+            Target::Key(key) => {
+                let full = format!("{}:{key}", self.inner.config.namespace);
+                self.inner.sequence.fetch_add(1, Ordering::AcqRel);
+                let local = self.inner.local.remove(&full);
+                let remote = match self.remote_ready().await {
+                    Some(remote) => {
+                        let deleted = remote.store().delete(&full).await.unwrap_or_default();
+                        // Other instances drop their in-process copies too.
+                        let _ = remote.generations.announce_deleted(std::slice::from_ref(&full)).await;
+                        deleted
+                    }
+                    None => 0,
+                };
+                remote.max(u64::from(local))
+            }
+        };
+        tracing::info!(event = events::CACHE_DELETE_PATTERN, target = ?target, deleted_count = deleted);
+        deleted
+    }
+
+    /// Counters, tier sizes and Redis's own figures (an `INFO` and a bounded `SCAN`: for an
+    /// admin page, not for frequent scrapes; see [`Cache::local_stats`]).
+    pub async fn stats(&self) -> Stats {
+        self.collect_stats(true).await
+    }
+
+    /// Counters and tier sizes without asking Redis anything (for a metrics scrape).
+    pub async fn local_stats(&self) -> Stats {
+        self.collect_stats(false).await
+    }
+
+    async fn collect_stats(&self, with_redis: bool) -> Stats {
+        let (local_entries, local_bytes) = self.inner.local.size();
+        let remote = self.remote_ready().await;
+        let redis = match remote {
+            Some(remote) if with_redis => self.redis_info(remote).await,
+            _ => None,
+        };
+        let policy = self.inner.remote.as_ref().and_then(Remote::eviction_policy);
+        let mut counters = self.inner.counters.snapshot();
+        counters.local_suspensions = self.inner.local.suspensions();
+        counters.breaker_openings = self.inner.remote.as_ref().map_or(0, |r| Store::trips(r.store()));
+        Stats {
+            counters,
+            local_entries,
+            local_bytes,
+            local_max_bytes: self.inner.config.local_max_bytes,
+            local_active: self.inner.local.is_active(),
+            redis_configured: self.inner.remote.is_some(),
+            redis_available: remote.is_some(),
+            pending_invalidations: self.inner.remote.as_ref().map_or(0, Remote::pending_count),
+            redis,
+            redis_eviction_policy: policy,
+        }
+    }
+
+    async fn redis_info(&self, remote: &Remote) -> Option<RedisInfo> {
+        // On a cluster: the figures of the node holding this namespace's generations.
+        let text = remote.store().server_info(&remote.generations.key(GLOBAL)).await.ok()?;
+        let pattern = format!("{}:*", self.inner.config.namespace);
+        let (namespace_keys, namespace_keys_complete) =
+            remote.store().count_keys(&pattern, Duration::from_millis(200)).await;
+        Some(RedisInfo { namespace_keys, namespace_keys_complete, ..RedisInfo::parse(&text) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_name_everything_a_tag_or_a_key() {
+        assert_eq!(Target::parse("*"), Ok(Target::All));
+        assert_eq!(Target::parse("item:123:*"), Ok(Target::Tag("item:123".into())));
+        assert_eq!(Target::parse("ns:item:1:v1"), Ok(Target::Key("ns:item:1:v1".into())));
+        for bad in ["", "item*", "it?m:*", ":*", "a:[b]:*"] {
+            assert!(Target::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn info_fields_and_key_counts_are_read() {
+        let text = "# Server\r\nredis_version:7.2.4\r\nuptime_in_seconds:42\r\n# Keyspace\r\n\
+                    db0:keys=10,expires=2,avg_ttl=0\r\ndb1:keys=5,expires=0,avg_ttl=0\r\n";
+        let info = RedisInfo::parse(text);
+        assert_eq!((info.version.as_str(), info.uptime_secs, info.total_keys), ("7.2.4", 42, 15));
+    }
+}

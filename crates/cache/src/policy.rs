@@ -1,0 +1,119 @@
+//! What the application tells the cache about one response: its [`Policy`] (key, tags, TTL),
+//! its [`Origin`] (how to compute it) and what the origin returns ([`Rendered`]).
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::flight::Aborted;
+use crate::generations::tag_set;
+
+/// What one response depends on and how long it keeps.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) key: String,
+    pub(crate) tags: Vec<String>,
+    pub(crate) ttl: Duration,
+    pub(crate) cache_control: Option<HeaderValue>,
+}
+
+impl Policy {
+    /// `key` (from [`crate::key::KeyBuilder::build`]), the tags it depends on (usually
+    /// [`crate::key::KeyBuilder::tags`]) and its TTL.
+    pub fn new(key: String, tags: Vec<String>, ttl: Duration) -> Self {
+        Self { key, tags: tag_set(tags), ttl, cache_control: None }
+    }
+
+    /// Also depend on `tag`.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        let tag = tag.into();
+        if !self.tags.contains(&tag) {
+            self.tags.push(tag);
+        }
+        self
+    }
+
+    /// `Cache-Control` to send to clients with every response of this policy.
+    pub fn cache_control(mut self, value: &'static str) -> Self {
+        self.cache_control = Some(HeaderValue::from_static(value));
+        self
+    }
+
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// A response the origin computed: what gets stored and served. `200 OK` unless
+/// [`Rendered::status`] says otherwise; [`Rendered::header`] adds headers that are stored with
+/// the body and sent with every response made from it.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: HeaderValue,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) body: Bytes,
+}
+
+impl Rendered {
+    /// A `200 OK` body of the given content type.
+    pub fn new(content_type: &'static str, body: impl Into<Bytes>) -> Self {
+        Self::typed(HeaderValue::from_static(content_type), body)
+    }
+
+    /// A `200 OK` body whose content type is known only at run time.
+    pub fn typed(content_type: HeaderValue, body: impl Into<Bytes>) -> Self {
+        Self { status: StatusCode::OK, content_type, headers: Vec::new(), body: body.into() }
+    }
+
+    /// A `200 OK` `application/json` body.
+    pub fn json(body: impl Into<Bytes>) -> Self {
+        Self::new("application/json", body)
+    }
+
+    /// Answer with `status` (a `404` is cached like any other answer; only a `200` answers
+    /// `If-None-Match` with `304`).
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Send `name: value` with every response made from this one. The cache's own headers
+    /// (`Content-Type`, `ETag`, `Vary`, `Cache-Control` and the `X-Cache-*` family) are set by
+    /// the cache and cannot be replaced this way.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+/// The computation behind a response: called on a miss, at most once per call of
+/// [`crate::Cache::serve`], in a task of its own. Any
+/// `FnOnce() -> impl Future<Output = Result<Rendered, E>>` that is `Send + 'static` is one.
+pub trait Origin<E>: FnOnce() -> <Self as Origin<E>>::Future + Send + 'static {
+    /// What the closure returns.
+    type Future: Future<Output = Result<Rendered, E>> + Send + 'static;
+}
+
+impl<F, Fut, E> Origin<E> for F
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Rendered, E>> + Send + 'static,
+{
+    type Future = Fut;
+}
+
+/// An origin's error type: shared (as `Arc<E>`, the way moka's `try_get_with` shares one) with
+/// every request that waited on the failed computation, and built from [`Aborted`] when the
+/// computation panicked.
+pub trait OriginError: From<Aborted> + Send + Sync + 'static {}
+
+impl<E: From<Aborted> + Send + Sync + 'static> OriginError for E {}

@@ -1,0 +1,113 @@
+//! The storage seam: every command the cache sends to its shared store, as verbs of the
+//! protocol rather than as Redis commands.
+//!
+//! The rest of the crate speaks only these verbs; [`crate::tier_redis`] is where they become
+//! Redis commands (and Lua scripts, for the steps that must be atomic). Another store (a
+//! different client, a cluster proxy, a store for a single process) implements this trait and
+//! nothing else changes.
+//!
+//! Every call is bounded in time by the implementation and fails with a [`TierError`] rather
+//! than waiting: the cache serves from the origin when the store does not answer.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+
+pub(crate) use crate::tier_redis::TierError;
+
+/// What a store answers, or why it did not.
+pub type Answer<T> = Result<T, TierError>;
+
+/// The keys of one namespace's bookkeeping, named by [`crate::generations::Generations`].
+#[derive(Debug, Clone, Copy)]
+pub struct Bookkeeping<'a> {
+    /// The namespace's numbered change sequence.
+    pub sequence: &'a str,
+    /// The channel every change is announced on.
+    pub channel: &'a str,
+}
+
+/// A shared store of entries and generation counters, with a channel for announcements.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// False while the store is known to be unreachable (its circuit breaker is open).
+    fn is_available(&self) -> bool;
+
+    /// Connections made so far: a change means "reconnected since you last looked".
+    fn epoch(&self) -> u64;
+
+    /// Times the store was found unreachable (the breaker opened).
+    fn trips(&self) -> u64;
+
+    /// How long the next call may take before it counts as failed.
+    fn current_timeout(&self) -> Duration;
+
+    /// The value under `key` and the counters under `counters` (0 when unset), together.
+    fn get_with_counters(
+        &self,
+        key: &str,
+        counters: &[String],
+    ) -> impl Future<Output = Answer<(Option<Vec<u8>>, Vec<u64>)>> + Send;
+
+    /// The counters under `keys` (0 when unset), in order.
+    fn counters(&self, keys: &[String]) -> impl Future<Output = Answer<Vec<u64>>> + Send;
+
+    /// Store `value` under `key` for `ttl_secs`, and delete `release` in the same round trip.
+    fn put(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl_secs: u64,
+        release: Option<&str>,
+    ) -> impl Future<Output = Answer<()>> + Send;
+
+    /// Delete `key`; how many keys were deleted (0 or 1).
+    fn delete(&self, key: &str) -> impl Future<Output = Answer<u64>> + Send;
+
+    /// Take `key` for `ttl` if nobody holds it; true when taken.
+    fn try_lock(&self, key: &str, ttl: Duration) -> impl Future<Output = Answer<bool>> + Send;
+
+    /// Whether `key` exists.
+    fn exists(&self, key: &str) -> impl Future<Output = Answer<bool>> + Send;
+
+    /// Increment the counters under `counter_keys` and announce the new values for `tags` with
+    /// the next change number, atomically. Returns the new values, in order.
+    fn bump(
+        &self,
+        book: Bookkeeping<'_>,
+        counter_keys: &[String],
+        tags: &[String],
+    ) -> impl Future<Output = Answer<Vec<u64>>> + Send;
+
+    /// Announce, with the next change number, that the entries under `keys` were deleted.
+    fn announce_deleted(&self, book: Bookkeeping<'_>, keys: &[String]) -> impl Future<Output = Answer<()>> + Send;
+
+    /// Announce the latest change number, even while the breaker is open (a slow store still
+    /// carries it, a dead one does not).
+    fn announce_current(&self, book: Bookkeeping<'_>) -> impl Future<Output = Answer<()>> + Send;
+
+    /// If the server run recorded under `run_key` is not the one answering now, record it, set
+    /// the counter `global_key` to more than both its value and `floor`, and announce that;
+    /// true when that happened. One atomic step.
+    fn adopt_server_run(
+        &self,
+        book: Bookkeeping<'_>,
+        run_key: &str,
+        global_key: &str,
+        floor: u64,
+    ) -> impl Future<Output = Answer<bool>> + Send;
+
+    /// Every announcement on `channel` from now on, until the subscription is lost (the
+    /// stream ends).
+    fn subscribe(&self, channel: &str) -> impl Future<Output = Answer<BoxStream<'static, String>>> + Send;
+
+    /// The server's eviction policy, where it tells (`None` where it refuses).
+    fn eviction_policy(&self) -> impl Future<Output = Option<String>> + Send;
+
+    /// The server's own report (`INFO`), from the node that holds `route_key`.
+    fn server_info(&self, route_key: &str) -> impl Future<Output = Answer<String>> + Send;
+
+    /// How many keys match `pattern`, counting for at most `budget`; false when the count
+    /// stopped before the end.
+    fn count_keys(&self, pattern: &str, budget: Duration) -> impl Future<Output = (u64, bool)> + Send;
+}
