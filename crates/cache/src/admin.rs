@@ -62,6 +62,7 @@ impl Target {
 
 /// Facts about the Redis server, for an admin page.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RedisInfo {
     /// `redis_version`.
     pub version: String,
@@ -87,6 +88,7 @@ pub struct RedisInfo {
 
 /// Everything an admin page shows.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Stats {
     /// This process's counters.
     pub counters: Snapshot,

@@ -22,7 +22,6 @@ use crate::stats::Counters;
 use crate::store::Store;
 use crate::stored::Stored;
 use crate::subscriber;
-use crate::tier_redis::RedisTier;
 
 /// The cache. Cheap to clone; clones share everything.
 ///
@@ -74,6 +73,18 @@ pub(crate) struct Inner {
     pub(crate) sequence: AtomicU64,
 }
 
+/// The shared store at `url`.
+#[cfg(feature = "redis")]
+async fn connect(url: &str, config: &CacheConfig) -> Result<crate::store::SharedStore, BuildError> {
+    Ok(crate::tier_redis::RedisTier::connect(url, config.redis).await?)
+}
+
+/// Built without Redis: a URL is a mistake to report, not one to ignore.
+#[cfg(not(feature = "redis"))]
+async fn connect(_: &str, _: &CacheConfig) -> Result<crate::store::SharedStore, BuildError> {
+    Err(BuildError::new("a Redis URL was given, but trigapi-cache was built without the `redis` feature"))
+}
+
 /// The origin's response as it is, for a disabled cache.
 fn uncached(rendered: Rendered, policy: &Policy) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(rendered.body));
@@ -96,8 +107,8 @@ impl Cache {
     pub async fn new(config: CacheConfig) -> Result<Self, BuildError> {
         let remote = match &config.redis_url {
             Some(url) => {
-                let tier = RedisTier::connect(url, config.redis).await?;
-                Some(Remote::new(Generations::new(tier, config.namespace.clone()), &config))
+                let store = connect(url, &config).await?;
+                Some(Remote::new(Generations::new(store, config.namespace.clone()), &config))
             }
             None => None,
         };

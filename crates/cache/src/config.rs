@@ -9,13 +9,14 @@
 //! let cache = CacheBuilder::new("shop:production").local_max_bytes(16 << 20).build().await?;
 //! assert!(cache.is_enabled());
 //!
-//! // Several instances sharing Redis (an unreachable server is retried, not an error).
+//! // Several instances sharing Redis (an unreachable server is retried, not an error; a build
+//! // without the `redis` feature refuses the URL).
 //! let shared = CacheBuilder::new("shop:production")
 //!     .redis("redis://127.0.0.1:6379")
 //!     .grace(Duration::from_secs(60))
 //!     .build()
-//!     .await?;
-//! # drop(shared);
+//!     .await;
+//! assert_eq!(shared.is_ok(), cfg!(feature = "redis"));
 //! # Ok(()) }
 //! ```
 
@@ -137,26 +138,37 @@ impl CacheConfig {
     }
 }
 
-/// A malformed Redis URL (the only reason a cache cannot be built: an unreachable server is
-/// retried in the background).
+/// Why a cache could not be built: a malformed Redis URL, or one given to a build without the
+/// `redis` feature. An unreachable server is not an error: it is retried in the background.
 #[derive(Debug)]
-pub struct BuildError(redis::RedisError);
+pub struct BuildError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl BuildError {
+    #[cfg_attr(feature = "redis", allow(dead_code))]
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), source: None }
+    }
+}
 
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid redis url: {}", self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
+#[cfg(feature = "redis")]
 impl From<redis::RedisError> for BuildError {
     fn from(e: redis::RedisError) -> Self {
-        Self(e)
+        Self { message: format!("invalid redis url: {e}"), source: Some(Box::new(e)) }
     }
 }
 

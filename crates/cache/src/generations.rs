@@ -26,15 +26,15 @@
 //! can tell a quiet channel from a lost one, and a missed announcement from none.
 
 use crate::envelope::{DecodeError, Entry};
+use crate::store::SharedStore;
 use crate::store::{Bookkeeping, Store, TierError};
-use crate::tier_redis::RedisTier;
 
 /// The tag every entry depends on; bumping it invalidates the whole namespace.
 pub const GLOBAL: &str = "*";
 
 /// Generation counters of one namespace (`{prefix}:{environment}`), kept in a [`Store`].
 #[derive(Debug, Clone)]
-pub struct Generations<S = RedisTier> {
+pub struct Generations<S = SharedStore> {
     store: S,
     namespace: String,
     channel: String,

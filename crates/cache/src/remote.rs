@@ -20,7 +20,7 @@ use crate::store::Store;
 use crate::subscriber::Hearing;
 
 /// One instance's view of Redis.
-pub(crate) struct Remote<S: Store = crate::tier_redis::RedisTier> {
+pub(crate) struct Remote<S: Store = crate::store::SharedStore> {
     pub(crate) generations: Generations<S>,
     /// Mirrors "`pending` is not empty", so the request path needs no lock to know.
     has_pending: AtomicBool,

@@ -14,7 +14,101 @@ use std::time::Duration;
 
 use futures_util::stream::BoxStream;
 
-pub(crate) use crate::tier_redis::TierError;
+/// Why a store call returned no answer.
+#[derive(Debug)]
+pub enum TierError {
+    /// The breaker is open (or there is no connection yet): not attempted.
+    Unavailable,
+    /// No answer within the command timeout.
+    Timeout,
+    /// Redis answered with an error, or the connection failed.
+    #[cfg(feature = "redis")]
+    Redis(redis::RedisError),
+}
+
+impl std::fmt::Display for TierError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TierError::Unavailable => f.write_str("redis unavailable (circuit open)"),
+            TierError::Timeout => f.write_str("redis command timed out"),
+            #[cfg(feature = "redis")]
+            TierError::Redis(e) => write!(f, "redis error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TierError {}
+
+/// The store shared by the instances of a deployment: Redis, or (built without the `redis`
+/// feature) none at all.
+#[cfg(feature = "redis")]
+pub(crate) type SharedStore = crate::tier_redis::RedisTier;
+#[cfg(not(feature = "redis"))]
+pub(crate) type SharedStore = NoStore;
+
+/// No shared store (the crate was built without Redis): there is never a value of this type,
+/// so every method is unreachable.
+#[cfg(not(feature = "redis"))]
+#[derive(Debug, Clone)]
+pub enum NoStore {}
+
+#[cfg(not(feature = "redis"))]
+impl Store for NoStore {
+    fn is_available(&self) -> bool {
+        match *self {}
+    }
+    fn epoch(&self) -> u64 {
+        match *self {}
+    }
+    fn trips(&self) -> u64 {
+        match *self {}
+    }
+    fn current_timeout(&self) -> Duration {
+        match *self {}
+    }
+    async fn get_with_counters(&self, _: &str, _: &[String]) -> Answer<(Option<Vec<u8>>, Vec<u64>)> {
+        match *self {}
+    }
+    async fn counters(&self, _: &[String]) -> Answer<Vec<u64>> {
+        match *self {}
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: u64, _: Option<&str>) -> Answer<()> {
+        match *self {}
+    }
+    async fn delete(&self, _: &str) -> Answer<u64> {
+        match *self {}
+    }
+    async fn try_lock(&self, _: &str, _: Duration) -> Answer<bool> {
+        match *self {}
+    }
+    async fn exists(&self, _: &str) -> Answer<bool> {
+        match *self {}
+    }
+    async fn bump(&self, _: Bookkeeping<'_>, _: &[String], _: &[String]) -> Answer<Vec<u64>> {
+        match *self {}
+    }
+    async fn announce_deleted(&self, _: Bookkeeping<'_>, _: &[String]) -> Answer<()> {
+        match *self {}
+    }
+    async fn announce_current(&self, _: Bookkeeping<'_>) -> Answer<()> {
+        match *self {}
+    }
+    async fn adopt_server_run(&self, _: Bookkeeping<'_>, _: &str, _: &str, _: u64) -> Answer<bool> {
+        match *self {}
+    }
+    async fn subscribe(&self, _: &str) -> Answer<BoxStream<'static, String>> {
+        match *self {}
+    }
+    async fn eviction_policy(&self) -> Option<String> {
+        match *self {}
+    }
+    async fn server_info(&self, _: &str) -> Answer<String> {
+        match *self {}
+    }
+    async fn count_keys(&self, _: &str, _: Duration) -> (u64, bool) {
+        match *self {}
+    }
+}
 
 /// What a store answers, or why it did not.
 pub type Answer<T> = Result<T, TierError>;

@@ -22,37 +22,17 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
+#[cfg(feature = "cluster")]
 use redis::cluster::ClusterClient;
+#[cfg(feature = "cluster")]
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
 
 use crate::config::RedisTierConfig;
 use crate::events;
+pub(crate) use crate::store::TierError;
 
 mod commands;
-
-/// Why a tier call returned no answer.
-#[derive(Debug)]
-pub enum TierError {
-    /// The breaker is open (or there is no connection yet): not attempted.
-    Unavailable,
-    /// No answer within the command timeout.
-    Timeout,
-    /// Redis answered with an error, or the connection failed.
-    Redis(RedisError),
-}
-
-impl std::fmt::Display for TierError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TierError::Unavailable => f.write_str("redis unavailable (circuit open)"),
-            TierError::Timeout => f.write_str("redis command timed out"),
-            TierError::Redis(e) => write!(f, "redis error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for TierError {}
 
 /// A connection to one server or to a cluster: both run every command the cache sends (the
 /// cache keeps the keys of one multi-key command in one hash slot).
@@ -61,6 +41,7 @@ pub enum Connection {
     /// One server (`redis://` or `rediss://`).
     Single(MultiplexedConnection),
     /// Redis Cluster: commands are routed by slot.
+    #[cfg(feature = "cluster")]
     Cluster(ClusterConnection),
 }
 
@@ -68,6 +49,7 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Connection::Single(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
             Connection::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -80,6 +62,7 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Connection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "cluster")]
             Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
@@ -87,6 +70,7 @@ impl ConnectionLike for Connection {
     fn get_db(&self) -> i64 {
         match self {
             Connection::Single(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
             Connection::Cluster(c) => c.get_db(),
         }
     }
@@ -96,6 +80,7 @@ impl ConnectionLike for Connection {
 enum Target {
     Single(Client),
     /// The first node's client serves pub/sub (a cluster forwards PUBLISH to every node).
+    #[cfg(feature = "cluster")]
     Cluster(Box<ClusterClient>, Client),
 }
 
@@ -135,12 +120,19 @@ impl RedisTier {
     /// checks) is one server; a comma-separated list of node URLs is a Redis Cluster.
     pub async fn connect(url: &str, config: RedisTierConfig) -> Result<Self, RedisError> {
         let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+        #[cfg(feature = "tls")]
         if nodes.iter().any(|u| u.starts_with("rediss://")) {
             // rustls needs a process-wide crypto provider; keep one already installed.
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         }
         let target = match nodes.as_slice() {
             [one] => Target::Single(Client::open(*one)?),
+            #[cfg(not(feature = "cluster"))]
+            _ => {
+                let why = "a list of nodes is a Redis Cluster: build trigapi-cache with the `cluster` feature";
+                return Err(RedisError::from((redis::ErrorKind::InvalidClientConfig, why)));
+            }
+            #[cfg(feature = "cluster")]
             _ => {
                 let cluster = ClusterClient::builder(nodes.iter().copied())
                     .connection_timeout(config.connect_timeout)
@@ -196,13 +188,18 @@ impl RedisTier {
     /// A client for connections of another kind (pub/sub); on a cluster, the first node's.
     pub fn client(&self) -> &Client {
         match &self.inner.target {
-            Target::Single(c) | Target::Cluster(_, c) => c,
+            Target::Single(c) => c,
+            #[cfg(feature = "cluster")]
+            Target::Cluster(_, c) => c,
         }
     }
 
     /// True when connected to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        matches!(self.inner.target, Target::Cluster(..))
+        #[cfg(feature = "cluster")]
+        return matches!(self.inner.target, Target::Cluster(..));
+        #[cfg(not(feature = "cluster"))]
+        false
     }
 
     /// Run one command on the shared connection, bounded by the command timeout and counted
@@ -298,6 +295,7 @@ impl Inner {
                 Target::Single(client) => {
                     Connection::Single(client.get_multiplexed_async_connection_with_config(&cfg).await?)
                 }
+                #[cfg(feature = "cluster")]
                 Target::Cluster(cluster, _) => Connection::Cluster(cluster.get_async_connection().await?),
             };
             redis::cmd("PING").query_async::<String>(&mut conn).await?;
