@@ -1,6 +1,7 @@
 //! [`Cache`]: the serve path. The two tiers, single flight, leases and freshness put together
 //! behind one call, [`Cache::serve`]; [`Cache::invalidate`] on the write path.
 
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,8 +11,7 @@ use http_body_util::Full;
 
 use crate::config::{BuildError, CacheConfig};
 use crate::events;
-use crate::fill::{Filled, FlightKey, MissContext};
-use crate::flight::SingleFlight;
+use crate::flight::{Aborted, SingleFlight};
 use crate::freshness::{Freshness, Timing, assess};
 use crate::generations::{Generations, Lookup};
 use crate::http::{Outcome, Render, RequestView, render};
@@ -21,7 +21,6 @@ use crate::remote::Remote;
 use crate::stats::Counters;
 use crate::store::Store;
 use crate::stored::Stored;
-use crate::subscriber;
 
 /// The cache. Cheap to clone; clones share everything.
 ///
@@ -73,15 +72,65 @@ pub(crate) struct Inner {
     pub(crate) sequence: AtomicU64,
 }
 
+/// One computation: a key under the generations (and invalidation count) it was started at,
+/// for one origin error type (the error is shared type-erased and recovered by this type).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FlightKey {
+    key: String,
+    generations: Option<Vec<u64>>,
+    sequence: u64,
+    error: TypeId,
+}
+
+impl FlightKey {
+    pub(crate) fn new<E: 'static>(key: &str, ctx: &MissContext, sequence: u64) -> Self {
+        Self { key: key.to_owned(), generations: ctx.generations.clone(), sequence, error: TypeId::of::<E>() }
+    }
+}
+
+/// What a computation leaves its waiters: the entry and whether it was stored, or the
+/// origin's error with its type erased (the [`FlightKey`] names the type).
+pub(crate) type Filled = Result<(Arc<Stored>, bool), Arc<dyn Any + Send + Sync>>;
+
+pub(crate) fn erase<E: Send + Sync + 'static>(error: Arc<E>) -> Arc<dyn Any + Send + Sync> {
+    error
+}
+
+pub(crate) fn unerase<E: OriginError>(error: Arc<dyn Any + Send + Sync>) -> Arc<E> {
+    // The flight key includes the error's type, so this cannot fail; if it did, the waiter
+    // would get the error a panicked computation gives.
+    error.downcast::<E>().unwrap_or_else(|_| Arc::new(E::from(Aborted)))
+}
+
+/// Where a miss computes from: the generations read before computing (`None`: unknown, so the
+/// result is not stored), the local epoch they were read at, and whether an entry was replaced.
+#[derive(Clone)]
+pub(crate) struct MissContext {
+    pub(crate) generations: Option<Vec<u64>>,
+    pub(crate) token: Option<u64>,
+    pub(crate) replaced: bool,
+}
+
+impl MissContext {
+    /// Refresh an entry served from the local tier, under the generations it was checked at.
+    pub(crate) fn refreshing(stored: &Stored, token: Option<u64>) -> Self {
+        Self { generations: Some(stored.entry.meta().generations.clone()), token, replaced: true }
+    }
+
+    pub(crate) fn replacing(&self) -> Self {
+        Self { replaced: true, ..self.clone() }
+    }
+}
+
 /// The shared store at `url`.
 #[cfg(feature = "redis")]
-async fn connect(url: &str, config: &CacheConfig) -> Result<crate::store::SharedStore, BuildError> {
+async fn connect(url: &str, config: &CacheConfig) -> Result<crate::shared::SharedStore, BuildError> {
     Ok(crate::tier_redis::RedisTier::connect(url, config.redis).await?)
 }
 
 /// Built without Redis: a URL is a mistake to report, not one to ignore.
 #[cfg(not(feature = "redis"))]
-async fn connect(_: &str, _: &CacheConfig) -> Result<crate::store::SharedStore, BuildError> {
+async fn connect(_: &str, _: &CacheConfig) -> Result<crate::shared::SharedStore, BuildError> {
     Err(BuildError::new("a Redis URL was given, but trigapi-cache was built without the `redis` feature"))
 }
 
@@ -114,7 +163,7 @@ impl Cache {
         };
         let local = LocalTier::new(config.local_max_bytes, config.local_ttl, remote.is_none());
         let inner = Arc::new(Inner::new(config, true, local, remote));
-        subscriber::spawn(&inner);
+        inner.subscribe();
         Ok(Self { inner })
     }
 

@@ -2,11 +2,10 @@
 //! about one instance computes a cold key, and storing the result in both tiers, stamped with
 //! the generations read *before* computing.
 
-use std::any::{Any, TypeId};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Filled, FlightKey, MissContext, erase, unerase};
 use crate::envelope::{Entry, EntryMeta};
 use crate::events;
 use crate::flight::{Aborted, Shared};
@@ -17,56 +16,6 @@ use crate::remote::Remote;
 use crate::stats::Counters;
 use crate::store::Store;
 use crate::stored::Stored;
-
-/// One computation: a key under the generations (and invalidation count) it was started at,
-/// for one origin error type (the error is shared type-erased and recovered by this type).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct FlightKey {
-    key: String,
-    generations: Option<Vec<u64>>,
-    sequence: u64,
-    error: TypeId,
-}
-
-impl FlightKey {
-    pub(crate) fn new<E: 'static>(key: &str, ctx: &MissContext, sequence: u64) -> Self {
-        Self { key: key.to_owned(), generations: ctx.generations.clone(), sequence, error: TypeId::of::<E>() }
-    }
-}
-
-/// What a computation leaves its waiters: the entry and whether it was stored, or the
-/// origin's error with its type erased (the [`FlightKey`] names the type).
-pub(crate) type Filled = Result<(Arc<Stored>, bool), Arc<dyn Any + Send + Sync>>;
-
-pub(crate) fn erase<E: Send + Sync + 'static>(error: Arc<E>) -> Arc<dyn Any + Send + Sync> {
-    error
-}
-
-pub(crate) fn unerase<E: OriginError>(error: Arc<dyn Any + Send + Sync>) -> Arc<E> {
-    // The flight key includes the error's type, so this cannot fail; if it did, the waiter
-    // would get the error a panicked computation gives.
-    error.downcast::<E>().unwrap_or_else(|_| Arc::new(E::from(Aborted)))
-}
-
-/// Where a miss computes from: the generations read before computing (`None`: unknown, so the
-/// result is not stored), the local epoch they were read at, and whether an entry was replaced.
-#[derive(Clone)]
-pub(crate) struct MissContext {
-    pub(crate) generations: Option<Vec<u64>>,
-    pub(crate) token: Option<u64>,
-    pub(crate) replaced: bool,
-}
-
-impl MissContext {
-    /// Refresh an entry served from the local tier, under the generations it was checked at.
-    pub(crate) fn refreshing(stored: &Stored, token: Option<u64>) -> Self {
-        Self { generations: Some(stored.entry.meta().generations.clone()), token, replaced: true }
-    }
-
-    pub(crate) fn replacing(&self) -> Self {
-        Self { replaced: true, ..self.clone() }
-    }
-}
 
 impl Cache {
     pub(crate) async fn bypass<F, E>(

@@ -26,7 +26,7 @@
 //! can tell a quiet channel from a lost one, and a missed announcement from none.
 
 use crate::envelope::{DecodeError, Entry};
-use crate::store::SharedStore;
+use crate::shared::SharedStore;
 use crate::store::{Bookkeeping, Store, TierError};
 
 /// The tag every entry depends on; bumping it invalidates the whole namespace.

@@ -13,14 +13,14 @@ use std::time::Duration;
 use crate::config::CacheConfig;
 use crate::events;
 use crate::generations::{GLOBAL, Generations};
+use crate::hearing::Hearing;
 use crate::local::LocalTier;
 use crate::pending::Pending;
 use crate::stats::Counters;
 use crate::store::Store;
-use crate::subscriber::Hearing;
 
 /// One instance's view of Redis.
-pub(crate) struct Remote<S: Store = crate::store::SharedStore> {
+pub(crate) struct Remote<S: Store = crate::shared::SharedStore> {
     pub(crate) generations: Generations<S>,
     /// Mirrors "`pending` is not empty", so the request path needs no lock to know.
     has_pending: AtomicBool,
@@ -28,7 +28,7 @@ pub(crate) struct Remote<S: Store = crate::store::SharedStore> {
     synced_epoch: AtomicU64,
     pending: Mutex<Pending>,
     sync: tokio::sync::Mutex<()>,
-    /// The subscription is up (set by [`crate::subscriber`]).
+    /// The subscription is up (set by the subscriber task).
     pub(crate) subscribed: AtomicBool,
     /// What the subscription heard, for deciding whether an outage may have hidden a bump.
     pub(crate) hearing: Hearing,

@@ -1,8 +1,8 @@
 //! The storage seam: every command the cache sends to its shared store, as verbs of the
 //! protocol rather than as Redis commands.
 //!
-//! The rest of the crate speaks only these verbs; [`crate::tier_redis`] is where they become
-//! Redis commands (and Lua scripts, for the steps that must be atomic). Another store (a
+//! The rest of the crate speaks only these verbs; the Redis tier (`tier_redis`) is where they
+//! become Redis commands (and Lua scripts, for the steps that must be atomic). Another store (a
 //! different client, a cluster proxy, a store for a single process) implements this trait and
 //! nothing else changes.
 //!
@@ -38,13 +38,6 @@ impl std::fmt::Display for TierError {
 }
 
 impl std::error::Error for TierError {}
-
-/// The store shared by the instances of a deployment: Redis, or (built without the `redis`
-/// feature) none at all.
-#[cfg(feature = "redis")]
-pub(crate) type SharedStore = crate::tier_redis::RedisTier;
-#[cfg(not(feature = "redis"))]
-pub(crate) type SharedStore = NoStore;
 
 /// No shared store (the crate was built without Redis): there is never a value of this type,
 /// so every method is unreachable.
@@ -113,7 +106,7 @@ impl Store for NoStore {
 /// What a store answers, or why it did not.
 pub type Answer<T> = Result<T, TierError>;
 
-/// The keys of one namespace's bookkeeping, named by [`crate::generations::Generations`].
+/// The keys of one namespace's bookkeeping (its generations name them).
 #[derive(Debug, Clone, Copy)]
 pub struct Bookkeeping<'a> {
     /// The namespace's numbered change sequence.

@@ -1,4 +1,4 @@
-//! Callers: bearer tokens and the extractors handlers use.
+//! Callers: bearer tokens, verified and mapped to database users.
 //!
 //! Two modes, chosen by configuration (contract, "Decisions / Authentication"):
 //! * **RS256** when `JWT_JWKS_URL` is set: the original's Auth0 setup. Keys come from the JWKS,
@@ -14,30 +14,22 @@
 //! refused; `exp` is required and `nbf`, when present, honoured, with no leeway. Scopes are the union of the space-separated
 //! `scope` claim and the `permissions` array.
 //!
-//! Extractors, where handlers say what they need:
-//! * [`AuthUser`]: a valid token mapped to a database user (401 otherwise).
-//! * [`Writer`]: an [`AuthUser`] with `api:write` (403 otherwise).
-//! * [`MaybeAuthUser`]: optional auth (`GET /v1/trigs` with `exclude_found`): no token is
-//!   anonymous; a token that does not verify (or names no user) is a 401, and a database
-//!   failure while mapping it a 503. A caller who sent a token is never quietly served as
-//!   anonymous.
-//! * [`Admin`]: a user holding the `api:admin` scope, or the configured `ADMIN_TOKEN`.
+//! The extractors that read a caller from a request (in `routes::extract`) are built on
+//! [`Authenticator`] and [`AuthUser`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::{AuthSettings, Config};
 use crate::db;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Cache admin, and editing other users' logs and photos.
 pub const ADMIN_SCOPE: &str = "api:admin";
@@ -50,7 +42,7 @@ pub const ROLES_CLAIM: &str = "https://trigpointing.uk/roles";
 
 /// How long a subject's user id is remembered for reads (a subject with no user is asked again
 /// every time). Writes never use this memory: a user deleted on the database side must not go
-/// on writing rows that name it (see [`Writer`]).
+/// on writing rows that name it (see the `Writer` extractor).
 const SUBJECT_TTL: Duration = Duration::from_secs(600);
 const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -147,15 +139,14 @@ enum Mode {
 
 impl Authenticator {
     pub fn from_config(config: &Config) -> Result<Self, AuthConfigError> {
-        let mode = if !config.jwt_jwks_url.trim().is_empty() {
-            if config.jwt_issuer.trim().is_empty() || config.jwt_audience.trim().is_empty() {
-                return Err(AuthConfigError::MissingIssuerOrAudience);
+        let auth = &config.auth;
+        let mode = match (&auth.jwt_jwks_url, &auth.jwt_issuer, &auth.jwt_audience, &auth.jwt_hs256_secret) {
+            (Some(url), Some(issuer), Some(audience), _) => {
+                Mode::Rs256(Arc::new(Jwks::new(url, issuer, audience, auth)?))
             }
-            Mode::Rs256(Arc::new(Jwks::new(config)?))
-        } else if !config.jwt_hs256_secret.is_empty() {
-            Mode::Hs256(DecodingKey::from_secret(config.jwt_hs256_secret.as_bytes()))
-        } else {
-            Mode::Off
+            (Some(_), _, _, _) => return Err(AuthConfigError::MissingIssuerOrAudience),
+            (None, _, _, Some(secret)) => Mode::Hs256(DecodingKey::from_secret(secret.expose().as_bytes())),
+            (None, _, _, None) => Mode::Off,
         };
         let subjects = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(SUBJECT_TTL).build();
         Ok(Self { mode, subjects })
@@ -205,7 +196,12 @@ impl Authenticator {
     /// mode) as a numeric user id.
     /// `fresh` asks the database even when the subject was mapped before (writes and admin
     /// calls); a subject whose user is gone is forgotten.
-    async fn user(&self, db: &db::Db, verified: Verified, fresh: bool) -> Result<Option<AuthUser>, ApiError> {
+    pub(crate) async fn user(
+        &self,
+        db: &db::Db,
+        verified: Verified,
+        fresh: bool,
+    ) -> Result<Option<AuthUser>, ApiError> {
         let remembered = if fresh { None } else { self.subjects.get(&verified.subject) };
         let user_id = match remembered {
             Some(id) => Some(id),
@@ -256,11 +252,11 @@ impl KeySet {
 }
 
 impl Jwks {
-    fn new(config: &Config) -> Result<Self, AuthConfigError> {
+    fn new(url: &str, issuer: &str, audience: &str, config: &AuthSettings) -> Result<Self, AuthConfigError> {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = 0;
-        validation.set_issuer(&[config.jwt_issuer.trim()]);
-        validation.set_audience(&[config.jwt_audience.trim()]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         let client = reqwest::Client::builder()
@@ -268,7 +264,7 @@ impl Jwks {
             .build()
             .map_err(|e| AuthConfigError::Client(e.to_string()))?;
         Ok(Self {
-            url: config.jwt_jwks_url.trim().to_owned(),
+            url: url.to_owned(),
             validation,
             client,
             min_refetch: Duration::from_secs(config.jwt_jwks_refetch_secs),
@@ -350,85 +346,8 @@ pub fn mint(secret: &str, user_id: i32, scopes: &[String], ttl: Duration) -> Res
     Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
 }
 
-impl AuthUser {
-    /// The caller of a request with a bearer token, its user looked up anew when `fresh`.
-    async fn of(parts: &Parts, app: &AppState, fresh: bool) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized("Not authenticated"))?;
-        let verified = app.auth.verify(token).await.map_err(|e| {
-            tracing::debug!(error = %e, "bearer token refused");
-            ApiError::Unauthorized("Could not validate credentials")
-        })?;
-        app.auth.user(&app.db, verified, fresh).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))
-    }
-}
-
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        AuthUser::of(parts, app, false).await
-    }
-}
-
-/// A caller allowed to write: an [`AuthUser`] holding `api:write`, its user looked up in the
-/// database on every write (a write that records the caller checks again in its transaction).
-#[derive(Debug, Clone)]
-pub struct Writer(pub AuthUser);
-
-impl FromRequestParts<AppState> for Writer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let user = AuthUser::of(parts, app, true).await?;
-        if user.has_scope(WRITE_SCOPE) {
-            Ok(Writer(user))
-        } else {
-            Err(ApiError::Forbidden("Missing required scope: api:write"))
-        }
-    }
-}
-
-/// `Some` for a caller with a valid bearer token, `None` for anonymous callers.
-#[derive(Debug, Clone)]
-pub struct MaybeAuthUser(pub Option<AuthUser>);
-
-impl FromRequestParts<AppState> for MaybeAuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        if parts.headers.get(axum::http::header::AUTHORIZATION).is_none() {
-            return Ok(MaybeAuthUser(None));
-        }
-        Ok(MaybeAuthUser(Some(AuthUser::from_request_parts(parts, app).await?)))
-    }
-}
-
-/// A caller allowed to use the admin endpoints: a user whose token holds `api:admin` (a token
-/// whose subject is no user is a 401, as for writes), or the configured `ADMIN_TOKEN` (the
-/// service credential, for scripts).
-#[derive(Debug, Clone)]
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized("Not authenticated"))?;
-        let admin_token = app.config.admin_token.as_bytes();
-        if !admin_token.is_empty() && constant_time_eq(token.as_bytes(), admin_token) {
-            return Ok(Admin);
-        }
-        let user = AuthUser::of(parts, app, true).await?;
-        if user.has_scope(ADMIN_SCOPE) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::Forbidden("Missing required scope: api:admin"))
-        }
-    }
-}
-
 /// The token of an `Authorization: Bearer …` header.
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
@@ -459,7 +378,9 @@ mod tests {
     use super::*;
 
     fn hs256(secret: &str) -> Authenticator {
-        Authenticator::from_config(&Config { jwt_hs256_secret: secret.into(), ..Config::default() }).expect("config")
+        let mut config = Config::default();
+        config.auth.jwt_hs256_secret = Some(secret.into()).filter(|s: &crate::config::Secret| !s.expose().is_empty());
+        Authenticator::from_config(&config).expect("config")
     }
 
     #[tokio::test]
@@ -486,7 +407,8 @@ mod tests {
 
     #[test]
     fn a_jwks_url_needs_issuer_and_audience() {
-        let c = Config { jwt_jwks_url: "http://127.0.0.1:1/jwks.json".into(), ..Config::default() };
+        let mut c = Config::default();
+        c.auth.jwt_jwks_url = Some("http://127.0.0.1:1/jwks.json".into());
         assert!(matches!(Authenticator::from_config(&c), Err(AuthConfigError::MissingIssuerOrAudience)));
     }
 

@@ -12,8 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Serialize;
 use trigapi_cache::key::KeyBuilder;
@@ -58,50 +56,106 @@ pub mod ttl {
 
 /// `{prefix}:{environment}`: the namespace every key and generation of this deployment is in.
 pub fn namespace(config: &Config) -> String {
-    format!("{PREFIX}:{}", config.environment.to_lowercase())
+    format!("{PREFIX}:{}", config.server.environment.to_lowercase())
 }
 
 /// The cache the configuration asks for (disabled, in-process only, or two tiers).
 pub async fn build(config: &Config) -> anyhow::Result<Cache> {
-    if !config.cache_enabled {
+    if !config.cache.cache_enabled {
         return Ok(Cache::disabled());
     }
     let mut timeouts = RedisTierConfig::default();
-    timeouts.command_timeout = Duration::from_millis(config.cache_redis_timeout_ms.max(1));
+    timeouts.command_timeout = Duration::from_millis(config.cache.cache_redis_timeout_ms.max(1));
     let mut cache = CacheBuilder::new(namespace(config))
         .name(PREFIX)
         .redis_timeouts(timeouts)
-        .local_max_bytes(config.cache_local_max_mb << 20)
-        .grace(Duration::from_secs(config.cache_grace_secs))
-        .compress_at(config.cache_compress_min_bytes)
-        .max_entry_bytes(config.cache_max_entry_bytes)
-        .strict(config.cache_strict)
-        .lease_ttl(Duration::from_millis(config.cache_lease_ms))
-        .unsafe_stamp_at_store(config.cache_unsafe_stamp_at_store);
-    if let Some(url) = Some(config.redis_url.trim()).filter(|u| !u.is_empty()) {
-        cache = cache.redis(url);
+        .local_max_bytes(config.cache.cache_local_max_mb << 20)
+        .grace(Duration::from_secs(config.cache.cache_grace_secs))
+        .compress_at(config.cache.cache_compress_min_bytes)
+        .max_entry_bytes(config.cache.cache_max_entry_bytes)
+        .strict(config.cache.cache_strict)
+        .lease_ttl(Duration::from_millis(config.cache.cache_lease_ms))
+        .unsafe_stamp_at_store(config.cache.cache_unsafe_stamp_at_store);
+    if let Some(url) = &config.cache.redis_url {
+        cache = cache.redis(url.expose());
     }
     Ok(cache.build().await?)
 }
 
-/// What the request asks of the cache (`Cache-Control: no-cache`, `If-None-Match`,
-/// `Accept-Encoding`), read from its headers without copying them.
-pub struct CacheRequest(RequestView);
+/// Where a cached response sits: `trig`, `trig:123`, `trig:123:logs`, `logs:list`. Its cache
+/// key (through [`Cached`]) and the tag a write bumps to reach it ([`Resource::tag`]) are both
+/// spelt from this one value, so a read and a write cannot disagree on the spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    name: &'static str,
+    id: Option<i64>,
+    sub: Option<&'static str>,
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for CacheRequest {
-    type Rejection = std::convert::Infallible;
+impl Resource {
+    /// `stats:site`.
+    pub const STATS_SITE: Self = Self::named("stats").sub("site");
+    /// `trigs:list`.
+    pub const TRIGS_LIST: Self = Self::named("trigs").sub("list");
+    /// `trigs:export`.
+    pub const TRIGS_EXPORT: Self = Self::named("trigs").sub("export");
+    /// `trigs:geojson`.
+    pub const TRIGS_GEOJSON: Self = Self::named("trigs").sub("geojson");
+    /// `users:list`.
+    pub const USERS_LIST: Self = Self::named("users").sub("list");
+    /// `logs:list`.
+    pub const LOGS_LIST: Self = Self::named("logs").sub("list");
+    /// `photos:list`.
+    pub const PHOTOS_LIST: Self = Self::named("photos").sub("list");
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(CacheRequest(RequestView::new(&parts.headers)))
+    const fn named(name: &'static str) -> Self {
+        Self { name, id: None, sub: None }
+    }
+
+    /// `trig:{id}`.
+    pub const fn trig(id: i64) -> Self {
+        Self { id: Some(id), ..Self::named("trig") }
+    }
+
+    /// `user:{id}`.
+    pub const fn user(id: i64) -> Self {
+        Self { id: Some(id), ..Self::named("user") }
+    }
+
+    /// `log:{id}`.
+    pub const fn log(id: i64) -> Self {
+        Self { id: Some(id), ..Self::named("log") }
+    }
+
+    /// `photo:{id}`.
+    pub const fn photo(id: i64) -> Self {
+        Self { id: Some(id), ..Self::named("photo") }
+    }
+
+    /// A part of this one: `trig:123` → `trig:123:logs`.
+    pub const fn sub(self, sub: &'static str) -> Self {
+        Self { sub: Some(sub), ..self }
+    }
+
+    /// The tag that reaches every cached response under this path (the key builder tags each
+    /// entry with every prefix of its path).
+    pub fn tag(&self) -> String {
+        let mut tag = self.name.to_owned();
+        if let Some(id) = self.id {
+            tag.push_str(&format!(":{id}"));
+        }
+        if let Some(sub) = self.sub {
+            tag.push(':');
+            tag.push_str(sub);
+        }
+        tag
     }
 }
 
 /// One cacheable response: its key parts, TTL and extra tags.
 #[must_use]
 pub struct Cached {
-    resource: &'static str,
-    id: Option<i64>,
-    sub: Option<&'static str>,
+    resource: Resource,
     params: KeyParams,
     ttl: Duration,
     tags: Vec<String>,
@@ -109,18 +163,8 @@ pub struct Cached {
 }
 
 impl Cached {
-    pub fn new(resource: &'static str, ttl: Duration) -> Self {
-        Self { resource, id: None, sub: None, params: KeyParams::new(), ttl, tags: Vec::new(), cache_control: None }
-    }
-
-    pub fn id(mut self, id: i64) -> Self {
-        self.id = Some(id);
-        self
-    }
-
-    pub fn subresource(mut self, sub: &'static str) -> Self {
-        self.sub = Some(sub);
-        self
+    pub fn new(resource: Resource, ttl: Duration) -> Self {
+        Self { resource, params: KeyParams::new(), ttl, tags: Vec::new(), cache_control: None }
     }
 
     pub fn params(mut self, params: KeyParams) -> Self {
@@ -141,11 +185,12 @@ impl Cached {
     }
 
     fn policy(self, namespace: &str) -> Policy {
-        let mut key = KeyBuilder::in_namespace(namespace, self.resource);
-        if let Some(id) = self.id {
+        let Resource { name, id, sub } = self.resource;
+        let mut key = KeyBuilder::in_namespace(namespace, name);
+        if let Some(id) = id {
             key = key.id(id);
         }
-        if let Some(sub) = self.sub {
+        if let Some(sub) = sub {
             key = key.subresource(sub);
         }
         for (name, value) in self.params {
@@ -162,7 +207,7 @@ impl Cached {
 
     /// Serve `compute`'s value as JSON through the cache. `compute` runs only on a miss (shared
     /// by concurrent requests for the same key), in its own task, with a clone of the state.
-    pub async fn json<T, F, Fut>(self, app: &AppState, request: &CacheRequest, compute: F) -> Result<Response, ApiError>
+    pub async fn json<T, F, Fut>(self, app: &AppState, request: &RequestView, compute: F) -> Result<Response, ApiError>
     where
         T: Serialize,
         F: FnOnce(AppState) -> Fut + Send + 'static,
@@ -177,7 +222,7 @@ impl Cached {
     }
 
     /// Serve the PNG image `compute` draws, exactly as [`Cached::json`] serves JSON.
-    pub async fn png<F, Fut>(self, app: &AppState, request: &CacheRequest, compute: F) -> Result<Response, ApiError>
+    pub async fn png<F, Fut>(self, app: &AppState, request: &RequestView, compute: F) -> Result<Response, ApiError>
     where
         F: FnOnce(AppState) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<u8>, ApiError>> + Send + 'static,
@@ -185,15 +230,14 @@ impl Cached {
         self.serve(app, request, move |app| async move { Ok(Rendered::new("image/png", compute(app).await?)) }).await
     }
 
-    async fn serve<F, Fut>(self, app: &AppState, request: &CacheRequest, compute: F) -> Result<Response, ApiError>
+    async fn serve<F, Fut>(self, app: &AppState, request: &RequestView, compute: F) -> Result<Response, ApiError>
     where
         F: FnOnce(AppState) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Rendered, ApiError>> + Send + 'static,
     {
         let policy = self.policy(&app.cache.config().namespace);
         let state = app.clone();
-        let response =
-            app.cache.serve(&request.0, policy, move || compute(state)).await.map_err(Arc::unwrap_or_clone)?;
+        let response = app.cache.serve(request, policy, move || compute(state)).await.map_err(Arc::unwrap_or_clone)?;
         Ok(response.map(Body::new))
     }
 }

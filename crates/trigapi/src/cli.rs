@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::auth;
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::db::{self, Db};
 use crate::seed::{self, Scale};
 use crate::startup::{Application, shutdown_signal};
@@ -67,21 +67,21 @@ enum ScaleArg {
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref()).context("loading configuration")?;
-    telemetry::init(&config.log_format);
+    telemetry::init(config.server.log_format);
     match cli.command.unwrap_or(Command::Serve { bind: None, migrate: false }) {
         Command::Serve { bind, migrate } => {
             if let Some(bind) = bind {
-                config.bind_addr = bind;
+                config.server.bind_addr = bind;
             }
-            config.auto_migrate |= migrate;
+            config.database.auto_migrate |= migrate;
             Application::build(config).await?.run_until_stopped(shutdown_signal()).await
         }
         Command::Token { user, scope, ttl } => {
             let ttl = auth::parse_ttl(&ttl).context("--ttl: use a number with s, m, h or d, e.g. 1h")?;
             let mut scopes = vec!["api:write".to_owned()];
             scopes.extend(scope.into_iter().filter(|s| s != "api:write"));
-            let token = auth::mint(&config.jwt_hs256_secret, user, &scopes, ttl)
-                .context("minting a token (is JWT_HS256_SECRET set?)")?;
+            let secret = config.auth.jwt_hs256_secret.as_ref().map(Secret::expose).unwrap_or_default();
+            let token = auth::mint(secret, user, &scopes, ttl).context("minting a token (is JWT_HS256_SECRET set?)")?;
             println!("{token}");
             Ok(())
         }
@@ -110,7 +110,7 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Db> {
-    Db::connect(&config.database_url, config.db_max_connections)
+    Db::connect(config.database.database_url.expose(), config.database.db_max_connections)
         .await
-        .with_context(|| format!("connecting to {}", db::redact_url(&config.database_url)))
+        .with_context(|| format!("connecting to {}", db::redact_url(config.database.database_url.expose())))
 }

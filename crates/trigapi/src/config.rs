@@ -43,44 +43,112 @@ pub const ENV_VARS: &[&str] = &[
     "WEBHOOK_SHARED_SECRET",
 ];
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Everything the server reads at start, in sections. Every setting keeps its one flat name in
+/// a TOML file and as an environment variable (`DB_MAX_CONNECTIONS`, `CACHE_STRICT`; see
+/// [`ENV_VARS`]); an empty optional setting is `None`, and secrets never print.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub photos: PhotoSettings,
+    pub cache: CacheSettings,
+    pub auth: AuthSettings,
+}
+
+/// A value that must never reach a log or a terminal: its `Debug` is `[redacted]`. Read it
+/// with [`Secret::expose`] where it is used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Where the server listens and who it answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
     /// Listen address.
     pub bind_addr: String,
-    /// `sqlite://…`, `postgres://…` or `mysql://…`.
-    pub database_url: String,
     /// `development`, `staging`, `production` (reported by `/health`; part of every cache key).
     pub environment: String,
-    pub db_max_connections: u32,
-    /// Run migrations on start for PostgreSQL/MySQL too (SQLite always migrates).
-    pub auto_migrate: bool,
-    /// Directory served under `/photos/` (seeded demo images live here).
-    pub photos_dir: PathBuf,
-    /// Store uploaded photos in this S3 bucket instead of `photos_dir` (credentials from the
-    /// usual `AWS_*` variables); the `server` row with id 1 must then name the bucket's URL.
-    pub photos_s3_bucket: String,
-    /// The bucket's region (else `AWS_REGION`).
-    pub photos_s3_region: String,
-    /// An S3-compatible endpoint (MinIO, R2, …); empty = AWS.
-    pub photos_s3_endpoint: String,
-    /// The bucket's credentials, when not from the `AWS_*` variables or the instance role.
-    pub photos_s3_access_key_id: String,
-    pub photos_s3_secret_access_key: String,
     /// Public base URL of this server; the seed writes `{public_url}/photos/` into `server`.
     pub public_url: String,
     /// `json` (one object per line) or `pretty`.
-    pub log_format: String,
+    pub log_format: LogFormat,
     /// CORS origins: a JSON list or a comma list; empty = CORS off. A TOML file may also
     /// give a list.
-    #[serde(deserialize_with = "text_or_list")]
     pub backend_cors_origins: String,
     /// The proxies (addresses or CIDR blocks, JSON or comma list) whose `CF-Connecting-IP`,
     /// `X-Forwarded-For` and `X-Real-IP` headers are believed; empty = none, the peer address
     /// is the client's.
-    #[serde(deserialize_with = "text_or_list")]
     pub trusted_proxies: String,
-    /// `redis://…` or `rediss://…` (TLS); empty = in-process cache only (one instance).
-    pub redis_url: String,
+}
+
+/// The database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseSettings {
+    /// `sqlite://…`, `postgres://…` or `mysql://…` (it may hold a password: never printed).
+    pub database_url: Secret,
+    pub db_max_connections: u32,
+    /// Run migrations on start for PostgreSQL/MySQL too (SQLite always migrates).
+    pub auto_migrate: bool,
+}
+
+/// Where photo files live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoSettings {
+    /// Directory served under `/photos/` (seeded demo images live here).
+    pub photos_dir: PathBuf,
+    /// Store uploaded photos in this S3 bucket instead of `photos_dir` (credentials from the
+    /// usual `AWS_*` variables); the `server` row with id 1 must then name the bucket's URL.
+    pub photos_s3_bucket: Option<String>,
+    /// The bucket's region (else `AWS_REGION`).
+    pub photos_s3_region: Option<String>,
+    /// An S3-compatible endpoint (MinIO, R2, …); none = AWS.
+    pub photos_s3_endpoint: Option<String>,
+    /// The bucket's credentials, when not from the `AWS_*` variables or the instance role.
+    pub photos_s3_access_key_id: Option<String>,
+    pub photos_s3_secret_access_key: Option<Secret>,
+}
+
+/// The response cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheSettings {
+    /// `redis://…` or `rediss://…` (TLS; it may hold a password: never printed); none =
+    /// in-process cache only (one instance).
+    pub redis_url: Option<Secret>,
     /// `false` turns the response cache off entirely.
     pub cache_enabled: bool,
     /// Size bound of the in-process tier, MiB.
@@ -97,28 +165,118 @@ pub struct Config {
     pub cache_redis_timeout_ms: u64,
     /// Redis lease on a miss, ms (0 = no lease).
     pub cache_lease_ms: u64,
-    /// Bearer token for the `/v1/admin/cache` endpoints; empty = admin endpoints refuse everyone.
-    pub admin_token: String,
+    /// Test only (not read from the environment): reintroduce the stale-set race so the
+    /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
+    pub cache_unsafe_stamp_at_store: bool,
+}
+
+/// Who may call: tokens, the admin credential, the registration webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSettings {
+    /// Bearer token for the `/v1/admin/cache` endpoints; none = only `api:admin` users.
+    pub admin_token: Option<Secret>,
     /// Secret for HS256 bearer tokens (self-hosting and development). Used when no JWKS URL is
-    /// set; empty too = no tokens accepted.
-    pub jwt_hs256_secret: String,
+    /// set; none too = no tokens accepted.
+    pub jwt_hs256_secret: Option<Secret>,
     /// JWKS of the RS256 token issuer (e.g. `https://auth.example/.well-known/jwks.json`): when
     /// set, only RS256 tokens with this issuer and audience are accepted.
-    pub jwt_jwks_url: String,
+    pub jwt_jwks_url: Option<String>,
     /// Required `iss` of RS256 tokens.
-    pub jwt_issuer: String,
+    pub jwt_issuer: Option<String>,
     /// Required `aud` of RS256 tokens.
-    pub jwt_audience: String,
+    pub jwt_audience: Option<String>,
     /// Least time between two JWKS fetches (an unknown key id asks for one), seconds.
     pub jwt_jwks_refetch_secs: u64,
     /// How long a fetched JWKS is used before it is refreshed in the background, seconds.
     pub jwt_jwks_ttl_secs: u64,
+    /// `X-Webhook-Secret` of the registration webhook (`POST /v1/users`); none = refused.
+    pub webhook_shared_secret: Option<Secret>,
+}
+
+/// An optional setting: an empty (or all-blank) value means "not set", as it does in an
+/// environment file (`REDIS_URL=` turns Redis off).
+fn set<T: From<String>>(text: String) -> Option<T> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty()).map(T::from)
+}
+
+/// The settings as read: flat, every value as its source gave it (figment reads numbers and
+/// booleans from text only when a field of that type asks, so the sections are made after).
+#[derive(Clone, Serialize, Deserialize)]
+struct RawConfig {
+    /// Listen address.
+    bind_addr: String,
+    /// `sqlite://…`, `postgres://…` or `mysql://…`.
+    database_url: String,
+    /// `development`, `staging`, `production` (reported by `/health`; part of every cache key).
+    environment: String,
+    db_max_connections: u32,
+    /// Run migrations on start for PostgreSQL/MySQL too (SQLite always migrates).
+    auto_migrate: bool,
+    /// Directory served under `/photos/` (seeded demo images live here).
+    photos_dir: PathBuf,
+    /// Store uploaded photos in this S3 bucket instead of `photos_dir` (credentials from the
+    /// usual `AWS_*` variables); the `server` row with id 1 must then name the bucket's URL.
+    photos_s3_bucket: String,
+    /// The bucket's region (else `AWS_REGION`).
+    photos_s3_region: String,
+    /// An S3-compatible endpoint (MinIO, R2, …); empty = AWS.
+    photos_s3_endpoint: String,
+    /// The bucket's credentials, when not from the `AWS_*` variables or the instance role.
+    photos_s3_access_key_id: String,
+    photos_s3_secret_access_key: String,
+    /// Public base URL of this server; the seed writes `{public_url}/photos/` into `server`.
+    public_url: String,
+    /// `json` (one object per line) or `pretty`.
+    log_format: LogFormat,
+    /// CORS origins: a JSON list or a comma list; empty = CORS off. A TOML file may also
+    /// give a list.
+    #[serde(deserialize_with = "text_or_list")]
+    backend_cors_origins: String,
+    /// The proxies (addresses or CIDR blocks, JSON or comma list) whose `CF-Connecting-IP`,
+    /// `X-Forwarded-For` and `X-Real-IP` headers are believed; empty = none, the peer address
+    /// is the client's.
+    #[serde(deserialize_with = "text_or_list")]
+    trusted_proxies: String,
+    /// `redis://…` or `rediss://…` (TLS); empty = in-process cache only (one instance).
+    redis_url: String,
+    /// `false` turns the response cache off entirely.
+    cache_enabled: bool,
+    /// Size bound of the in-process tier, MiB.
+    cache_local_max_mb: u64,
+    /// Seconds past its TTL an entry may be served stale while it is refreshed.
+    cache_grace_secs: u64,
+    /// Bodies from this size are stored compressed (zstd) and served compressed.
+    cache_compress_min_bytes: usize,
+    /// Larger responses are not stored.
+    cache_max_entry_bytes: usize,
+    /// Check every in-process hit against Redis (no cross-instance staleness window).
+    cache_strict: bool,
+    /// Upper bound of one Redis command, ms.
+    cache_redis_timeout_ms: u64,
+    /// Redis lease on a miss, ms (0 = no lease).
+    cache_lease_ms: u64,
+    /// Bearer token for the `/v1/admin/cache` endpoints; empty = admin endpoints refuse everyone.
+    admin_token: String,
+    /// Secret for HS256 bearer tokens (self-hosting and development). Used when no JWKS URL is
+    /// set; empty too = no tokens accepted.
+    jwt_hs256_secret: String,
+    /// JWKS of the RS256 token issuer (e.g. `https://auth.example/.well-known/jwks.json`): when
+    /// set, only RS256 tokens with this issuer and audience are accepted.
+    jwt_jwks_url: String,
+    /// Required `iss` of RS256 tokens.
+    jwt_issuer: String,
+    /// Required `aud` of RS256 tokens.
+    jwt_audience: String,
+    /// Least time between two JWKS fetches (an unknown key id asks for one), seconds.
+    jwt_jwks_refetch_secs: u64,
+    /// How long a fetched JWKS is used before it is refreshed in the background, seconds.
+    jwt_jwks_ttl_secs: u64,
     /// `X-Webhook-Secret` of the registration webhook (`POST /v1/users`); empty = refused.
-    pub webhook_shared_secret: String,
+    webhook_shared_secret: String,
     /// Test only (not read from the environment): reintroduce the stale-set race so the
     /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
     #[serde(default)]
-    pub cache_unsafe_stamp_at_store: bool,
+    cache_unsafe_stamp_at_store: bool,
 }
 
 /// A string, or a list of strings kept as its JSON text (what [`Config::cors_origins`] reads).
@@ -135,7 +293,7 @@ fn text_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Err
     })
 }
 
-impl Default for Config {
+impl Default for RawConfig {
     fn default() -> Self {
         Self {
             bind_addr: "127.0.0.1:8000".into(),
@@ -150,7 +308,7 @@ impl Default for Config {
             photos_s3_access_key_id: String::new(),
             photos_s3_secret_access_key: String::new(),
             public_url: "http://127.0.0.1:8000".into(),
-            log_format: "json".into(),
+            log_format: LogFormat::Json,
             backend_cors_origins: String::new(),
             trusted_proxies: String::new(),
             redis_url: "redis://127.0.0.1:6379".into(),
@@ -175,6 +333,62 @@ impl Default for Config {
     }
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        RawConfig::default().into()
+    }
+}
+
+impl From<RawConfig> for Config {
+    fn from(r: RawConfig) -> Self {
+        Self {
+            server: ServerSettings {
+                bind_addr: r.bind_addr,
+                environment: r.environment,
+                public_url: r.public_url,
+                log_format: r.log_format,
+                backend_cors_origins: r.backend_cors_origins,
+                trusted_proxies: r.trusted_proxies,
+            },
+            database: DatabaseSettings {
+                database_url: r.database_url.into(),
+                db_max_connections: r.db_max_connections,
+                auto_migrate: r.auto_migrate,
+            },
+            photos: PhotoSettings {
+                photos_dir: r.photos_dir,
+                photos_s3_bucket: set(r.photos_s3_bucket),
+                photos_s3_region: set(r.photos_s3_region),
+                photos_s3_endpoint: set(r.photos_s3_endpoint),
+                photos_s3_access_key_id: set(r.photos_s3_access_key_id),
+                photos_s3_secret_access_key: set(r.photos_s3_secret_access_key),
+            },
+            cache: CacheSettings {
+                redis_url: set(r.redis_url),
+                cache_enabled: r.cache_enabled,
+                cache_local_max_mb: r.cache_local_max_mb,
+                cache_grace_secs: r.cache_grace_secs,
+                cache_compress_min_bytes: r.cache_compress_min_bytes,
+                cache_max_entry_bytes: r.cache_max_entry_bytes,
+                cache_strict: r.cache_strict,
+                cache_redis_timeout_ms: r.cache_redis_timeout_ms,
+                cache_lease_ms: r.cache_lease_ms,
+                cache_unsafe_stamp_at_store: r.cache_unsafe_stamp_at_store,
+            },
+            auth: AuthSettings {
+                admin_token: set(r.admin_token),
+                jwt_hs256_secret: set(r.jwt_hs256_secret),
+                jwt_jwks_url: set(r.jwt_jwks_url),
+                jwt_issuer: set(r.jwt_issuer),
+                jwt_audience: set(r.jwt_audience),
+                jwt_jwks_refetch_secs: r.jwt_jwks_refetch_secs,
+                jwt_jwks_ttl_secs: r.jwt_jwks_ttl_secs,
+                webhook_shared_secret: set(r.webhook_shared_secret),
+            },
+        }
+    }
+}
+
 impl Config {
     /// Defaults ← `file` (or `trigapi.toml` if present) ← environment.
     ///
@@ -182,7 +396,7 @@ impl Config {
     /// string `"123456"`, and `BACKEND_CORS_ORIGINS='["http://a"]'` a string holding a JSON
     /// list. Numeric and boolean settings are parsed from that text when extracted.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let mut fig = Figment::from(Serialized::defaults(RawConfig::default()));
         match file {
             Some(f) => fig = fig.merge(Toml::file_exact(f)),
             None => fig = fig.merge(Toml::file("trigapi.toml")),
@@ -191,18 +405,18 @@ impl Config {
         // which a `String` field then refuses; give every value to it as text instead.
         let env: std::collections::BTreeMap<String, String> =
             Env::raw().only(ENV_VARS).iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), v)).collect();
-        fig.merge(Serialized::globals(env)).extract_lossy().map_err(Box::new)
+        fig.merge(Serialized::globals(env)).extract_lossy::<RawConfig>().map(Config::from).map_err(Box::new)
     }
 
     /// `BACKEND_CORS_ORIGINS` as a list (JSON list or comma list; trailing `/` stripped).
     pub fn cors_origins(&self) -> Vec<String> {
-        list(&self.backend_cors_origins).into_iter().map(|o| o.trim_end_matches('/').to_owned()).collect()
+        list(&self.server.backend_cors_origins).into_iter().map(|o| o.trim_end_matches('/').to_owned()).collect()
     }
 
     /// `TRUSTED_PROXIES` as networks (a bare address is a network of one); an entry that is
     /// neither is an error, found at startup.
     pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        list(&self.trusted_proxies)
+        list(&self.server.trusted_proxies)
             .into_iter()
             .map(|entry| {
                 entry
@@ -236,8 +450,8 @@ mod tests {
         let loaded = Config::load(Some(&path));
         let _ = std::fs::remove_file(&path);
         let c = loaded.expect("valid config");
-        assert_eq!((c.db_max_connections, c.log_format.as_str()), (3, "pretty"));
-        assert_eq!(c.bind_addr, Config::default().bind_addr, "unset keys keep their defaults");
+        assert_eq!((c.database.db_max_connections, c.server.log_format), (3, LogFormat::Pretty));
+        assert_eq!(c.server.bind_addr, Config::default().server.bind_addr, "unset keys keep their defaults");
     }
 
     #[test]
@@ -263,12 +477,12 @@ mod tests {
             jail.set_env("DB_MAX_CONNECTIONS", "7");
             jail.set_env("CACHE_STRICT", "true");
             let c = Config::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(c.jwt_hs256_secret, "123456");
-            assert_eq!(c.admin_token, "12345");
-            assert_eq!(c.environment, "2024");
-            assert_eq!(c.webhook_shared_secret, "true");
+            assert_eq!(c.auth.jwt_hs256_secret, Some("123456".into()));
+            assert_eq!(c.auth.admin_token, Some("12345".into()));
+            assert_eq!(c.server.environment, "2024");
+            assert_eq!(c.auth.webhook_shared_secret, Some("true".into()));
             assert_eq!(c.cors_origins(), ["http://a.example", "http://b.example"]);
-            assert_eq!((c.db_max_connections, c.cache_strict), (7, true));
+            assert_eq!((c.database.db_max_connections, c.cache.cache_strict), (7, true));
             jail.set_env("BACKEND_CORS_ORIGINS", "http://a.example, http://b.example/");
             let c = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(c.cors_origins(), ["http://a.example", "http://b.example"]);
@@ -290,11 +504,35 @@ mod tests {
         });
     }
 
+    /// An empty value turns an optional setting off; secrets never show in `Debug` output
+    /// (what a panic message or a `tracing` field of the configuration would print).
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment's Jail closures return figment::Error")]
+    fn empty_means_off_and_secrets_never_print() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REDIS_URL", "");
+            jail.set_env("ADMIN_TOKEN", "  ");
+            jail.set_env("JWT_HS256_SECRET", "hunter2-is-the-secret");
+            jail.set_env("DATABASE_URL", "postgres://app:pa55word@db.example/trig");
+            jail.set_env("LOG_FORMAT", "pretty");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!((c.cache.redis_url.as_ref(), c.auth.admin_token.as_ref()), (None, None));
+            assert_eq!(c.auth.jwt_hs256_secret.as_ref().map(Secret::expose), Some("hunter2-is-the-secret"));
+            assert_eq!(c.server.log_format, LogFormat::Pretty);
+            let printed = format!("{c:?} {c:#?}");
+            assert!(!printed.contains("hunter2") && !printed.contains("pa55word"), "{printed}");
+            jail.set_env("LOG_FORMAT", "xml");
+            assert!(Config::load(None).expect_err("not a format").to_string().contains("log_format"));
+            Ok(())
+        });
+    }
+
     #[test]
     fn cors_origins_accept_json_and_comma_lists() {
-        let mut c = Config { backend_cors_origins: r#"["http://a/", "http://b"]"#.into(), ..Config::default() };
+        let mut c = Config::default();
+        c.server.backend_cors_origins = r#"["http://a/", "http://b"]"#.into();
         assert_eq!(c.cors_origins(), ["http://a", "http://b"]);
-        c.backend_cors_origins = "http://a, http://b/".into();
+        c.server.backend_cors_origins = "http://a, http://b/".into();
         assert_eq!(c.cors_origins(), ["http://a", "http://b"]);
     }
 }

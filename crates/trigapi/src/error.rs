@@ -13,8 +13,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::db::DbError;
-
 /// One item of a 422 body, in pydantic v2's shape.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
@@ -56,8 +54,10 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     /// The database failed: logged, answered 500 (or 503 when it is unreachable). Shared
     /// (`Arc`) so one failure can answer every request that waited on the same computation.
-    #[error(transparent)]
-    Database(Arc<DbError>),
+    /// The database layer makes it (`impl From<DbError> for ApiError` in `db`), so this layer
+    /// depends on none below it.
+    #[error("{0}")]
+    Database(Arc<DatabaseFailure>),
     /// 401 with `WWW-Authenticate: Bearer` (`Not authenticated`, `Could not validate credentials`).
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -67,7 +67,7 @@ pub enum ApiError {
     /// 403 (`Missing required scope: api:admin`).
     #[error("{0}")]
     Forbidden(&'static str),
-    /// 429 with `Retry-After`: a queue of CPU-heavy work is full (see `routes::cpu`).
+    /// 429 with `Retry-After`: a queue of CPU-heavy work is full (see the `cpu` module).
     #[error("too many requests; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     /// 413 with a message (a JSON body over the limit).
@@ -108,12 +108,6 @@ impl ApiError {
     /// 404 with `message`.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         ApiError::NotFound(message.into())
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        ApiError::Database(Arc::new(e))
     }
 }
 
@@ -188,7 +182,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal Server Error" }))).into_response()
             }
             ApiError::Database(err) => {
-                let unavailable = is_unavailable(&err);
+                let unavailable = err.unavailable;
                 tracing::error!(error = %err, unavailable, "database error");
                 if unavailable {
                     (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "detail": "Database unavailable" }))).into_response()
@@ -201,10 +195,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Connection-level failures (pool timeout, refused, closed) mean "try later", not "bug".
-fn is_unavailable(err: &DbError) -> bool {
-    matches!(
-        err,
-        DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_))
-    )
+/// A database failure as the HTTP layer sees it: what happened (logged, never sent) and
+/// whether it means "try later" (the database is unreachable) rather than "bug".
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct DatabaseFailure {
+    pub error: Box<dyn std::error::Error + Send + Sync>,
+    pub unavailable: bool,
 }

@@ -37,6 +37,8 @@
 /// The content tags that reads add to their entries (beyond the key's own path prefixes), by
 /// name, so reads and writes cannot disagree on a spelling.
 pub mod tag {
+    use crate::cache::Resource;
+
     /// `/trigs/{t}?include=stats`: the trig's `trigstats` row.
     pub fn trigstats(trig: i32) -> String {
         format!("trigstats:{trig}")
@@ -70,28 +72,27 @@ pub mod tag {
     pub const USERS_STATS: &str = "users:stats";
 
     /// `/photos` lists, and `/logs?include=photos`: any photo.
-    pub const PHOTOS_LIST: &str = "photos:list";
+    pub fn photos_list() -> String {
+        Resource::PHOTOS_LIST.tag()
+    }
 
     /// A trig's photo list, and its logs with `include=photos`.
     pub fn trig_photos(trig: i32) -> String {
-        format!("trig:{trig}:photos")
+        Resource::trig(trig.into()).sub("photos").tag()
     }
 
     /// A user's photo list, and their logs with `include=photos`.
     pub fn user_photos(user: i32) -> String {
-        format!("user:{user}:photos")
+        Resource::user(user.into()).sub("photos").tag()
     }
 
     /// A log's photo list, and the log with `include=photos`.
     pub fn log_photos(log: i32) -> String {
-        format!("log:{log}:photos")
+        Resource::log(log.into()).sub("photos").tag()
     }
 }
 
-/// Whether a raw `include` list names `token` (to tag an entry before the list is validated).
-pub fn includes(raw: Option<&str>, token: &str) -> bool {
-    raw.is_some_and(|r| r.split(',').any(|t| t.trim() == token))
-}
+use crate::cache::Resource;
 
 /// Invalidate what `write` changed. Call it after the commit and before the response, so a
 /// client that sees the response can never read what was there before.
@@ -129,29 +130,32 @@ pub fn tags(write: &Write<'_>) -> Vec<String> {
         Write::LogEdited { trig, user, log, photos } => {
             [log_tags(trig, user), vec![tag::log_fields(log)], photo_tags(trig, user, photos)].concat()
         }
-        Write::LogDeleted { trig, user, log, photos } => {
-            [log_tags(trig, user), counted_tags(user), vec![format!("log:{log}")], photo_tags(trig, user, photos)]
-                .concat()
-        }
+        Write::LogDeleted { trig, user, log, photos } => [
+            log_tags(trig, user),
+            counted_tags(user),
+            vec![Resource::log(log.into()).tag()],
+            photo_tags(trig, user, photos),
+        ]
+        .concat(),
         // Counted on the site's stats, listed in users lists.
-        Write::UserRegistered => vec!["stats:site".to_owned(), "users:list".to_owned()],
+        Write::UserRegistered => vec![Resource::STATS_SITE.tag(), Resource::USERS_LIST.tag()],
         // The profile; a new name also shows on the badge, in the user's own lists, in users
         // lists and in every list that names log and photo authors. Never the map.
         Write::ProfileChanged { user, renamed: false } => vec![tag::profile(user)],
         Write::ProfileChanged { user, renamed: true } => vec![
             tag::profile(user),
-            format!("user:{user}:badge"),
-            format!("user:{user}:logs"),
+            Resource::user(user.into()).sub("badge").tag(),
+            Resource::user(user.into()).sub("logs").tag(),
             tag::user_photos(user),
-            "users:list".to_owned(),
+            Resource::USERS_LIST.tag(),
             tag::USER_NAMES.to_owned(),
         ],
         Write::PhotoAdded { trig, user, log } => [photo_lists(trig, user, log), photo_counts(trig, user)].concat(),
         Write::PhotoChanged { trig, user, log, photo } => {
-            [photo_lists(trig, user, log), vec![format!("photo:{photo}")]].concat()
+            [photo_lists(trig, user, log), vec![Resource::photo(photo.into()).tag()]].concat()
         }
         Write::PhotoDeleted { trig, user, log, photo } => {
-            [photo_lists(trig, user, log), photo_counts(trig, user), vec![format!("photo:{photo}")]].concat()
+            [photo_lists(trig, user, log), photo_counts(trig, user), vec![Resource::photo(photo.into()).tag()]].concat()
         }
     }
 }
@@ -161,43 +165,43 @@ pub fn tags(write: &Write<'_>) -> Vec<String> {
 /// and every log list.
 fn log_tags(trig: i32, user: i32) -> Vec<String> {
     vec![
-        "stats:site".to_owned(),
+        Resource::STATS_SITE.tag(),
         tag::trigstats(trig),
-        format!("trig:{trig}:logs"),
+        Resource::trig(trig.into()).sub("logs").tag(),
         tag::userstats(user),
-        format!("user:{user}:logs"),
-        format!("user:{user}:map"),
-        "logs:list".to_owned(),
+        Resource::user(user.into()).sub("logs").tag(),
+        Resource::user(user.into()).sub("map").tag(),
+        Resource::LOGS_LIST.tag(),
     ]
 }
 
 /// What adding or removing a log changes besides: which trigs the user has logged and their
 /// counts (the badge, `exclude_found` lists, users lists with stats). An edit changes none of it.
 fn counted_tags(user: i32) -> Vec<String> {
-    vec![format!("user:{user}:badge"), tag::found(user), tag::USERS_STATS.to_owned()]
+    vec![Resource::user(user.into()).sub("badge").tag(), tag::found(user), tag::USERS_STATS.to_owned()]
 }
 
 /// Photo lists and photos that show a log's date (or lose its photos).
 fn photo_tags(trig: i32, user: i32, photos: &[i32]) -> Vec<String> {
-    let mut tags = vec![tag::trig_photos(trig), tag::user_photos(user), tag::PHOTOS_LIST.to_owned()];
-    tags.extend(photos.iter().map(|p| format!("photo:{p}")));
+    let mut tags = vec![tag::trig_photos(trig), tag::user_photos(user), tag::photos_list()];
+    tags.extend(photos.iter().map(|p| Resource::photo((*p).into()).tag()));
     tags
 }
 
 /// Every list showing a log's photos: all photos, the trig's, the user's and the log's (and the
 /// log lists and the log embedding them with `include=photos`).
 fn photo_lists(trig: i32, user: i32, log: i32) -> Vec<String> {
-    vec![tag::PHOTOS_LIST.to_owned(), tag::trig_photos(trig), tag::user_photos(user), tag::log_photos(log)]
+    vec![tag::photos_list(), tag::trig_photos(trig), tag::user_photos(user), tag::log_photos(log)]
 }
 
 /// What adding or removing a photo changes besides: the photo counts of the site, the trig
 /// (`trigstats`), the user (their stats, badge and the users lists with stats).
 fn photo_counts(trig: i32, user: i32) -> Vec<String> {
     vec![
-        "stats:site".to_owned(),
+        Resource::STATS_SITE.tag(),
         tag::trigstats(trig),
         tag::userstats(user),
-        format!("user:{user}:badge"),
+        Resource::user(user.into()).sub("badge").tag(),
         tag::USERS_STATS.to_owned(),
     ]
 }

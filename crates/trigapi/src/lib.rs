@@ -17,12 +17,15 @@
 //!   directory or S3 bucket their files go to.
 //! * [`render`]: the PNG maps and badge, drawn as vectors with tiny-skia (no HTTP, no SQL).
 //! * [`seed`]: the real OS trig archive plus deterministic synthetic users, logs and photos.
-//! * [`startup`], [`config`], [`cli`], [`telemetry`]: building and running the server.
+//! * [`cpu`]: the queues that keep CPU-heavy work (renders, photo processing) off the async
+//!   threads and fair between clients.
+//! * [`startup`], [`config`], [`cli`], [`telemetry`], [`state`]: building and running the server.
 
 pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod cpu;
 pub mod db;
 pub mod domain;
 pub mod error;

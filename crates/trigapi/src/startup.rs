@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::db::{self, Backend, Db};
 use crate::routes;
 use crate::seed::{self, Scale};
-use crate::state::AppState;
+use crate::state::{AppState, WritesInFlight};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -39,18 +39,19 @@ impl Application {
     /// Connect, migrate (SQLite always; others when `auto_migrate`), seed an empty SQLite
     /// database with the demo scale, and bind.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url, config.db_max_connections)
+        let db = Db::connect(config.database.database_url.expose(), config.database.db_max_connections)
             .await
-            .with_context(|| format!("connecting to {}", db::redact_url(&config.database_url)))?;
-        if db.backend() == Backend::Sqlite || config.auto_migrate {
+            .with_context(|| format!("connecting to {}", db::redact_url(config.database.database_url.expose())))?;
+        if db.backend() == Backend::Sqlite || config.database.auto_migrate {
             db::migrate::run(&db).await.context("running migrations")?;
         }
         if db.backend() == Backend::Sqlite && seed::is_empty(&db).await? {
             tracing::info!("empty database: seeding the demo data set");
             seed::run(&db, &config, Scale::Demo, &mut seed::LogProgress).await.context("seeding demo data")?;
         }
-        let listener =
-            TcpListener::bind(&config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+        let listener = TcpListener::bind(&config.server.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", config.server.bind_addr))?;
         let cache = crate::cache::build(&config).await.context("configuring the response cache")?;
         let state = AppState::new(db.clone(), config, cache)?;
         tracing::info!(
@@ -95,7 +96,7 @@ impl Application {
 pub fn build_router(state: AppState) -> Router {
     let photos = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::photo_files::only_live))
-        .service(ServeDir::new(&state.config.photos_dir));
+        .service(ServeDir::new(&state.config.photos.photos_dir));
     let config = Arc::clone(&state.config);
     let writes = state.writes.clone();
     let router = routes::routes()
@@ -237,56 +238,6 @@ fn panicked() -> Response {
 
 /// How long shutdown waits for writes whose clients left before it closes the pool.
 const WRITES_DRAIN_LIMIT: Duration = Duration::from_secs(30);
-
-/// Writes running in tasks of their own ([`writes_run_to_completion`]). Shutdown waits for
-/// them before closing the pool: a write cut off after its commit and before its invalidation
-/// would leave the old data cached for a whole TTL.
-#[derive(Clone, Default)]
-pub struct WritesInFlight(Arc<WritesCount>);
-
-#[derive(Default)]
-struct WritesCount {
-    running: std::sync::atomic::AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-/// One running write; dropping it (even by a panic) ends it.
-struct RunningWrite(WritesInFlight);
-
-impl Drop for RunningWrite {
-    fn drop(&mut self) {
-        if self.0.0.running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
-            self.0.0.idle.notify_waiters();
-        }
-    }
-}
-
-impl WritesInFlight {
-    fn start(&self) -> RunningWrite {
-        self.0.running.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        RunningWrite(self.clone())
-    }
-
-    /// Writes running now.
-    pub fn count(&self) -> usize {
-        self.0.running.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Wait until no write runs, for at most `limit`; false if some still do.
-    pub async fn drained(&self, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            // Registered before the check, so a last write ending in between still wakes us.
-            let idle = self.0.idle.notified();
-            if self.count() == 0 {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, idle).await.is_err() {
-                return self.count() == 0;
-            }
-        }
-    }
-}
 
 /// Request ids in UUID v4 form from a fast thread-local generator: unique enough to follow a
 /// request through the logs, without the system call per request a cryptographic UUID costs

@@ -1,6 +1,7 @@
 //! `AppState`: what every handler gets, cheap to clone.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use trigapi_cache::Cache;
@@ -21,14 +22,19 @@ pub struct AppState {
     /// Where photo files are written and read.
     pub photos: PhotoStore,
     /// Writes running to completion in tasks of their own (waited for at shutdown).
-    pub writes: crate::startup::WritesInFlight,
+    pub writes: WritesInFlight,
     /// `TRUSTED_PROXIES`: whose forwarding headers name the client.
     pub proxies: Arc<[ipnet::IpNet]>,
     /// The queues of CPU-heavy work (renders, photo processing).
-    pub cpu: Arc<crate::routes::cpu::CpuQueues>,
+    pub cpu: Arc<crate::cpu::CpuQueues>,
 }
 
 impl AppState {
+    /// Whether `peer` is one of `TRUSTED_PROXIES`, whose forwarding headers name the client.
+    pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        self.proxies.iter().any(|net| net.contains(&peer))
+    }
+
     /// The state over `db` and `cache`, with token verification and the photo store as
     /// `config` says.
     pub fn new(db: Db, config: Config, cache: Cache) -> anyhow::Result<Self> {
@@ -45,5 +51,55 @@ impl AppState {
             proxies,
             cpu: Default::default(),
         })
+    }
+}
+
+/// Writes running in tasks of their own (the startup layer that runs writes to completion). Shutdown waits for
+/// them before closing the pool: a write cut off after its commit and before its invalidation
+/// would leave the old data cached for a whole TTL.
+#[derive(Clone, Default)]
+pub struct WritesInFlight(Arc<WritesCount>);
+
+#[derive(Default)]
+struct WritesCount {
+    running: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One running write; dropping it (even by a panic) ends it.
+pub(crate) struct RunningWrite(WritesInFlight);
+
+impl Drop for RunningWrite {
+    fn drop(&mut self) {
+        if self.0.0.running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            self.0.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl WritesInFlight {
+    pub(crate) fn start(&self) -> RunningWrite {
+        self.0.running.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        RunningWrite(self.clone())
+    }
+
+    /// Writes running now.
+    pub fn count(&self) -> usize {
+        self.0.running.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Wait until no write runs, for at most `limit`; false if some still do.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a last write ending in between still wakes us.
+            let idle = self.0.idle.notified();
+            if self.count() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return self.count() == 0;
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 
 /// The `server` row of the photos this store holds (the original's `PHOTOS_SERVER_ID`).
 pub const PHOTOS_SERVER_ID: i32 = 1;
@@ -44,32 +44,27 @@ impl StoreError {
 impl PhotoStore {
     /// The store the configuration names (creating the local directory if needed).
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        if config.photos_s3_bucket.trim().is_empty() {
-            std::fs::create_dir_all(&config.photos_dir)?;
-            let local = LocalFileSystem::new_with_prefix(&config.photos_dir)?;
+        let photos = &config.photos;
+        let Some(bucket) = &photos.photos_s3_bucket else {
+            std::fs::create_dir_all(&photos.photos_dir)?;
+            let local = LocalFileSystem::new_with_prefix(&photos.photos_dir)?;
             return Ok(Self { inner: Arc::new(local), kind: "local" });
-        }
+        };
         // Credentials come from the configuration, else the usual AWS variables (or the
         // instance's role). An unreachable store fails an upload within seconds, not minutes.
         let retry = RetryConfig { max_retries: 2, retry_timeout: Duration::from_secs(10), ..RetryConfig::default() };
         let client =
             ClientOptions::new().with_connect_timeout(Duration::from_secs(5)).with_timeout(Duration::from_secs(60));
-        let mut s3 = AmazonS3Builder::from_env()
-            .with_bucket_name(config.photos_s3_bucket.trim())
-            .with_retry(retry)
-            .with_client_options(client);
-        if !config.photos_s3_access_key_id.is_empty() {
-            s3 = s3
-                .with_access_key_id(&config.photos_s3_access_key_id)
-                .with_secret_access_key(&config.photos_s3_secret_access_key);
+        let mut s3 = AmazonS3Builder::from_env().with_bucket_name(bucket).with_retry(retry).with_client_options(client);
+        if let Some(key) = &photos.photos_s3_access_key_id {
+            let secret = photos.photos_s3_secret_access_key.as_ref().map(Secret::expose).unwrap_or_default();
+            s3 = s3.with_access_key_id(key).with_secret_access_key(secret);
         }
-        if !config.photos_s3_region.is_empty() {
-            s3 = s3.with_region(&config.photos_s3_region);
+        if let Some(region) = &photos.photos_s3_region {
+            s3 = s3.with_region(region);
         }
-        if !config.photos_s3_endpoint.is_empty() {
-            s3 = s3
-                .with_endpoint(&config.photos_s3_endpoint)
-                .with_allow_http(config.photos_s3_endpoint.starts_with("http://"));
+        if let Some(endpoint) = &photos.photos_s3_endpoint {
+            s3 = s3.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }
         Ok(Self { inner: Arc::new(s3.build()?), kind: "s3" })
     }

@@ -2,11 +2,13 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Install the global subscriber once. `format` is `json` or `pretty`.
-pub fn init(format: &str) {
+use crate::config::LogFormat;
+
+/// Install the global subscriber once.
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if format == "pretty" {
+    let result = if format == LogFormat::Pretty {
         builder.try_init()
     } else {
         builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()

@@ -3,7 +3,7 @@
 //! The steps that must not interleave with another instance's (a bump and its announcement, the
 //! check for a new server run and the reset it may cause) are short Lua scripts, so they are
 //! atomic and cost one round trip. The keys of one script always share a cluster hash slot
-//! (the namespace in braces, see [`crate::generations::Generations::key`]).
+//! (the namespace in braces, as the generations name their keys).
 
 use std::time::{Duration, Instant};
 

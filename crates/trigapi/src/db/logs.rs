@@ -5,6 +5,7 @@ use sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement};
 
 use super::trigstats::Recount;
 use super::{Counted, Db, DbError, Tlog, Tphoto, Trig, User};
+use crate::domain::log::{LogPatch, NewLog};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LogRow {
@@ -180,7 +181,7 @@ pub struct LogFields {
     pub source: String,
 }
 
-impl LogFields {
+impl NewLog {
     fn columns(&self) -> [(Tlog, Expr); 10] {
         [
             (Tlog::Date, Expr::val(self.date)),
@@ -189,7 +190,7 @@ impl LogFields {
             (Tlog::OsgbNorthings, Expr::val(self.osgb_northings)),
             (Tlog::OsgbGridref, Expr::val(self.osgb_gridref.clone())),
             (Tlog::FbNumber, Expr::val(self.fb_number.clone())),
-            (Tlog::Condition, Expr::val(self.condition.clone())),
+            (Tlog::Condition, Expr::val(self.condition.code())),
             (Tlog::Comment, Expr::val(self.comment.clone())),
             (Tlog::Score, Expr::val(self.score)),
             (Tlog::Source, Expr::val(self.source.clone())),
@@ -199,7 +200,7 @@ impl LogFields {
 
 /// Insert a log by `user_id` on `trig_id` and refresh the trig's stats, in one transaction;
 /// `None` when user `user_id` no longer exists (a token outliving its user writes nothing).
-pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogFields) -> Result<Option<i32>, DbError> {
+pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &NewLog) -> Result<Option<i32>, DbError> {
     let mut tx = db.begin().await?;
     if !tx.exists_locked(User::Table, user_id).await? {
         return Ok(None);
@@ -225,21 +226,6 @@ pub async fn create(db: &Db, trig_id: i32, user_id: i32, ip_addr: &str, f: &LogF
     Ok(Some(id))
 }
 
-/// The fields a PATCH names (`None`: left as it is).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LogPatch {
-    pub date: Option<NaiveDate>,
-    pub time: Option<NaiveTime>,
-    pub osgb_eastings: Option<i32>,
-    pub osgb_northings: Option<i32>,
-    pub osgb_gridref: Option<String>,
-    pub fb_number: Option<String>,
-    pub condition: Option<String>,
-    pub comment: Option<String>,
-    pub score: Option<i32>,
-    pub source: Option<String>,
-}
-
 impl LogPatch {
     /// The columns it sets, and nothing else.
     fn columns(&self) -> Vec<(Tlog, Expr)> {
@@ -251,7 +237,7 @@ impl LogPatch {
             self.osgb_northings.map(|v| (Tlog::OsgbNorthings, Expr::val(v))),
             text(Tlog::OsgbGridref, &self.osgb_gridref),
             text(Tlog::FbNumber, &self.fb_number),
-            text(Tlog::Condition, &self.condition),
+            self.condition.map(|c| (Tlog::Condition, Expr::val(c.code()))),
             text(Tlog::Comment, &self.comment),
             self.score.map(|v| (Tlog::Score, Expr::val(v))),
             text(Tlog::Source, &self.source),

@@ -31,7 +31,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 pub use schema::*;
 
-/// Errors of the database layer. Callers map them to HTTP in `crate::error`.
+/// Errors of the database layer. Callers map them to HTTP in the error module.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("unsupported DATABASE_URL scheme in {0:?} (use sqlite://, postgres:// or mysql://)")]
@@ -42,6 +42,25 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("building a statement: {0}")]
     Statement(#[from] sea_query::error::Error),
+}
+
+impl DbError {
+    /// Connection-level failures (pool timeout, refused, closed) mean "try later", not "bug".
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sqlx(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+            )
+        )
+    }
+}
+
+impl From<DbError> for crate::error::ApiError {
+    fn from(e: DbError) -> Self {
+        let unavailable = e.is_unavailable();
+        Self::Database(std::sync::Arc::new(crate::error::DatabaseFailure { error: Box::new(e), unavailable }))
+    }
 }
 
 /// Which SQL dialect a [`Db`] speaks.

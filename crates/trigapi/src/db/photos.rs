@@ -6,6 +6,7 @@ use sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement};
 
 use super::trigstats::{self, Recount};
 use super::{Counted, Db, DbError, Server, Tlog, Tphoto, Trig, Tx, User, count_where};
+use crate::domain::photo::PhotoPatch;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PhotoRow {
@@ -256,15 +257,6 @@ pub async fn claim(tx: &mut Tx, id: i32, filename: &str) -> Result<bool, DbError
         .and_where(Expr::col(Tphoto::DeletedInd).ne("Y"))
         .to_owned();
     Ok(tx.execute(&update).await? == 1)
-}
-
-/// The photo columns a PATCH names (`None`: left as it is).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PhotoPatch {
-    pub caption: Option<String>,
-    pub text_desc: Option<String>,
-    pub kind: Option<String>,
-    pub license: Option<String>,
 }
 
 /// Set the columns `patch` names on live photo `id`, in one transaction holding the photo's

@@ -6,6 +6,7 @@ use sea_query::{Condition, Expr, ExprTrait, Func, IntoIden, Order, Query, Select
 use super::{
     Attr, Attrset, AttrsetAttrval, Attrsource, Attrval, Backend, Counted, Db, DbError, Status, Tlog, Trig, Trigstats,
 };
+use crate::domain::condition::Condition as LogCondition;
 use crate::domain::trig_query::{Centre, KM_PER_DEGREE, TrigListQuery, TrigOrder};
 
 /// The columns every trig representation carries (`TrigMinimal`).
@@ -339,7 +340,7 @@ pub struct TrigPoint {
 /// Every trig `user_id` logged, with their logs there counted as found and not found.
 pub async fn logged_by(db: &Db, user_id: i32) -> Result<Vec<LoggedTrig>, DbError> {
     let b = db.backend();
-    let found = Expr::col((Tlog::Table, Tlog::Condition)).is_in(["G", "S", "D", "T"]);
+    let found = Expr::col((Tlog::Table, Tlog::Condition)).is_in(LogCondition::found_codes());
     let count_if = |cond: Expr| Func::sum(Expr::case(cond, 1).finally(0)).cast_as(sea_query::Alias::new(b.bigint()));
     let stmt = Query::select()
         .exprs(position(b))

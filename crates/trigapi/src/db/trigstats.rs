@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use sea_query::{Asterisk, Expr, ExprTrait, Func, OnConflict, Query};
 
 use super::{DbError, Tlog, Tphoto, Trigstats, Tx};
+use crate::domain::condition::Condition;
 
 /// The site-wide mean score (the original's `trigstats` row 0 holds 5.57).
 pub const PRIOR_MEAN: f64 = 5.57;
@@ -52,7 +53,7 @@ pub enum Recount {
 pub async fn refresh(tx: &mut Tx, trig_id: i32, recount: Recount) -> Result<(), DbError> {
     let b = tx.backend();
     let bigint = |e: Expr| e.cast_as(sea_query::Alias::new(b.bigint()));
-    let found = Expr::col(Tlog::Condition).is_in(["G", "S", "D", "T"]);
+    let found = Expr::col(Tlog::Condition).is_in(Condition::found_codes());
     let logs = Query::select()
         .expr_as(Func::min(Expr::col(Tlog::Date)), "first")
         .expr_as(Func::max(Expr::col(Tlog::Date)), "last")

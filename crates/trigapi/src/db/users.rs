@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use sea_query::{Asterisk, Condition, Expr, ExprTrait, Func, Order, Query};
 
 use super::{Counted, Db, DbError, Tlog, Tphoto, Trig, User};
+use crate::domain::profile::ProfilePatch;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -203,22 +204,6 @@ fn me_select(id: i32) -> sea_query::SelectStatement {
         .to_owned()
 }
 
-/// Profile fields a user changes on themselves; `None` keeps the value.
-#[derive(Debug, Default, Clone)]
-pub struct ProfileChanges {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub firstname: Option<String>,
-    pub surname: Option<String>,
-    pub homepage: Option<String>,
-    pub about: Option<String>,
-    pub status_max: Option<i32>,
-    pub distance_ind: Option<String>,
-    pub public_ind: Option<String>,
-    pub online_map_type: Option<String>,
-    pub online_map_type2: Option<String>,
-}
-
 /// Why a profile change was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ProfileConflict {
@@ -247,7 +232,7 @@ impl ProfileChanged {
 pub async fn update_profile(
     db: &Db,
     id: i32,
-    c: &ProfileChanges,
+    c: &ProfilePatch,
 ) -> Result<Result<Option<ProfileChanged>, ProfileConflict>, DbError> {
     let mut tx = db.begin().await?;
     if c.name.is_some() || c.email.is_some() {

@@ -4,48 +4,14 @@
 //! `["body", field]`) instead of failing, so one response lists every bad field. A field that
 //! is absent or `null` reads as `None`; [`JsonBody::require`] makes absence an error.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
 use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde_json::{Map, Value, json};
 
 use super::params::{bound_error, parse_int, saturate};
 use crate::error::{ApiError, FieldError};
 
-/// The raw body of a JSON write, read as FastAPI reads one: a body sent with a `Content-Type`
-/// that is not JSON (`application/json`, `application/*+json`) is a 422, as is a body over
-/// the limit a 413 in the contract's shape. A body without a `Content-Type` is taken as JSON,
-/// as FastAPI takes it.
-pub struct JsonBytes(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBytes {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge("Request body too large")
-            } else {
-                ApiError::BadRequest(format!("Failed to read the request body: {}", e.body_text()))
-            }
-        })?;
-        if !bytes.iter().all(u8::is_ascii_whitespace) && content_type.is_some_and(|ct| !is_json(&ct)) {
-            return Err(ApiError::Validation(vec![FieldError {
-                kind: "model_attributes_type",
-                loc: vec!["body".into()],
-                msg: "Input should be a valid dictionary or object to extract fields from".into(),
-                input: json!(String::from_utf8_lossy(&bytes)),
-                ctx: None,
-            }]));
-        }
-        Ok(JsonBytes(bytes))
-    }
-}
-
 /// `application/json` or `application/<anything>+json`, parameters ignored.
-fn is_json(content_type: &str) -> bool {
+pub(crate) fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     essence.strip_prefix("application/").is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
 }

@@ -1,5 +1,6 @@
 //! `include=` token sets (`details,stats,attrs`, `photos`, `stats,breakdown`).
 
+use crate::domain::params::QueryParams;
 use crate::error::ApiError;
 
 /// A validated, de-duplicated set of include tokens.
@@ -17,7 +18,24 @@ pub struct IncludeRules {
 }
 
 impl IncludeSet {
-    pub fn parse(raw: Option<&str>, rules: IncludeRules) -> Result<Self, ApiError> {
+    /// Read `include` from `query`, the one place it is parsed. Its canonical form (tokens
+    /// trimmed, sorted and de-duplicated; empty ones kept where the rules keep them) goes into
+    /// the cache key whatever the tokens are. The set, or the contract's 400 for a token the
+    /// endpoint does not know, is returned rather than raised: an endpoint whose 404 comes
+    /// first answers it when its row is found. An empty value is no list at all: the original
+    /// tests the string's truth before it splits it, so `include=` is the same request as no
+    /// `include`.
+    pub fn read(query: &mut QueryParams, rules: IncludeRules) -> Result<Self, ApiError> {
+        let Some(raw) = query.non_empty("include") else { return Ok(Self::default()) };
+        let mut tokens: Vec<&str> =
+            raw.split(',').map(str::trim).filter(|t| rules.keep_empty || !t.is_empty()).collect();
+        tokens.sort_unstable();
+        tokens.dedup();
+        query.key_param("include", tokens.join(","));
+        Self::parse(Some(&raw), rules)
+    }
+
+    fn parse(raw: Option<&str>, rules: IncludeRules) -> Result<Self, ApiError> {
         let Some(raw) = raw else { return Ok(Self::default()) };
         let mut tokens: Vec<String> =
             raw.split(',').map(|t| t.trim().to_owned()).filter(|t| rules.keep_empty || !t.is_empty()).collect();
@@ -39,6 +57,7 @@ impl IncludeSet {
         Ok(Self(tokens))
     }
 
+    /// Whether `token` was asked for.
     pub fn has(&self, token: &str) -> bool {
         self.0.iter().any(|t| t == token)
     }
@@ -60,6 +79,19 @@ mod tests {
     fn invalid_tokens_are_sorted_in_the_message() {
         let Err(ApiError::BadRequest(msg)) = IncludeSet::parse(Some("zz,bogus,stats"), TRIG) else { panic!() };
         assert_eq!(msg, "Invalid include parameter(s): bogus, zz. Valid options: attrs, details, stats");
+    }
+
+    #[test]
+    fn the_key_holds_the_canonical_form_and_an_empty_value_is_no_list() {
+        let mut q = QueryParams::parse(Some("include=stats, details,stats"));
+        assert!(IncludeSet::read(&mut q, TRIG).is_ok_and(|i| i.has("details") && !i.has("attrs")));
+        assert_eq!(q.finish().ok().and_then(|k| k.get("include").cloned()).as_deref(), Some("details,stats"));
+        let mut q = QueryParams::parse(Some("include="));
+        assert_eq!(IncludeSet::read(&mut q, TRIG).ok(), Some(IncludeSet::default()));
+        assert!(q.finish().is_ok_and(|k| k.is_empty()));
+        let mut q = QueryParams::parse(Some("include=bogus"));
+        assert!(IncludeSet::read(&mut q, TRIG).is_err(), "a 400, returned for the endpoint to answer");
+        assert!(q.finish().is_ok_and(|k| k.get("include").map(String::as_str) == Some("bogus")));
     }
 
     #[test]

@@ -2,7 +2,11 @@
 //! what both the SQL layer and (later) the cache key see.
 
 pub mod body;
+pub mod condition;
 pub mod include;
+pub mod log;
 pub mod pagination;
 pub mod params;
+pub mod photo;
+pub mod profile;
 pub mod trig_query;

@@ -49,20 +49,14 @@ impl QueryParams {
         Some(v)
     }
 
-    /// An `include` comma list, raw (validation is the endpoint's); the key gets the tokens
-    /// trimmed, sorted and de-duplicated (empty tokens kept when `keep_empty`, since they make
-    /// the request invalid). An empty value is no list at all: the original tests the string's
-    /// truth before it splits it, so `include=` is the same request as no `include`.
-    pub fn include(&mut self, name: &'static str, keep_empty: bool) -> Option<String> {
+    /// A non-empty value as given, after the free-text checks (a 422 recorded otherwise);
+    /// nothing goes into the key (the caller puts its canonical form there).
+    pub(crate) fn non_empty(&mut self, name: &'static str) -> Option<String> {
         let raw = self.raw(name).filter(|v| !v.is_empty()).map(str::to_owned)?;
         if let Some(e) = text_error("query", name, &raw, MAX_TEXT) {
             self.errors.push(e);
             return None;
         }
-        let mut tokens: Vec<&str> = raw.split(',').map(str::trim).filter(|t| keep_empty || !t.is_empty()).collect();
-        tokens.sort_unstable();
-        tokens.dedup();
-        self.key.insert(name, tokens.join(","));
         Some(raw)
     }
 

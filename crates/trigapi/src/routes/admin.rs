@@ -8,14 +8,14 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use serde::Serialize;
-use serde_json::{Value, json};
-use trigapi_cache::{RedisInfo, Stats, Target};
+use trigapi_cache::{Stats, Target};
 
-use crate::auth::Admin;
 use crate::cache::namespace;
 use crate::domain::params::QueryParams;
 use crate::error::ApiError;
+use crate::routes::extract::Admin;
 use crate::state::AppState;
+use crate::wire::admin::{CacheStatsBody, LocalTierBody};
 
 /// Answer of the flush endpoints.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -30,49 +30,45 @@ pub struct FlushResponse {
 
 /// Redis figures, this process's counters and the in-process tier.
 #[utoipa::path(get, path = "/v1/admin/cache/stats", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = crate::wire::bodies::CacheStatsBody), (status = 401, body = crate::error::ErrorDetail),
+    responses((status = 200, body = CacheStatsBody), (status = 401, body = crate::error::ErrorDetail),
               (status = 403, body = crate::error::ErrorDetail), (status = 503, body = crate::error::ErrorDetail)))]
-pub async fn stats(_: Admin, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn stats(_: Admin, State(app): State<AppState>) -> Result<Json<CacheStatsBody>, ApiError> {
     if !app.cache.is_enabled() {
         return Err(ApiError::Unavailable("Cache unavailable or not configured"));
     }
     Ok(Json(stats_body(&app.cache.stats().await, &namespace(&app.config))))
 }
 
-fn stats_body(s: &Stats, namespace: &str) -> Value {
-    let redis = s.redis.clone().unwrap_or_default();
-    let known = s.redis.is_some();
-    let some = |v: Value| if known { v } else { Value::Null };
-    let counters: serde_json::Map<String, Value> =
-        s.counters.pairs().into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
-    let RedisInfo { version, uptime_secs, connected_clients, used_memory_bytes, used_memory_human, .. } = redis.clone();
-    json!({
-        "redis_version": some(json!(version)),
-        "uptime_in_seconds": some(json!(uptime_secs)),
-        "connected_clients": some(json!(connected_clients)),
-        "used_memory_human": some(json!(used_memory_human)),
-        "memory_used_bytes": some(json!(used_memory_bytes)),
-        "memory_used_human": some(json!(used_memory_human)),
-        "total_keys": some(json!(redis.total_keys)),
-        "keyspace_hits": some(json!(redis.keyspace_hits)),
-        "keyspace_misses": some(json!(redis.keyspace_misses)),
-        "app_env_keys_count": some(json!(redis.namespace_keys)),
-        "app_env_keys_count_complete": some(json!(redis.namespace_keys_complete)),
-        "app_env_pattern": format!("{namespace}:*"),
-        "hit_rate_percent": s.counters.hit_rate_percent(),
-        "redis_configured": s.redis_configured,
-        "redis_available": s.redis_available,
-        "pending_invalidations": s.pending_invalidations,
-        "redis_eviction_policy": s.redis_eviction_policy,
-        "eviction_may_drop_generations": s.eviction_may_drop_generations(),
-        "local_tier": {
-            "active": s.local_active,
-            "entries": s.local_entries,
-            "bytes": s.local_bytes,
-            "max_bytes": s.local_max_bytes,
+fn stats_body(s: &Stats, namespace: &str) -> CacheStatsBody {
+    let redis = s.redis.as_ref();
+    let counters = s.counters.pairs().into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+    CacheStatsBody {
+        redis_version: redis.map(|r| r.version.clone()),
+        uptime_in_seconds: redis.map(|r| r.uptime_secs),
+        connected_clients: redis.map(|r| r.connected_clients),
+        used_memory_human: redis.map(|r| r.used_memory_human.clone()),
+        memory_used_bytes: redis.map(|r| r.used_memory_bytes),
+        memory_used_human: redis.map(|r| r.used_memory_human.clone()),
+        total_keys: redis.map(|r| r.total_keys),
+        keyspace_hits: redis.map(|r| r.keyspace_hits),
+        keyspace_misses: redis.map(|r| r.keyspace_misses),
+        app_env_keys_count: redis.map(|r| r.namespace_keys),
+        app_env_keys_count_complete: redis.map(|r| r.namespace_keys_complete),
+        app_env_pattern: format!("{namespace}:*"),
+        hit_rate_percent: s.counters.hit_rate_percent(),
+        redis_configured: s.redis_configured,
+        redis_available: s.redis_available,
+        pending_invalidations: s.pending_invalidations,
+        redis_eviction_policy: s.redis_eviction_policy.clone(),
+        eviction_may_drop_generations: s.eviction_may_drop_generations(),
+        local_tier: LocalTierBody {
+            active: s.local_active,
+            entries: s.local_entries,
+            bytes: s.local_bytes,
+            max_bytes: s.local_max_bytes,
         },
-        "counters": counters,
-    })
+        counters,
+    }
 }
 
 /// Flush this deployment's entries: all of them, or those a pattern names (`trig:123:*`,
@@ -92,7 +88,8 @@ pub async fn flush(
     let ns = namespace(&app.config);
     let Some(pattern) = pattern else {
         app.cache.flush(&Target::All).await;
-        let message = format!("Flushed all cache entries for {} environment", app.config.environment.to_lowercase());
+        let message =
+            format!("Flushed all cache entries for {} environment", app.config.server.environment.to_lowercase());
         return Ok(Json(FlushResponse { deleted_count: 0, pattern: None, message }));
     };
     let target = Target::parse(&pattern).map_err(|e| ApiError::BadRequest(e.to_string()))?;

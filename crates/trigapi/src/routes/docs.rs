@@ -46,7 +46,7 @@ use crate::wire::bodies::{self, FIELD_PATTERNS, HIDDEN, VISIBLE};
         admin::stats, admin::flush, admin::flush_export,
     ),
     components(schemas(bodies::LogCreate, bodies::PhotoUpload, bodies::PhotoPatch, bodies::Rotation,
-        bodies::ProfilePatch, bodies::Registration, bodies::Registered, bodies::CacheStatsBody)),
+        bodies::ProfilePatch, bodies::Registration, bodies::Registered, crate::wire::admin::CacheStatsBody, crate::wire::admin::LocalTierBody)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "trigs", description = "Trig points"), (name = "users", description = "Users"),

@@ -15,7 +15,7 @@ pub async fn health(State(app): State<AppState>) -> Response {
     let base = |database: &str| {
         json!({
             "status": if database == "connected" { "healthy" } else { "unhealthy" },
-            "environment": app.config.environment,
+            "environment": app.config.server.environment,
             "version": env!("CARGO_PKG_VERSION"),
             "build_time": option_env!("TRIGAPI_BUILD_TIME").unwrap_or("unknown"),
             "database": database,

@@ -10,21 +10,21 @@
 //! and 130 MB for 4000 px with every layer. Taller requests get the full-size map (and share
 //! its cache entry), so a map's PNG stays within [`MAX_MAP_PNG_BYTES`].
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde_json::json;
 
-use crate::cache::{CacheRequest, Cached, ttl};
+use crate::cache::{Cached, Resource, ttl};
+use crate::cpu::Work;
 use crate::db;
-use crate::domain::params::{QueryParams, as_row_id, path_int, py_float};
+use crate::domain::params::{QueryParams, py_float};
 use crate::error::{ApiError, FieldError};
 use crate::render::badge::{self, BadgeText};
 use crate::render::frame::Projection;
 use crate::render::map::{self, UserMapColours, UserMapStyle};
 use crate::render::{Colour, RenderError};
-use crate::routes::ClientIp;
-use crate::routes::cpu::Work;
+use crate::routes::extract::{CacheRequest, ClientIp, TrigId, UserId};
 use crate::state::AppState;
 
 const DEFAULT_STYLE: &str = "stretched53_default";
@@ -55,11 +55,11 @@ const NOT_FOUND: Colour = Colour::rgb(0, 0, 0xff);
 pub async fn trig_map(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
-    Path(raw_id): Path<String>,
+    trig: TrigId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("trig_id", &raw_id)?).ok_or(ApiError::not_found("Trigpoint not found"))?;
+    let id = trig.row()?;
     let mut q = QueryParams::parse(query.as_deref());
     let style_name = q.string("style").unwrap_or_else(|| DEFAULT_STYLE.to_owned());
     q.key_param("style", &style_name);
@@ -68,9 +68,7 @@ pub async fn trig_map(
     q.key_param("dot_diameter", diameter);
     let key = q.finish()?;
     let colour = colour.unwrap_or(NOT_FOUND);
-    Cached::new("trig", ttl::TRIG_MAP)
-        .id(id.into())
-        .subresource("map")
+    Cached::new(Resource::trig(id.into()).sub("map"), ttl::TRIG_MAP)
         .params(key)
         .cache_control(TRIG_MAP_CACHE_CONTROL)
         .png(&app, &request, move |app| async move {
@@ -100,11 +98,11 @@ pub async fn trig_map(
 pub async fn user_map(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
-    Path(raw_id): Path<String>,
+    user: UserId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("user_id", &raw_id)?).ok_or(ApiError::not_found("User not found"))?;
+    let id = user.row()?;
     let mut q = QueryParams::parse(query.as_deref());
     let found = colour_param(&mut q, "found_colour", Some(FOUND), true);
     let not_found = colour_param(&mut q, "notfound_colour", Some(NOT_FOUND), true);
@@ -133,9 +131,7 @@ pub async fn user_map(
         dot_diameter: dot_diameter as u32,
         dot_alpha: dot_alpha as u8,
     };
-    Cached::new("user", ttl::USER_MAP)
-        .id(id.into())
-        .subresource("map")
+    Cached::new(Resource::user(id.into()).sub("map"), ttl::USER_MAP)
         .params(key)
         .cache_control(USER_MAP_CACHE_CONTROL)
         .png(&app, &request, move |app| async move {
@@ -167,18 +163,16 @@ pub async fn user_map(
 pub async fn badge(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
-    Path(raw_id): Path<String>,
+    user: UserId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("user_id", &raw_id)?).ok_or(ApiError::not_found("User not found"))?;
+    let id = user.row()?;
     let mut q = QueryParams::parse(query.as_deref());
     let scale = q.float("scale", Some(0.1), Some(5.0)).unwrap_or(1.0);
     q.key_param("scale", py_float(scale));
     let key = q.finish()?;
-    let mut response = Cached::new("user", ttl::USER_BADGE)
-        .id(id.into())
-        .subresource("badge")
+    let mut response = Cached::new(Resource::user(id.into()).sub("badge"), ttl::USER_BADGE)
         .params(key)
         .cache_control(BADGE_CACHE_CONTROL)
         .png(&app, &request, move |app| async move {

@@ -4,22 +4,23 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::photos::{PageParams, photo_page};
-use crate::auth::Writer;
-use crate::cache::{CacheRequest, Cached, ttl};
-use crate::db::logs::{LogColumn, LogFields, LogFilter, LogOrder, LogPatch, LogRow, default_order};
+use super::photos::{PageParams, PhotoList, photo_page};
+use super::scope::Scope;
+use crate::cache::{Cached, Resource, ttl};
+use crate::db::logs::{LogColumn, LogFilter, LogOrder, LogRow, default_order};
 use crate::db::{self, Db};
-use crate::domain::body::{JsonBody, JsonBytes};
+use crate::domain::body::JsonBody;
 use crate::domain::include::{IncludeRules, IncludeSet};
+use crate::domain::log::{LogPatch, NewLog};
 use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
+use crate::domain::params::{QueryParams, as_row_id, filter_id};
 use crate::error::ApiError;
 use crate::invalidation::{self, Write};
-use crate::routes::ClientIp;
+use crate::routes::extract::{CacheRequest, ClientIp, JsonBytes, LogId, Writer};
 use crate::state::AppState;
 use crate::wire::log::{TLogListItem, TLogResponse, TLogWithIncludes};
 use crate::wire::photo::{Denorm, TPhotoListItem, TPhotoResponse};
@@ -58,23 +59,21 @@ pub(super) async fn log_page(
 
 /// A trig's or user's logs (`/trigs/{id}/logs`, `/users/{id}/logs`): `include`, `skip`,
 /// `limit`, newest first, photo denormalised fields null, links with `limit` and `skip` only.
-/// With `include=photos` the entry also depends on `photos_tag` (the trig's or user's photos).
+/// With `include=photos` the entry also depends on the trig's or user's photos.
 pub(super) async fn scoped_log_page(
     app: &AppState,
     request: &CacheRequest,
-    mut cached: Cached,
+    scope: Scope,
     query: Option<&str>,
-    filter: LogFilter,
-    base: String,
-    photos_tag: String,
 ) -> Result<Response, ApiError> {
+    let (mut cached, filter, base) = (scope.cached("logs"), scope.log_filter(), scope.link("logs"));
     let mut q = QueryParams::parse(query);
-    let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
+    let include = IncludeSet::read(&mut q, LOG_INCLUDES);
     let page = Page::from_query(&mut q);
     let key = q.finish()?;
-    let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+    let include = include?;
     if include.has("photos") {
-        cached = cached.tag(photos_tag);
+        cached = cached.tag(scope.photos_tag());
     }
     cached
         .params(key)
@@ -143,18 +142,17 @@ pub async fn list(
     let trig_id = q.int("trig_id", None, None);
     let user_id = q.int("user_id", None, None);
     let order_raw = q.string("order");
-    let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
+    let include = IncludeSet::read(&mut q, LOG_INCLUDES);
     let page = Page::from_query(&mut q);
     let key = q.finish()?;
-    let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+    let include = include?;
     let order = parse_order(order_raw.as_deref())?;
     let filter = LogFilter { trig_id: trig_id.map(filter_id), user_id: user_id.map(filter_id) };
-    let mut cached = Cached::new("logs", ttl::LOGS_LIST).tag(invalidation::tag::USER_NAMES.into());
+    let mut cached = Cached::new(Resource::LOGS_LIST, ttl::LOGS_LIST).tag(invalidation::tag::USER_NAMES.into());
     if include.has("photos") {
-        cached = cached.tag(invalidation::tag::PHOTOS_LIST.into());
+        cached = cached.tag(invalidation::tag::photos_list());
     }
     cached
-        .subresource("list")
         .params(key)
         .json(&app, &request, move |app| async move {
             let (items, total) = log_page(&app.db, &filter, &order, page, &include, Denorm::Filled).await?;
@@ -174,16 +172,16 @@ pub async fn list(
               (status = 400, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn get_one(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    log: LogId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::not_found("Log not found"))?;
+    let id = log.row()?;
     let mut q = QueryParams::parse(query.as_deref());
-    let include_raw = q.include("include", LOG_INCLUDES.keep_empty);
+    let include = IncludeSet::read(&mut q, LOG_INCLUDES);
     let key = q.finish()?;
-    let mut cached = Cached::new("log", ttl::LOG).id(id.into());
-    if invalidation::includes(include_raw.as_deref(), "photos") {
+    let mut cached = Cached::new(Resource::log(id.into()), ttl::LOG);
+    if include.as_ref().is_ok_and(|i| i.has("photos")) {
         cached = cached.tag(invalidation::tag::log_photos(id));
     }
     cached
@@ -192,7 +190,7 @@ pub async fn get_one(
         .tag(invalidation::tag::USER_NAMES.into())
         .json(&app, &request, move |app| async move {
             let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
-            let include = IncludeSet::parse(include_raw.as_deref(), LOG_INCLUDES)?;
+            let include = include?;
             let photos = if include.has("photos") {
                 let rows = db::photos::for_logs(&app.db, &[id]).await?;
                 Some(rows.into_iter().map(|p| TPhotoResponse::new(p, true)).collect())
@@ -209,53 +207,17 @@ pub async fn get_one(
     responses((status = 200, body = Paginated<TPhotoListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn photos(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    log: LogId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_int("log_id", &raw_id)?;
-    let filter = db::photos::PhotoFilter { log_id: Some(filter_id(id)), ..Default::default() };
-    let cached = Cached::new("log", ttl::LOG).id(id).subresource("photos");
-    let base = format!("/v1/logs/{id}/photos");
-    photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Null)).await
-}
-
-/// Conditions a log may report (the site's vocabulary; `U` is "unknown").
-const CONDITIONS: &[&str] = &["G", "S", "D", "T", "M", "C", "R", "Q", "N", "X", "V", "P", "Z", "U"];
-
-/// Read and validate every log field `body` carries; `None` where the body leaves a field out
-/// (or sends `null`, which the original ignores on PATCH).
-fn read_log(body: &mut JsonBody) -> LogPatch {
-    let coordinate = |body: &mut JsonBody, name| body.int(name, Some(0), Some(1_300_000)).map(|v| v as i32);
-    let condition = body.string("condition", 1, Some(1)).map(|c| c.to_ascii_uppercase());
-    LogPatch {
-        date: body.date("date"),
-        time: body.time("time"),
-        osgb_eastings: coordinate(body, "osgb_eastings"),
-        osgb_northings: coordinate(body, "osgb_northings"),
-        osgb_gridref: body.string("osgb_gridref", 0, Some(14)),
-        fb_number: body.string("fb_number", 0, Some(10)),
-        condition: body.one_of("condition", condition, CONDITIONS),
-        comment: body.string("comment", 0, Some(65_535)),
-        score: body.int("score", Some(0), Some(10)).map(|v| v as i32),
-        source: body.string("source", 1, Some(1)),
-    }
-}
-
-/// A new log's fields (`date`, `time` and `condition` are required, the rest default).
-fn new_log(p: LogPatch) -> Option<LogFields> {
-    Some(LogFields {
-        date: p.date?,
-        time: p.time?,
-        osgb_eastings: p.osgb_eastings,
-        osgb_northings: p.osgb_northings,
-        osgb_gridref: p.osgb_gridref,
-        fb_number: p.fb_number.unwrap_or_default(),
-        condition: p.condition?,
-        comment: p.comment.unwrap_or_default(),
-        score: p.score.unwrap_or(0),
-        source: p.source.unwrap_or_else(|| "W".into()),
-    })
+    let list = PhotoList {
+        cached: Cached::new(Resource::log(log.get()).sub("photos"), ttl::LOG),
+        filter: db::photos::PhotoFilter { log_id: Some(log.filter()), ..Default::default() },
+        link: format!("/v1/logs/{}/photos", log.get()),
+        denorm: Denorm::Null,
+    };
+    photo_page(&app, &request, list, query.as_deref()).await
 }
 
 /// A log as the write endpoints answer it: names `null`, as the original.
@@ -282,9 +244,9 @@ pub async fn create(
     q.require("trig_id");
     let mut body = JsonBody::parse(&body)?;
     body.require(&["date", "time", "condition"]);
-    let input = read_log(&mut body);
+    let input = LogPatch::read(&mut body);
     ApiError::all_valid([q.finish().map(drop), body.finish()])?;
-    let fields = new_log(input).ok_or(ApiError::Internal("a validated log lacked a required field"))?;
+    let fields = NewLog::from_patch(input).ok_or(ApiError::Internal("a validated log lacked a required field"))?;
     let trig_id = trig_id.and_then(as_row_id).ok_or(ApiError::not_found("Trigpoint not found"))?;
     db::trigs::get(&app.db, trig_id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
     let id = db::logs::create(&app.db, trig_id, caller.user_id, &ip, &fields)
@@ -305,14 +267,13 @@ pub async fn create(
 pub async fn update(
     State(app): State<AppState>,
     Writer(caller): Writer,
-    Path(raw_id): Path<String>,
+    log: LogId,
     JsonBytes(body): JsonBytes,
 ) -> Result<Json<TLogResponse>, ApiError> {
-    let id = path_int("log_id", &raw_id)?;
     let mut body = JsonBody::parse(&body)?;
-    let patch = read_log(&mut body);
+    let patch = LogPatch::read(&mut body);
     body.finish()?;
-    let id = as_row_id(id).ok_or(ApiError::not_found("Log not found"))?;
+    let id = log.row()?;
     let changed = db::logs::update(&app.db, id, &patch, |row| caller.may_edit(row.user_id))
         .await?
         .ok_or(ApiError::not_found("Log not found"))?;
@@ -326,12 +287,8 @@ pub async fn update(
     params(("log_id" = i64, Path)),
     responses((status = 204), (status = 401, body = crate::error::ErrorDetail),
               (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail)))]
-pub async fn delete(
-    State(app): State<AppState>,
-    Writer(caller): Writer,
-    Path(raw_id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id = as_row_id(path_int("log_id", &raw_id)?).ok_or(ApiError::not_found("Log not found"))?;
+pub async fn delete(State(app): State<AppState>, Writer(caller): Writer, log: LogId) -> Result<StatusCode, ApiError> {
+    let id = log.row()?;
     let changed = db::logs::delete(&app.db, id, |row| caller.may_edit(row.user_id))
         .await?
         .ok_or(ApiError::not_found("Log not found"))?;

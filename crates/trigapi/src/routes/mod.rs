@@ -16,8 +16,8 @@
 //! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs`, `GET /redoc` |
 
 mod admin;
-pub(crate) mod cpu;
 mod docs;
+pub(crate) mod extract;
 mod health;
 mod images;
 mod logs;
@@ -25,6 +25,7 @@ mod metrics;
 pub(crate) mod photo_files;
 mod photo_writes;
 mod photos;
+mod scope;
 mod stats;
 mod trigs;
 mod users;
@@ -86,44 +87,6 @@ pub fn routes() -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// The caller's address, cut to the 15 characters the legacy `ip_addr` columns hold.
-///
-/// The socket peer, unless the peer is one of `TRUSTED_PROXIES`: then what that proxy says,
-/// as the original reads it (`CF-Connecting-IP`, else `X-Forwarded-For`, else `X-Real-IP`).
-/// `X-Forwarded-For` is read from the right, skipping the trusted hops: the left end is
-/// whatever the client wrote. Anyone else's forwarding headers are ignored.
-pub(crate) struct ClientIp(pub String);
-
-impl axum::extract::FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        app: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        let trusted = |ip: std::net::IpAddr| app.proxies.iter().any(|net| net.contains(&ip));
-        let header =
-            |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-        let forwarded = || {
-            let hops = header("x-forwarded-for")?.rsplit(',').map(str::trim);
-            hops.filter_map(|hop| hop.parse::<std::net::IpAddr>().ok())
-                .find(|ip| !trusted(*ip))
-                .map(|ip| ip.to_string())
-        };
-        let ip = match peer {
-            Some(peer) if trusted(peer) => header("cf-connecting-ip")
-                .map(str::to_owned)
-                .or_else(forwarded)
-                .or_else(|| header("x-real-ip").map(str::to_owned))
-                .unwrap_or_else(|| peer.to_string()),
-            Some(peer) => peer.to_string(),
-            None => String::new(),
-        };
-        Ok(ClientIp(ip.chars().take(15).collect()))
-    }
-}
-
 pub(crate) async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(json!({ "detail": "Method Not Allowed" }))).into_response()
 }
@@ -160,8 +123,7 @@ fn origin(app: &AppState, parts: &axum::http::request::Parts) -> Option<String> 
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(parts.uri.host())?;
     let authority =
         host.parse::<axum::http::uri::Authority>().ok().filter(|a| a.as_str() == host && !host.contains('@'))?;
-    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    let trusted = peer.is_some_and(|ip| app.proxies.iter().any(|net| net.contains(&ip)));
+    let trusted = extract::peer(parts).is_some_and(|ip| app.trusts(ip));
     let forwarded = parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).map(str::trim);
     let scheme = match forwarded {
         Some("https") if trusted => "https",

@@ -18,7 +18,7 @@ use crate::storage::photo_id_of;
 pub async fn only_live(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let key = request.uri().path().trim_start_matches('/').to_owned();
     let on_disk = !key.split('/').any(|part| part == ".." || part.is_empty())
-        && tokio::fs::try_exists(app.config.photos_dir.join(&key)).await.unwrap_or(false);
+        && tokio::fs::try_exists(app.config.photos.photos_dir.join(&key)).await.unwrap_or(false);
     if !on_disk {
         return next.run(request).await;
     }

@@ -9,45 +9,27 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::auth::Writer;
+use crate::cpu::Work;
 use crate::db;
-use crate::db::photos::{PhotoFiles, PhotoPatch, PhotoRow, PhotoText};
+use crate::db::photos::{PhotoFiles, PhotoRow, PhotoText};
 use crate::db::trigstats::{self, Recount};
-use crate::domain::body::{JsonBody, JsonBytes};
-use crate::domain::params::{QueryParams, as_row_id, path_int};
+use crate::domain::body::JsonBody;
+use crate::domain::params::{QueryParams, as_row_id};
+use crate::domain::photo::PhotoPatch;
 use crate::error::ApiError;
 use crate::imaging::{self, ImagingError, MAX_UPLOAD_BYTES, Processed, Turn};
 use crate::invalidation::{self, Write};
-use crate::routes::ClientIp;
-use crate::routes::cpu::Work;
+use crate::routes::extract::{ClientIp, JsonBytes, PhotoId, Writer};
 use crate::state::AppState;
 use crate::storage::{self, PHOTOS_SERVER_ID};
 use crate::wire::photo::{TPhotoResponse, photo_url};
 
 /// Largest request body of an upload: the file and room for the text fields.
 pub const UPLOAD_BODY_LIMIT: usize = MAX_UPLOAD_BYTES + (256 << 10);
-
-const TYPES: &str = "TFLPO";
-const LICENSES: &str = "YCN";
-
-/// Read and validate the photo fields of a form or JSON body; `None` where it leaves a field
-/// out (or sends `null`, which PATCH ignores). PATCH also takes the variant-B names `name` and
-/// `public_ind` (the original's `aliases`).
-fn read_photo(body: &mut JsonBody, aliases: bool) -> PhotoPatch {
-    // Both names of a field are read (and so validated), whichever is used.
-    let caption = body.string("caption", 0, Some(80));
-    let name = aliases.then(|| body.string("name", 0, Some(80))).flatten();
-    let text_desc = body.string("text_desc", 0, Some(65_535));
-    let kind = body.letter("type", TYPES);
-    let license = body.letter("license", LICENSES);
-    let public_ind = aliases.then(|| body.letter("public_ind", LICENSES)).flatten();
-    let (caption, license) = (caption.or(name), license.or(public_ind));
-    PhotoPatch { caption, text_desc, kind, license }
-}
 
 /// A new photo's text: the fields given, the rest empty.
 fn new_photo(p: PhotoPatch) -> PhotoText {
@@ -109,10 +91,9 @@ fn upload_error(e: ImagingError) -> ApiError {
     })
 }
 
-/// Live photo `id` (as the path gave it) and the owner of its log, or 404.
-async fn photo_and_owner(app: &AppState, id: i64) -> Result<(PhotoRow, Owner), ApiError> {
-    let id = as_row_id(id).ok_or(ApiError::not_found("Photo not found"))?;
-    let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;
+/// The live photo the path names and the owner of its log, or 404.
+async fn photo_and_owner(app: &AppState, photo: &PhotoId) -> Result<(PhotoRow, Owner), ApiError> {
+    let row = db::photos::get(&app.db, photo.row()?).await?.ok_or_else(PhotoId::not_found)?;
     let owner = Owner::of(&row)?;
     Ok((row, owner))
 }
@@ -224,7 +205,7 @@ pub async fn create(
         body.missing("file");
     }
     body.require(&["caption", "type", "license"]);
-    let input = read_photo(&mut body, false);
+    let input = PhotoPatch::read(&mut body, false);
     ApiError::all_valid([q.finish().map(drop), body.finish()])?;
     let log_id = log_id.and_then(as_row_id).ok_or(ApiError::not_found("Log not found"))?;
     let log = db::logs::get(&app.db, log_id).await?.ok_or(ApiError::not_found("Log not found"))?;
@@ -256,14 +237,13 @@ pub async fn create(
 pub async fn update(
     State(app): State<AppState>,
     Writer(caller): Writer,
-    Path(raw_id): Path<String>,
+    photo: PhotoId,
     JsonBytes(body): JsonBytes,
 ) -> Result<Json<TPhotoResponse>, ApiError> {
-    let id = path_int("photo_id", &raw_id)?;
     let mut body = JsonBody::parse(&body)?;
-    let patch = read_photo(&mut body, true);
+    let patch = PhotoPatch::read(&mut body, true);
     body.finish()?;
-    let id = as_row_id(id).ok_or(ApiError::not_found("Photo not found"))?;
+    let id = photo.row()?;
     let row = db::photos::update_text(&app.db, id, &patch, |p| Owner::authorize(p, &caller))
         .await?
         .ok_or(ApiError::not_found("Photo not found"))?;
@@ -280,9 +260,9 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     Writer(caller): Writer,
-    Path(raw_id): Path<String>,
+    photo: PhotoId,
 ) -> Result<StatusCode, ApiError> {
-    let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::not_found("Photo not found"))?;
+    let id = photo.row()?;
     let row = db::photos::soft_delete(&app.db, id, |p| Owner::authorize(p, &caller))
         .await?
         .ok_or(ApiError::not_found("Photo not found"))?;
@@ -302,10 +282,9 @@ pub async fn delete(
 pub async fn rotate(
     State(app): State<AppState>,
     Writer(caller): Writer,
-    Path(raw_id): Path<String>,
+    photo: PhotoId,
     JsonBytes(body): JsonBytes,
 ) -> Result<Json<TPhotoResponse>, ApiError> {
-    let id = path_int("photo_id", &raw_id)?;
     // No body, or `null`, is the default quarter turn.
     let turn = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         Turn::Quarter
@@ -319,7 +298,7 @@ pub async fn rotate(
         body.finish()?;
         turn.and_then(Turn::from_degrees).unwrap_or(Turn::Quarter)
     };
-    let (row, owner) = photo_and_owner(&app, id).await?;
+    let (row, owner) = photo_and_owner(&app, &photo).await?;
     caller.may_edit(owner.user)?;
     let original = read_original(&app, &row).await?;
     let processed =

@@ -1,17 +1,18 @@
 //! `GET /v1/photos`, `/v1/photos/{photo_id}`, and the photo-page helper the other photo lists share.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use serde::Serialize;
 
-use crate::cache::{CacheRequest, Cached, ttl};
+use super::scope::Scope;
+use crate::cache::{Cached, Resource, ttl};
 use crate::db;
-use crate::db::photos::{PhotoFilter, PhotoRow};
+use crate::db::photos::PhotoFilter;
 use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
+use crate::domain::params::{QueryParams, filter_id};
 use crate::error::ApiError;
+use crate::routes::extract::{CacheRequest, PhotoId};
 use crate::state::AppState;
-use crate::wire::photo::TPhotoResponse;
+use crate::wire::photo::{Denorm, TPhotoListItem, TPhotoResponse};
 
 /// `skip` (≥ 0, default 0) and `limit` (1..100, default 10), shared by every list.
 #[derive(utoipa::IntoParams)]
@@ -36,27 +37,41 @@ pub struct PhotoListParams {
     pub user_id: Option<i64>,
 }
 
-/// One page of photos for `filter`, mapped to the endpoint's variant; links carry only
-/// `limit` and `skip`.
-pub(super) async fn photo_page<T: Serialize + Send + 'static>(
+/// One photo list of one trig, user or log: its cache entry, its rows, the path its links
+/// name, and how its items show their log's fields.
+pub(super) struct PhotoList {
+    pub(super) cached: Cached,
+    pub(super) filter: PhotoFilter,
+    pub(super) link: String,
+    pub(super) denorm: Denorm,
+}
+
+impl PhotoList {
+    /// A trig's or user's photos (variant B with denormalised fields).
+    pub(super) fn of(scope: Scope) -> Self {
+        let (cached, filter, link) = (scope.cached("photos"), scope.photo_filter(), scope.link("photos"));
+        Self { cached, filter, link, denorm: Denorm::Filled }
+    }
+}
+
+/// One page of `list`, newest first; links carry only `limit` and `skip`.
+pub(super) async fn photo_page(
     app: &AppState,
     request: &CacheRequest,
-    cached: Cached,
+    list: PhotoList,
     query: Option<&str>,
-    filter: PhotoFilter,
-    base: String,
-    map: fn(PhotoRow) -> T,
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query);
     let page = Page::from_query(&mut q);
     let key = q.finish()?;
+    let PhotoList { cached, filter, link, denorm } = list;
     cached
         .params(key)
         .json(app, request, move |app| async move {
             let (limit, offset) = page.sql();
             let (rows, total) = db::photos::list(&app.db, &filter, limit, offset).await?;
-            let items = rows.into_iter().map(map).collect();
-            Ok(Paginated::new(items, total, page, &base, &[("limit", page.limit.to_string())]))
+            let items: Vec<_> = rows.into_iter().map(|p| TPhotoListItem::new(p, denorm)).collect();
+            Ok(Paginated::new(items, total, page, &link, &[("limit", page.limit.to_string())]))
         })
         .await
 }
@@ -77,9 +92,8 @@ pub async fn list(
     let key = q.finish()?;
     let id = |v: Option<i64>| v.map(filter_id);
     let filter = PhotoFilter { trig_id: id(trig_id), log_id: id(log_id), user_id: id(user_id), log_ids: None };
-    Cached::new("photos", ttl::PHOTOS_LIST)
+    Cached::new(Resource::PHOTOS_LIST, ttl::PHOTOS_LIST)
         .tag(crate::invalidation::tag::USER_NAMES.into())
-        .subresource("list")
         .params(key)
         .json(&app, &request, move |app| async move {
             let (limit, offset) = page.sql();
@@ -98,15 +112,10 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/photos/{photo_id}", tag = "photos", params(("photo_id" = i64, Path)),
     responses((status = 200, body = TPhotoResponse), (status = 404, body = crate::error::ErrorDetail),
               (status = 422, body = crate::error::ValidationErrorBody)))]
-pub async fn get_one(
-    State(app): State<AppState>,
-    Path(raw_id): Path<String>,
-    request: CacheRequest,
-) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("photo_id", &raw_id)?).ok_or(ApiError::not_found("Photo not found"))?;
-    Cached::new("photo", ttl::PHOTO)
+pub async fn get_one(State(app): State<AppState>, photo: PhotoId, request: CacheRequest) -> Result<Response, ApiError> {
+    let id = photo.row()?;
+    Cached::new(Resource::photo(id.into()), ttl::PHOTO)
         .tag(crate::invalidation::tag::USER_NAMES.into())
-        .id(id.into())
         .json(&app, &request, move |app| async move {
             let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;
             Ok(TPhotoResponse::new(row, false))

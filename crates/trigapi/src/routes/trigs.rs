@@ -8,21 +8,20 @@ use axum::response::{AppendHeaders, IntoResponse, Response};
 use chrono::Utc;
 
 use super::logs::scoped_log_page;
-use super::photos::{PageParams, photo_page};
-use crate::auth::MaybeAuthUser;
-use crate::cache::{CacheRequest, Cached, ttl};
+use super::photos::{PageParams, PhotoList, photo_page};
+use super::scope::Scope;
+use crate::cache::{Cached, Resource, ttl};
 use crate::db;
-use crate::db::logs::LogFilter;
-use crate::db::photos::PhotoFilter;
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::Paginated;
-use crate::domain::params::{QueryParams, as_row_id, filter_id, path_int};
+use crate::domain::params::QueryParams;
 use crate::domain::trig_query::TrigListQuery;
 use crate::error::ApiError;
-use crate::invalidation::{includes, tag};
+use crate::invalidation::tag;
+use crate::routes::extract::{CacheRequest, MaybeAuthUser, TrigId};
 use crate::state::AppState;
 use crate::wire::log::TLogListItem;
-use crate::wire::photo::{Denorm, TPhotoListItem};
+use crate::wire::photo::TPhotoListItem;
 use crate::wire::trig::{
     Centre, FeatureCollection, TrigAttrsData, TrigDetails, TrigExport, TrigGeoJson, TrigList, TrigListContext,
     TrigMinimal, TrigWithIncludes,
@@ -71,7 +70,7 @@ pub async fn list(
     let tq = TrigListQuery::from_query(&mut q);
     let mut key = q.finish()?;
     let exclude_user = caller.filter(|_| tq.exclude_found).map(|u| u.user_id);
-    let mut cached = Cached::new("trigs", ttl::TRIGS_LIST).subresource("list");
+    let mut cached = Cached::new(Resource::TRIGS_LIST, ttl::TRIGS_LIST);
     if let Some(user) = exclude_user {
         // Personalised: keyed by the caller, invalidated with the caller's entries, never
         // stored by shared caches downstream.
@@ -110,22 +109,22 @@ async fn trig_list(app: &AppState, tq: TrigListQuery, exclude_user: Option<i32>)
               (status = 400, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn get_one(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    trig: TrigId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("trig_id", &raw_id)?).ok_or(ApiError::not_found("Trigpoint not found"))?;
+    let id = trig.row()?;
     let mut q = QueryParams::parse(query.as_deref());
-    let include_raw = q.include("include", TRIG_INCLUDES.keep_empty);
+    let include = IncludeSet::read(&mut q, TRIG_INCLUDES);
     let key = q.finish()?;
-    let mut cached = Cached::new("trig", ttl::TRIG).id(id.into()).params(key);
-    if includes(include_raw.as_deref(), "stats") {
+    let mut cached = Cached::new(Resource::trig(id.into()), ttl::TRIG).params(key);
+    if include.as_ref().is_ok_and(|i| i.has("stats")) {
         cached = cached.tag(tag::trigstats(id));
     }
     cached
         .json(&app, &request, move |app| async move {
             let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
-            let include = IncludeSet::parse(include_raw.as_deref(), TRIG_INCLUDES)?;
+            let include = include?;
             let (mut trig, details) = TrigDetails::split(row);
             trig.details = include.has("details").then_some(details);
             if include.has("stats") {
@@ -154,8 +153,7 @@ pub async fn by_waypoint(
 /// Every trig (about 25k) with string coordinates. Query parameters are ignored.
 #[utoipa::path(get, path = "/v1/trigs/export", tag = "trigs", responses((status = 200, body = TrigExport)))]
 pub async fn export(State(app): State<AppState>, request: CacheRequest) -> Result<Response, ApiError> {
-    Cached::new("trigs", ttl::TRIGS_EXPORT)
-        .subresource("export")
+    Cached::new(Resource::TRIGS_EXPORT, ttl::TRIGS_EXPORT)
         .cache_control(ONE_YEAR)
         .json(&app, &request, |app| async move {
             let items: Vec<_> = db::trigs::all(&app.db, EXPORT_LIMIT).await?.into_iter().map(Into::into).collect();
@@ -177,7 +175,7 @@ pub async fn geojson(
     let limit = q.int("limit", Some(0), None).filter(|l| *l > 0).map_or(EXPORT_LIMIT, |l| l as u64);
     q.key_param("limit", limit);
     let key = q.finish()?;
-    let cached = Cached::new("trigs", ttl::TRIGS_GEOJSON).subresource("geojson").params(key).cache_control(ONE_YEAR);
+    let cached = Cached::new(Resource::TRIGS_GEOJSON, ttl::TRIGS_GEOJSON).params(key).cache_control(ONE_YEAR);
     cached
         .json(&app, &request, move |app| async move {
             let fbm = db::trigs::of_physical_type(&app.db, "FBM", limit).await?;
@@ -198,15 +196,11 @@ pub async fn geojson(
     responses((status = 200, body = Paginated<TLogListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn logs(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    trig: TrigId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_int("trig_id", &raw_id)?;
-    let filter = LogFilter { trig_id: Some(filter_id(id)), user_id: None };
-    let cached = Cached::new("trig", ttl::TRIG_LOGS).id(id).subresource("logs").tag(tag::USER_NAMES.into());
-    let (base, photos) = (format!("/v1/trigs/{id}/logs"), tag::trig_photos(filter_id(id)));
-    scoped_log_page(&app, &request, cached, query.as_deref(), filter, base, photos).await
+    scoped_log_page(&app, &request, Scope::Trig(trig), query.as_deref()).await
 }
 
 /// A trig's photos, newest first (variant B with denormalised fields).
@@ -214,15 +208,11 @@ pub async fn logs(
     responses((status = 200, body = Paginated<TPhotoListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn photos(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    trig: TrigId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_int("trig_id", &raw_id)?;
-    let filter = PhotoFilter { trig_id: Some(filter_id(id)), ..Default::default() };
-    let cached = Cached::new("trig", ttl::TRIG_PHOTOS).id(id).subresource("photos").tag(tag::USER_NAMES.into());
-    let base = format!("/v1/trigs/{id}/photos");
-    photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
+    photo_page(&app, &request, PhotoList::of(Scope::Trig(trig)), query.as_deref()).await
 }
 
 /// Naive UTC ISO timestamp with microseconds, as Python's `datetime.utcnow().isoformat()`.

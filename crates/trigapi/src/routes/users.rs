@@ -1,26 +1,27 @@
 //! `/v1/users…`: the list, one user (with `stats`, `breakdown`), and a user's logs and photos.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
 use super::logs::scoped_log_page;
-use super::photos::{PageParams, photo_page};
-use crate::auth::{AuthUser, READ_PII_SCOPE, Writer};
-use crate::cache::{CacheRequest, Cached, ttl};
+use super::photos::{PageParams, PhotoList, photo_page};
+use super::scope::Scope;
+use crate::auth::{AuthUser, READ_PII_SCOPE};
+use crate::cache::{Cached, Resource, ttl};
 use crate::db;
-use crate::db::logs::LogFilter;
-use crate::db::photos::PhotoFilter;
-use crate::db::users::{AccountConflict, MeRow, ProfileChanges, ProfileConflict};
-use crate::domain::body::{JsonBody, JsonBytes};
+use crate::db::users::{AccountConflict, MeRow, ProfileConflict};
+use crate::domain::body::JsonBody;
 use crate::domain::include::{IncludeRules, IncludeSet};
 use crate::domain::pagination::{Page, Paginated};
-use crate::domain::params::{QueryParams, as_row_id, filter_id, is_hidden, path_int};
+use crate::domain::params::QueryParams;
+use crate::domain::profile::{ProfilePatch, email, user_name, visible_text};
 use crate::error::ApiError;
-use crate::invalidation::{self, Write, includes, tag};
+use crate::invalidation::{self, Write, tag};
+use crate::routes::extract::{CacheRequest, JsonBytes, UserId, Writer};
 use crate::state::AppState;
 use crate::wire::log::TLogListItem;
-use crate::wire::photo::{Denorm, TPhotoListItem};
+use crate::wire::photo::TPhotoListItem;
 use crate::wire::user::UserWithIncludes;
 
 pub(super) const USER_INCLUDES: IncludeRules =
@@ -40,11 +41,11 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
     let name = q.string("name");
-    let include_raw = q.include("include", USER_LIST_INCLUDES.keep_empty);
+    let include = IncludeSet::read(&mut q, USER_LIST_INCLUDES);
     let page = Page::from_query(&mut q);
     let key = q.finish()?;
-    let include = IncludeSet::parse(include_raw.as_deref(), USER_LIST_INCLUDES)?;
-    let mut cached = Cached::new("users", ttl::USERS_LIST).subresource("list").params(key);
+    let include = include?;
+    let mut cached = Cached::new(Resource::USERS_LIST, ttl::USERS_LIST).params(key);
     if include.has("stats") {
         cached = cached.tag(tag::USERS_STATS.to_owned());
     }
@@ -80,22 +81,22 @@ pub async fn list(
               (status = 400, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn get_one(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    user: UserId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = as_row_id(path_int("user_id", &raw_id)?).ok_or(ApiError::not_found("User not found"))?;
+    let id = user.row()?;
     let mut q = QueryParams::parse(query.as_deref());
-    let include_raw = q.include("include", USER_INCLUDES.keep_empty);
+    let include = IncludeSet::read(&mut q, USER_INCLUDES);
     let key = q.finish()?;
-    let mut cached = Cached::new("user", ttl::USER).id(id.into()).params(key).tag(tag::profile(id));
-    if includes(include_raw.as_deref(), "stats") || includes(include_raw.as_deref(), "breakdown") {
+    let mut cached = Cached::new(Resource::user(id.into()), ttl::USER).params(key).tag(tag::profile(id));
+    if include.as_ref().is_ok_and(|i| i.has("stats") || i.has("breakdown")) {
         cached = cached.tag(tag::userstats(id));
     }
     cached
         .json(&app, &request, move |app| async move {
             let row = db::users::get(&app.db, id).await?.ok_or(ApiError::not_found("User not found"))?;
-            let include = IncludeSet::parse(include_raw.as_deref(), USER_INCLUDES)?;
+            let include = include?;
             let mut user = UserWithIncludes::from(row);
             if include.has("stats") {
                 user.stats = db::users::stats_for(&app.db, &[id]).await?.remove(&id).map(Into::into);
@@ -114,15 +115,11 @@ pub async fn get_one(
     responses((status = 200, body = Paginated<TLogListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn logs(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    user: UserId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_int("user_id", &raw_id)?;
-    let filter = LogFilter { user_id: Some(filter_id(id)), trig_id: None };
-    let cached = Cached::new("user", ttl::USER_LOGS).id(id).subresource("logs");
-    let (base, photos) = (format!("/v1/users/{id}/logs"), tag::user_photos(filter_id(id)));
-    scoped_log_page(&app, &request, cached, query.as_deref(), filter, base, photos).await
+    scoped_log_page(&app, &request, Scope::User(user), query.as_deref()).await
 }
 
 /// A user's photos, newest first (variant B with denormalised fields).
@@ -130,15 +127,11 @@ pub async fn logs(
     responses((status = 200, body = Paginated<TPhotoListItem>), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn photos(
     State(app): State<AppState>,
-    Path(raw_id): Path<String>,
+    user: UserId,
     request: CacheRequest,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_int("user_id", &raw_id)?;
-    let filter = PhotoFilter { user_id: Some(filter_id(id)), ..Default::default() };
-    let cached = Cached::new("user", ttl::USER_PHOTOS).id(id).subresource("photos");
-    let base = format!("/v1/users/{id}/photos");
-    photo_page(&app, &request, cached, query.as_deref(), filter, base, |p| TPhotoListItem::new(p, Denorm::Filled)).await
+    photo_page(&app, &request, PhotoList::of(Scope::User(user)), query.as_deref()).await
 }
 
 pub(super) const ME_INCLUDES: IncludeRules =
@@ -156,9 +149,9 @@ pub async fn me(
     RawQuery(query): RawQuery,
 ) -> Result<Json<UserWithIncludes>, ApiError> {
     let mut q = QueryParams::parse(query.as_deref());
-    let include_raw = q.include("include", ME_INCLUDES.keep_empty);
+    let include = IncludeSet::read(&mut q, ME_INCLUDES);
     q.finish()?;
-    let include = IncludeSet::parse(include_raw.as_deref(), ME_INCLUDES)?;
+    let include = include?;
     let id = caller.user_id;
     let row = db::users::me(&app.db, id).await?.ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
     let mut user = own_profile(row, include.has("prefs"));
@@ -192,25 +185,7 @@ pub async fn update_me(
     JsonBytes(body): JsonBytes,
 ) -> Result<Json<UserWithIncludes>, ApiError> {
     let mut body = JsonBody::parse(&body)?;
-    let changes = ProfileChanges {
-        name: user_name(&mut body, "name"),
-        email: email(&mut body, "email"),
-        firstname: visible_text(&mut body, "firstname", 0, 30),
-        surname: visible_text(&mut body, "surname", 0, 30),
-        homepage: homepage(&mut body, "homepage"),
-        about: body.string("about", 0, Some(65_535)),
-        status_max: body.int("status_max", Some(0), Some(1_000_000)).map(|v| v as i32),
-        distance_ind: {
-            let v = body.string("distance_ind", 1, Some(1));
-            body.one_of("distance_ind", v, &["K", "M"])
-        },
-        public_ind: {
-            let v = body.string("public_ind", 1, Some(1));
-            body.one_of("public_ind", v, &["Y", "N"])
-        },
-        online_map_type: body.string("online_map_type", 0, Some(10)),
-        online_map_type2: body.string("online_map_type2", 0, Some(10)),
-    };
+    let changes = ProfilePatch::read(&mut body);
     body.finish()?;
     if changes.email.is_some() && !caller.has_scope(READ_PII_SCOPE) {
         return Err(ApiError::Forbidden("Missing required scope: api:read-pii for email updates"));
@@ -246,61 +221,6 @@ fn own_profile(row: MeRow, prefs: bool) -> UserWithIncludes {
     UserWithIncludes { auth0_user_id: row.auth0_user_id, prefs, ..row.user.into() }
 }
 
-/// A user name: 1..30 visible characters, no leading blank, no `@` or `*` (what `PATCH
-/// /users/me` and the registration webhook both take).
-fn user_name(body: &mut JsonBody, field: &str) -> Option<String> {
-    let name = visible_text(body, field, 1, 30);
-    body.check(field, name, |n| {
-        (!n.starts_with(char::is_whitespace) && !n.contains(['@', '*']))
-            .then_some(())
-            .ok_or("must not start with a blank or contain @ or *")
-    })
-}
-
-/// An e-mail address of at most 255 characters, in the original's pattern.
-fn email(body: &mut JsonBody, field: &str) -> Option<String> {
-    let email = body.string(field, 1, Some(255));
-    body.check(field, email, |e| valid_email(e).then_some(()).ok_or("is not a valid e-mail address"))
-}
-
-/// A string of `min..=max` characters with no control or invisible formatting characters
-/// (a zero-width joiner in a name makes two names that look the same).
-fn visible_text(body: &mut JsonBody, field: &str, min: usize, max: usize) -> Option<String> {
-    let text = body.string(field, min, Some(max));
-    body.check(field, text, |t| {
-        (!t.chars().any(is_hidden)).then_some(()).ok_or("must not contain control or invisible formatting characters")
-    })
-}
-
-/// A profile's homepage: empty, or an `http://` or `https://` URL with a host (a
-/// `javascript:` link shown on a profile page would run in its readers' browsers).
-fn homepage(body: &mut JsonBody, field: &str) -> Option<String> {
-    let url = visible_text(body, field, 0, 255);
-    body.check(field, url, |u| {
-        (u.is_empty() || is_web_link(u)).then_some(()).ok_or("must be an http:// or https:// URL")
-    })
-}
-
-/// `http://` or `https://` (any case), a host, then anything; no blanks anywhere
-/// (`wire::bodies::WEB_LINK`).
-fn is_web_link(u: &str) -> bool {
-    let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
-    let Some(rest) = ["https://", "http://"].iter().find_map(|s| lower.starts_with(s).then(|| &u[s.len()..])) else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    !host.is_empty() && !u.contains(char::is_whitespace)
-}
-
-/// `local@domain.tld` as the original's pattern accepts it.
-fn valid_email(e: &str) -> bool {
-    let Some((local, domain)) = e.split_once('@') else { return false };
-    let Some((host, tld)) = domain.rsplit_once('.') else { return false };
-    let local_ok = !local.is_empty() && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
-    let host_ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c));
-    local_ok && host_ok && tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())
-}
-
 /// The identity provider's post-registration webhook: creates the account for a new user.
 #[utoipa::path(post, path = "/v1/users", tag = "users", security(("webhook" = [])),
     request_body(content = crate::wire::bodies::Registration),
@@ -312,10 +232,10 @@ pub async fn register(
     headers: axum::http::HeaderMap,
     JsonBytes(body): JsonBytes,
 ) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), ApiError> {
-    let secret = app.config.webhook_shared_secret.as_bytes();
-    if secret.is_empty() {
+    let Some(secret) = &app.config.auth.webhook_shared_secret else {
         return Err(ApiError::Unavailable("Webhook authentication not configured"));
-    }
+    };
+    let secret = secret.expose().as_bytes();
     let given = headers.get("x-webhook-secret").map(|v| v.as_bytes()).unwrap_or_default();
     if !crate::auth::constant_time_eq(given, secret) {
         return Err(ApiError::WebhookSecret("Invalid webhook shared secret"));

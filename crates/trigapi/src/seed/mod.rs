@@ -104,14 +104,19 @@ pub async fn clear(db: &Db) -> Result<(), DbError> {
 pub async fn run(db: &Db, config: &Config, scale: Scale, progress: &mut dyn Progress) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let archive = trigpoints::load()?;
-    let pool = images::write_pool(&config.photos_dir)?;
+    let pool = images::write_pool(&config.photos.photos_dir)?;
     let mut trigs: Vec<_> = archive.iter().enumerate().map(|(i, r)| trigpoints::to_trig(i, r)).collect();
     let data = synth::generate(&archive, &mut trigs, scale.sizes(), &pool);
 
     write(db, "status", &statuses(), progress).await?;
-    let photos_url = format!("{}/photos/", config.public_url.trim_end_matches('/'));
+    let photos_url = format!("{}/photos/", config.server.public_url.trim_end_matches('/'));
     let servers = vec![
-        NewServer { id: 1, url: photos_url, path: config.photos_dir.display().to_string(), name: "trigapi".into() },
+        NewServer {
+            id: 1,
+            url: photos_url,
+            path: config.photos.photos_dir.display().to_string(),
+            name: "trigapi".into(),
+        },
         NewServer {
             id: 2,
             url: "http://www.trigpointinguk.com/photos/".into(),

@@ -13,6 +13,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use super::trigpoints::ArchiveRow;
 use crate::db::photos::PhotoFiles;
 use crate::db::seed_writer::{NewLog, NewPhoto, NewTrig, NewTrigStats, NewUser};
+use crate::domain::condition::Condition;
 
 const SEED: u64 = 0x7219_5EED;
 
@@ -366,7 +367,7 @@ fn make_trigstats(trigs: &mut [NewTrig], logs: &[NewLog], photos: &[NewPhoto]) -
         }
         a.count += 1;
         a.score_sum += i64::from(l.score);
-        if matches!(l.condition.as_str(), "G" | "S" | "D" | "T") {
+        if Condition::from_code(&l.condition).is_some_and(Condition::is_found) {
             a.found += 1;
             a.found_last = Some(a.found_last.map_or(l.date, |d| d.max(l.date)));
         }

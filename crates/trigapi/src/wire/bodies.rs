@@ -40,7 +40,7 @@ pub const DATE: &str = r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(
 pub const CONDITION: &str = "^[GSDTMCRQNXVPZUgsdtmcrqnxvpzu]$";
 
 /// The `pattern` of each body field that has one: `(schema, field, pattern)`, added to the
-/// document by [`crate::routes::ApiDoc`]'s refinement (utoipa takes only literal patterns).
+/// document by the API document's refinement (utoipa takes only literal patterns).
 pub const FIELD_PATTERNS: &[(&str, &str, &str)] = &[
     ("LogCreate", "date", DATE),
     ("LogCreate", "time", TIME),
@@ -174,17 +174,4 @@ pub struct Registered {
     pub name: String,
     pub email: String,
     pub auth0_user_id: String,
-}
-
-/// `GET /v1/admin/cache/stats` (the Redis fields are `null` when Redis is not configured or
-/// does not answer).
-#[derive(ToSchema)]
-pub struct CacheStatsBody {
-    pub redis_configured: bool,
-    pub redis_available: bool,
-    pub pending_invalidations: i64,
-    pub app_env_pattern: String,
-    pub redis_version: Option<String>,
-    #[schema(value_type = Object)]
-    pub local_tier: (),
 }

@@ -1,6 +1,7 @@
 //! Wire types: the JSON shapes of the contract, named as the original names them. They are built
 //! from `db` rows by destructuring, so a row change shows up at the conversion.
 
+pub mod admin;
 pub mod bodies;
 pub mod log;
 pub mod photo;

@@ -38,7 +38,7 @@ impl From<BreakdownRows> for UserBreakdown {
         let BreakdownRows { by_current_use, by_historic_use, by_physical_type, by_condition } = b;
         let mut conditions = BTreeMap::new();
         for (code, n) in by_condition {
-            *conditions.entry(condition_description(&code).to_owned()).or_insert(0) += n;
+            *conditions.entry(crate::domain::condition::description_of(&code).to_owned()).or_insert(0) += n;
         }
         Self {
             by_current_use: by_current_use.into_iter().collect(),
@@ -46,26 +46,6 @@ impl From<BreakdownRows> for UserBreakdown {
             by_physical_type: by_physical_type.into_iter().collect(),
             by_condition: conditions,
         }
-    }
-}
-
-/// The site's text for a log condition code (contract §2.7).
-pub fn condition_description(code: &str) -> &'static str {
-    match code.trim().to_ascii_uppercase().as_str() {
-        "Z" => "Not Logged",
-        "N" => "Couldn't find it",
-        "G" => "Good",
-        "S" => "Slightly damaged",
-        "C" => "Converted",
-        "D" => "Damaged",
-        "R" => "Remains",
-        "T" => "Toppled",
-        "M" => "Moved",
-        "Q" => "Possibly missing",
-        "X" => "Destroyed",
-        "V" => "Unreachable but visible",
-        "P" => "Inaccessible",
-        _ => "Unknown",
     }
 }
 

@@ -100,11 +100,11 @@ async fn rs256_tokens(backend: Backend) {
     let _turn = crate::helpers::timing_sensitive().await;
     let issuer = Issuer::start(JWKS1).await;
     let Some(app) = TestApp::writable(backend, |c| {
-        c.jwt_jwks_url = issuer.url.clone();
-        c.jwt_issuer = ISSUER.into();
-        c.jwt_audience = AUDIENCE.into();
-        c.jwt_jwks_refetch_secs = 1;
-        c.jwt_hs256_secret = "also-set-but-unused-in-rs256-mode".into();
+        c.auth.jwt_jwks_url = Some(issuer.url.clone());
+        c.auth.jwt_issuer = Some(ISSUER.into());
+        c.auth.jwt_audience = Some(AUDIENCE.into());
+        c.auth.jwt_jwks_refetch_secs = 1;
+        c.auth.jwt_hs256_secret = Some("also-set-but-unused-in-rs256-mode".into());
     })
     .await
     else {
@@ -203,11 +203,11 @@ async fn rs256_tokens(backend: Backend) {
 async fn a_jwks_refresh_never_blocks_requests_with_known_keys() {
     let issuer = Issuer::start(JWKS1).await;
     let Some(app) = TestApp::writable(Backend::Sqlite, |c| {
-        c.jwt_jwks_url = issuer.url.clone();
-        c.jwt_issuer = ISSUER.into();
-        c.jwt_audience = AUDIENCE.into();
-        c.jwt_jwks_refetch_secs = 1;
-        c.jwt_jwks_ttl_secs = 1;
+        c.auth.jwt_jwks_url = Some(issuer.url.clone());
+        c.auth.jwt_issuer = Some(ISSUER.into());
+        c.auth.jwt_audience = Some(AUDIENCE.into());
+        c.auth.jwt_jwks_refetch_secs = 1;
+        c.auth.jwt_jwks_ttl_secs = 1;
     })
     .await
     else {

@@ -39,8 +39,8 @@ pub(crate) fn private_database() -> String {
 /// An app over `database` with Redis at `redis` (or the in-process tier alone).
 pub(crate) async fn app(database: &str, redis: Option<&RedisServer>, change: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(database);
-    config.redis_url = redis.map(RedisServer::url).unwrap_or_default();
-    config.admin_token = ADMIN.into();
+    config.cache.redis_url = redis.map(|r| r.url().into());
+    config.auth.admin_token = Some(ADMIN.into());
     change(&mut config);
     let app = TestApp::with_config(config).await;
     if redis.is_some() {
@@ -200,7 +200,7 @@ fn zstd_decode(bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn cors_lets_browsers_read_the_cache_headers() {
-    let app = app(&private_database(), None, |c| c.backend_cors_origins = "http://localhost:5173".into()).await;
+    let app = app(&private_database(), None, |c| c.server.backend_cors_origins = "http://localhost:5173".into()).await;
     let r = get_with(&app, "/v1/stats/site", &[("origin", "http://localhost:5173")]).await;
     let exposed = header(&r, "access-control-expose-headers").to_ascii_lowercase();
     for h in ["x-cache-status", "x-cache-key", "x-cache-ttl", "x-cache-age", "cache-status", "etag"] {
@@ -229,7 +229,7 @@ async fn admin_endpoints_need_the_admin_token() {
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{uri}");
         assert_eq!(wrong.body["detail"], "Could not validate credentials");
     }
-    let unconfigured = self::app(&private_database(), None, |c| c.admin_token.clear()).await;
+    let unconfigured = self::app(&private_database(), None, |c| c.auth.admin_token = None).await;
     assert_eq!(admin(&unconfigured, Method::GET, "/v1/admin/cache/stats").await.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -246,7 +246,7 @@ async fn get_as(app: &TestApp, uri: &str, token: &str) -> TestResponse {
 
 #[tokio::test]
 async fn the_admin_scope_opens_the_admin_endpoints_and_its_absence_is_403() {
-    let app = app(&private_database(), None, |c| c.jwt_hs256_secret = SECRET.into()).await;
+    let app = app(&private_database(), None, |c| c.auth.jwt_hs256_secret = Some(SECRET.into())).await;
     let admin = get_as(&app, "/v1/admin/cache/stats", &token(1, &["api:admin"])).await;
     assert_eq!(admin.status, StatusCode::OK, "{}", admin.text);
     let writer = get_as(&app, "/v1/admin/cache/stats", &token(1, &["api:write"])).await;
@@ -267,7 +267,7 @@ async fn the_admin_scope_opens_the_admin_endpoints_and_its_absence_is_403() {
 /// private, and never served to another caller or to an anonymous one.
 #[tokio::test]
 async fn personalised_lists_are_never_shared() {
-    let app = app(&private_database(), None, |c| c.jwt_hs256_secret = SECRET.into()).await;
+    let app = app(&private_database(), None, |c| c.auth.jwt_hs256_secret = Some(SECRET.into())).await;
     // Two users with logs, and different numbers of logged trigs.
     let users = app.ok("/v1/users?include=stats&limit=50").await;
     let mut logged: Vec<(i64, i64)> = users["items"]
@@ -409,7 +409,7 @@ async fn metrics_expose_the_cache_counters() {
 
 #[tokio::test]
 async fn entries_over_the_size_limit_are_not_stored() {
-    let app = app(&private_database(), None, |c| c.cache_max_entry_bytes = 10_000).await;
+    let app = app(&private_database(), None, |c| c.cache.cache_max_entry_bytes = 10_000).await;
     assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "MISS");
     assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "MISS", "5 MB is over the 10 kB limit");
     app.get("/v1/trigs/1").await;
@@ -435,7 +435,7 @@ async fn with_the_database_gone_cached_entries_are_served_and_the_rest_is_503() 
 /// say who the token's subject is, the answer is 503, not everybody's list.
 #[tokio::test]
 async fn an_optional_token_that_cannot_be_checked_is_503_not_anonymous() {
-    let app = app(&private_database(), None, |c| c.jwt_hs256_secret = SECRET.into()).await;
+    let app = app(&private_database(), None, |c| c.auth.jwt_hs256_secret = Some(SECRET.into())).await;
     let anonymous = app.get("/v1/trigs?exclude_found=true&limit=5").await;
     assert_eq!(anonymous.status, StatusCode::OK);
     app.db.close().await;
@@ -643,7 +643,7 @@ async fn no_stale_read_on_one_instance_without_redis() {
 /// computing, values read before a write and stored after its invalidation are served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_checker_catches_the_stale_set_race_when_the_generation_check_is_off() {
-    let app = Arc::new(app(&private_database(), None, |c| c.cache_unsafe_stamp_at_store = true).await);
+    let app = Arc::new(app(&private_database(), None, |c| c.cache.cache_unsafe_stamp_at_store = true).await);
     let mut report = Report::default();
     for _ in 0..10 {
         report.merge(check(Arc::clone(&app), vec![Arc::clone(&app)], 10_000, no_fault()).await);
@@ -669,8 +669,8 @@ async fn two_instances_sharing_redis_window_is_measured_and_strict_mode_closes_i
     assert_eq!(report.errors, 0);
     assert!(report.max_staleness < Duration::from_millis(250), "the cross-instance window: {report:?}");
 
-    let a = Arc::new(app(&database, Some(&server), |c| c.cache_strict = true).await);
-    let b = Arc::new(app(&database, Some(&server), |c| c.cache_strict = true).await);
+    let a = Arc::new(app(&database, Some(&server), |c| c.cache.cache_strict = true).await);
+    let b = Arc::new(app(&database, Some(&server), |c| c.cache.cache_strict = true).await);
     let report = check(Arc::clone(&a), vec![Arc::clone(&a), Arc::clone(&b)], 12_000, no_fault()).await;
     eprintln!("two instances, strict: {report:?}");
     assert_eq!((report.stale, report.errors), (0, 0), "{report:?}");
@@ -698,7 +698,7 @@ async fn survive(what: &str, script: &[(u64, Step)], persistent: bool) -> Option
     let mut server = if persistent { RedisServer::start_persistent(&dir) } else { RedisServer::start() };
     let database = private_database();
     let a = Arc::new(app(&database, Some(&server), |_| {}).await);
-    let b = Arc::new(app(&database, Some(&server), |c| c.cache_strict = true).await);
+    let b = Arc::new(app(&database, Some(&server), |c| c.cache.cache_strict = true).await);
     let fault = async {
         for (pause, step) in script {
             tokio::time::sleep(Duration::from_millis(*pause)).await;

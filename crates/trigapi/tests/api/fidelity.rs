@@ -46,7 +46,7 @@ pub const WEB_ORIGIN: &str = "https://trigpointing.uk";
 impl TestApp {
     /// The seeded app allowing [`WEB_ORIGIN`].
     pub async fn with_cors(backend: Backend) -> Option<Self> {
-        Self::configured(backend, |c| c.backend_cors_origins = format!("[\"{WEB_ORIGIN}/\"]")).await
+        Self::configured(backend, |c| c.server.backend_cors_origins = format!("[\"{WEB_ORIGIN}/\"]")).await
     }
 }
 

@@ -75,7 +75,11 @@ pub fn test_config(database_url: &str) -> Config {
     let photos = std::env::temp_dir().join(format!("trigapi-test-photos-{}", std::process::id()));
     // The cache runs in process (no Redis) unless a test gives a Redis URL: every contract
     // test then also proves that responses come through the cache intact.
-    Config { database_url: database_url.to_owned(), photos_dir: photos, redis_url: String::new(), ..Config::default() }
+    let mut config = Config::default();
+    config.database.database_url = database_url.into();
+    config.photos.photos_dir = photos;
+    config.cache.redis_url = None;
+    config
 }
 
 /// Create a new, migrated, empty database and return its URL.
@@ -200,7 +204,8 @@ impl TestApp {
             return None;
         }
         let url = new_database(backend).await.expect("create a test database");
-        let config = Config { cache_enabled: false, ..test_config(&url) };
+        let mut config = test_config(&url);
+        config.cache.cache_enabled = false;
         Some(Self::with_config(config).await)
     }
 
@@ -214,8 +219,8 @@ impl TestApp {
     /// calls with [`WEBHOOK_SECRET`].
     pub async fn for_writes(backend: Backend) -> Option<Self> {
         Self::writable(backend, |c| {
-            c.jwt_hs256_secret = TOKEN_SECRET.into();
-            c.webhook_shared_secret = WEBHOOK_SECRET.into();
+            c.auth.jwt_hs256_secret = Some(TOKEN_SECRET.into());
+            c.auth.webhook_shared_secret = Some(WEBHOOK_SECRET.into());
         })
         .await
     }
@@ -233,9 +238,9 @@ impl TestApp {
     }
 
     pub async fn with_config(config: Config) -> Self {
-        let db = Db::connect(&config.database_url, 4).await.expect("connect to the test database");
+        let db = Db::connect(config.database.database_url.expose(), 4).await.expect("connect to the test database");
         let cache = trigapi::cache::build(&config).await.expect("cache configuration");
-        let photos_dir = config.photos_dir.clone();
+        let photos_dir = config.photos.photos_dir.clone();
         let router = build_router(AppState::new(db.clone(), config, cache).expect("state configuration"));
         Self { router, db, photos_dir }
     }
@@ -298,7 +303,7 @@ pub async fn writable_config(backend: Backend, change: impl FnOnce(&mut Config))
     // Its own photo directory: apps that upload must not overwrite each other's files.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    config.photos_dir.set_file_name(format!("trigapi-test-photos-{}-{n}", std::process::id()));
+    config.photos.photos_dir.set_file_name(format!("trigapi-test-photos-{}-{n}", std::process::id()));
     let db = Db::connect(&url, 4).await.expect("connect");
     seed::run(&db, &config, Scale::Demo, &mut NoProgress).await.expect("seed");
     db.close().await;

@@ -403,8 +403,8 @@ async fn forwarding_headers_count_only_from_trusted_proxies(app: TestApp) {
     assert!(stored_ip(&app, id, "198.51.100.7").await, "forged headers were believed");
 
     let config = crate::helpers::writable_config(app.db.backend(), |c| {
-        c.jwt_hs256_secret = TOKEN_SECRET.into();
-        c.trusted_proxies = "10.0.0.0/8, 192.0.2.1".into();
+        c.auth.jwt_hs256_secret = Some(TOKEN_SECRET.into());
+        c.server.trusted_proxies = "10.0.0.0/8, 192.0.2.1".into();
     })
     .await
     .expect("config");

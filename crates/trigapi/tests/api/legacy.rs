@@ -55,12 +55,10 @@ async fn serving_leaves_a_legacy_database_untouched(backend: Backend) {
     let before = schema_objects(&db).await;
     assert!(!before.iter().any(|n| n.contains("sqlx_migrations")));
 
-    let config = Config {
-        database_url: url.clone(),
-        bind_addr: "127.0.0.1:0".into(),
-        redis_url: String::new(),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.database.database_url = url.as_str().into();
+    config.server.bind_addr = "127.0.0.1:0".into();
+    config.cache.redis_url = None;
     let app = Application::build(config).await.expect("serve a legacy database");
     let addr = app.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

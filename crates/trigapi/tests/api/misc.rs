@@ -153,7 +153,7 @@ async fn cors_lets_configured_origins_read_responses() {
     use axum::body::Body;
     use axum::http::Request;
     let Some(app) = crate::helpers::TestApp::configured(crate::helpers::Backend::Sqlite, |c| {
-        c.backend_cors_origins = r#"["https://trigpointing.uk/"]"#.into();
+        c.server.backend_cors_origins = r#"["https://trigpointing.uk/"]"#.into();
     })
     .await
     else {

@@ -105,12 +105,12 @@ fn dimensions(jpeg: &[u8]) -> (u32, u32) {
 /// The configuration of an app accepting test tokens and storing photos in moto's bucket.
 fn in_bucket(endpoint: String) -> impl FnOnce(&mut Config) {
     move |c| {
-        c.jwt_hs256_secret = TOKEN_SECRET.into();
-        c.photos_s3_bucket = BUCKET.into();
-        c.photos_s3_endpoint = endpoint;
-        c.photos_s3_region = "eu-west-2".into();
-        c.photos_s3_access_key_id = "test-key".into();
-        c.photos_s3_secret_access_key = "test-secret".into();
+        c.auth.jwt_hs256_secret = Some(TOKEN_SECRET.into());
+        c.photos.photos_s3_bucket = Some(BUCKET.into());
+        c.photos.photos_s3_endpoint = Some(endpoint);
+        c.photos.photos_s3_region = Some("eu-west-2".into());
+        c.photos.photos_s3_access_key_id = Some("test-key".into());
+        c.photos.photos_s3_secret_access_key = Some("test-secret".into());
     }
 }
 

@@ -54,15 +54,15 @@ impl Server {
         let turn = crate::helpers::cpu_heavy().await;
         let redis = RedisServer::start();
         let config = writable_config(backend, |c| {
-            c.jwt_hs256_secret = crate::helpers::TOKEN_SECRET.into();
-            c.webhook_shared_secret = WEBHOOK_SECRET.into();
-            c.redis_url = redis.url();
-            c.admin_token = "write-safety-admin".into();
-            c.bind_addr = "127.0.0.1:0".into();
-            c.db_max_connections = 8;
+            c.auth.jwt_hs256_secret = Some(crate::helpers::TOKEN_SECRET.into());
+            c.auth.webhook_shared_secret = Some(WEBHOOK_SECRET.into());
+            c.cache.redis_url = Some(redis.url().into());
+            c.auth.admin_token = Some("write-safety-admin".into());
+            c.server.bind_addr = "127.0.0.1:0".into();
+            c.database.db_max_connections = 8;
         })
         .await?;
-        let photos_dir = config.photos_dir.clone();
+        let photos_dir = config.photos.photos_dir.clone();
         let app = trigapi::startup::Application::build(config).await.expect("build the server");
         let addr = app.local_addr().expect("bound");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,45 @@
+//! The cache admin's answers.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `GET /v1/admin/cache/stats` (the Redis fields are `null` when Redis is not configured or
+/// does not answer).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CacheStatsBody {
+    pub redis_version: Option<String>,
+    pub uptime_in_seconds: Option<u64>,
+    pub connected_clients: Option<u64>,
+    pub used_memory_human: Option<String>,
+    pub memory_used_bytes: Option<u64>,
+    pub memory_used_human: Option<String>,
+    pub total_keys: Option<u64>,
+    pub keyspace_hits: Option<u64>,
+    pub keyspace_misses: Option<u64>,
+    /// Keys under this deployment's namespace (a SCAN bounded in time)...
+    pub app_env_keys_count: Option<u64>,
+    /// ...and whether it reached the end.
+    pub app_env_keys_count_complete: Option<bool>,
+    pub app_env_pattern: String,
+    /// Hits (both tiers, and stale) per request that reached the cache, in percent.
+    pub hit_rate_percent: f64,
+    pub redis_configured: bool,
+    pub redis_available: bool,
+    pub pending_invalidations: usize,
+    pub redis_eviction_policy: Option<String>,
+    pub eviction_may_drop_generations: bool,
+    pub local_tier: LocalTierBody,
+    /// This process's counters, by name (`local_hits`, `misses`, …).
+    #[schema(value_type = Object)]
+    pub counters: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The in-process tier of `CacheStatsBody`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocalTierBody {
+    /// Whether it serves (false while invalidations may be missed).
+    pub active: bool,
+    pub entries: u64,
+    pub bytes: u64,
+    pub max_bytes: u64,
+}
