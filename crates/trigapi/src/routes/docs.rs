@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
-use utoipa_redoc::{Redoc, Servable};
+use utoipa_redoc::Redoc;
 
 use utoipa::Modify;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -75,13 +75,21 @@ impl Modify for SecuritySchemes {
 }
 
 pub(super) fn routes() -> Router<AppState> {
-    let redoc = Redoc::with_url("/redoc", document().clone()).custom_html(include_str!("../../assets/redoc.html"));
     Router::new()
         .route("/v1/openapi.json", get(openapi_json))
         .route("/docs", get(swagger_page))
         .route("/docs/{*file}", get(swagger_file))
+        .route("/redoc", get(redoc_page))
         .route("/redoc/redoc.standalone.js", get(redoc_script))
-        .merge(Router::from(redoc))
+}
+
+/// `GET /redoc`: ReDoc's page with the document inlined, as FastAPI serves it; rendered on the
+/// first request, not at every router build.
+async fn redoc_page() -> Html<&'static str> {
+    static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        Redoc::new(document().clone()).custom_html(include_str!("../../assets/redoc.html")).to_html()
+    });
+    Html(PAGE.as_str())
 }
 
 /// `GET /docs`: FastAPI's Swagger UI page, answered at once (no redirect to `/docs/`), its
@@ -92,8 +100,9 @@ async fn swagger_page() -> Html<&'static str> {
 
 /// `GET /docs/{file}`: Swagger UI's own files, embedded by `utoipa-swagger-ui`.
 async fn swagger_file(Path(file): Path<String>) -> Response {
-    let config = std::sync::Arc::new(utoipa_swagger_ui::Config::from("/v1/openapi.json"));
-    match utoipa_swagger_ui::serve(&file, config) {
+    static CONFIG: std::sync::LazyLock<std::sync::Arc<utoipa_swagger_ui::Config<'static>>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(utoipa_swagger_ui::Config::from("/v1/openapi.json")));
+    match utoipa_swagger_ui::serve(&file, std::sync::Arc::clone(&CONFIG)) {
         Ok(Some(found)) => {
             let mut response = ([(header::CONTENT_TYPE, found.content_type)], found.bytes.into_owned()).into_response();
             if found.gzpipped {
