@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh sqlite            # database path, cache off: or postgres, mysql (several may be given)
 #   scripts/bench.sh deep sqlite ...   # only the deep pages (large offsets, every list order), same backends
-#   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, miss overhead
+#   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, nginx (static file) and Varnish; miss overhead
 #   scripts/bench.sh images            # PNG endpoints (SQLite): drawing cost, image hits vs JSON hits
 #   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
 #   scripts/bench.sh writers [backend] # concurrent writers (PATCH /v1/logs over 400k logs): req/s, p99, non-2xx (default sqlite)
@@ -142,6 +142,48 @@ LUA
 
 redis_commands() { redis-cli -p "$1" INFO stats | awk -F: '/total_commands_processed/{print $2+0}'; }
 
+# The outside baselines of the hit table (apt-get install nginx varnish): nginx serving each
+# endpoint's body as a static file from $WORK/static, and Varnish caching the server with its own
+# cache off. Sets NGINX_PID and VARNISH_PID (empty when the program is missing).
+start_baselines() { # nginx_port varnish_port backend_port
+  NGINX_PID="" VARNISH_PID=""
+  if command -v nginx >/dev/null; then
+    mkdir -p "$WORK/nginx/logs"
+    cat >"$WORK/nginx/nginx.conf" <<NGINX
+daemon off;
+user root;
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  types { }
+  default_type application/json;
+  server { listen 127.0.0.1:$1; root $WORK/static; }
+}
+NGINX
+    nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+    NGINX_PID=$!
+  fi
+  if command -v varnishd >/dev/null; then
+    rm -rf "$WORK/varnish"
+    varnishd -F -n "$WORK/varnish" -a "127.0.0.1:$2" -b "127.0.0.1:$3" -s malloc,256m >/dev/null 2>&1 &
+    VARNISH_PID=$!
+  fi
+}
+
+# "req/s p50 p99" of a baseline, or "- - -" when it is not running.
+load_baseline() { # pid url connections
+  if [ -n "$1" ]; then load "$2" "$3"; else printf -- '- - -'; fi
+}
+
+# $1 as a percentage of $2, or "-" when $2 is not a number.
+percent_of() { if [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ]; then echo "$(( $1 * 100 / $2 ))%"; else echo "-"; fi; }
+
 cache_bench() {
   local url redis_port=$((PORT + 7)) trivial_port=$((PORT + 8)) nocache_port=$((PORT + 9))
   url=$(url_for sqlite)
@@ -155,33 +197,44 @@ cache_bench() {
   local pid=$!
   "${common[@]}" CACHE_ENABLED=false BIND_ADDR="127.0.0.1:$nocache_port" "$BIN" serve &
   local nocache_pid=$!
-  trap 'kill $pid $nocache_pid $redis_pid 2>/dev/null || true' EXIT
   wait_up "http://127.0.0.1:$PORT/health"; wait_up "http://127.0.0.1:$nocache_port/health"
+  local nginx_port=$((PORT + 30)) varnish_port=$((PORT + 31))
+  start_baselines "$nginx_port" "$varnish_port" "$nocache_port"
+  trap 'kill $pid $nocache_pid $redis_pid $NGINX_PID $VARNISH_PID 2>/dev/null || true' EXIT
   echo
-  echo "### Cache hits vs a trivial axum handler returning the same bytes (wrk -t2, $DURATION per cell)"
+  echo "### Cache hits vs a trivial axum handler, nginx and Varnish, the same bytes (wrk -t2, $DURATION per cell)"
   echo
   echo "Baselines: \`bare\` is axum with one handler and no middleware; \`stack\` is the same handler behind"
-  echo "the server's middleware (request id, span, panic catcher), so it isolates what the cache costs."
+  echo "the server's middleware (request id, span, panic catcher), so it isolates what the cache costs;"
+  echo "\`nginx\` serves the body as a static file; \`varnish\` caches the server with its own cache off"
+  echo "(hits only: each URL is fetched through it first). Cells run one after the other, per row."
   echo
-  echo "| endpoint | conns | bare req/s | stack req/s | cached req/s | vs bare | vs stack | cached p50 | cached p99 | Redis commands during the cached run |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| endpoint | conns | bare req/s | stack req/s | nginx req/s | varnish req/s | cached req/s | vs stack | vs nginx | vs varnish | varnish p99 | cached p50 | cached p99 | Redis commands during the cached run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for path in /v1/trigs/1234 /v1/stats/site; do
     curl -sf "http://127.0.0.1:$PORT$path" -o "$WORK/body.json"
     curl -sf "http://127.0.0.1:$PORT$path" >/dev/null
+    mkdir -p "$WORK/static$(dirname "$path")"
+    cp "$WORK/body.json" "$WORK/static$path"
+    [ -n "$NGINX_PID" ] && wait_up "http://127.0.0.1:$nginx_port$path"
+    [ -n "$VARNISH_PID" ] && wait_up "http://127.0.0.1:$varnish_port$path"
     RUST_LOG=warn "$CARGO_TARGET_DIR/release/examples/trivial" "$WORK/body.json" "127.0.0.1:$trivial_port" &
     local tpid=$!
     RUST_LOG=warn "$CARGO_TARGET_DIR/release/examples/trivial" "$WORK/body.json" "127.0.0.1:$((trivial_port + 10))" --stack &
     local spid=$!
     wait_up "http://127.0.0.1:$trivial_port/"; wait_up "http://127.0.0.1:$((trivial_port + 10))/"
     for conns in 8 64; do
-      local trps t50 t99 srps s50 s99 crps c50 c99 before after
+      local trps t50 t99 srps s50 s99 nrps n50 n99 vrps v50 v99 crps c50 c99 before after
       read -r trps t50 t99 <<<"$(load "http://127.0.0.1:$trivial_port$path" "$conns")"
       read -r srps s50 s99 <<<"$(load "http://127.0.0.1:$((trivial_port + 10))$path" "$conns")"
+      read -r nrps n50 n99 <<<"$(load_baseline "$NGINX_PID" "http://127.0.0.1:$nginx_port$path" "$conns")"
+      read -r vrps v50 v99 <<<"$(load_baseline "$VARNISH_PID" "http://127.0.0.1:$varnish_port$path" "$conns")"
       before=$(redis_commands "$redis_port")
       read -r crps c50 c99 <<<"$(load "http://127.0.0.1:$PORT$path" "$conns")"
       after=$(redis_commands "$redis_port")
-      printf '| %s | %s | %s | %s | %s | %s%% | %s%% | %s | %s | %s |\n' "$path" "$conns" "$trps" "$srps" "$crps" \
-        "$(( crps * 100 / trps ))" "$(( crps * 100 / srps ))" "$c50" "$c99" "$(( after - before - 1 ))"
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$path" "$conns" "$trps" "$srps" \
+        "$nrps" "$vrps" "$crps" "$(percent_of "$crps" "$srps")" "$(percent_of "$crps" "$nrps")" \
+        "$(percent_of "$crps" "$vrps")" "$v99" "$c50" "$c99" "$(( after - before - 1 ))"
     done
     kill $tpid $spid; wait $tpid $spid 2>/dev/null || true
   done
@@ -201,7 +254,7 @@ LUA
     read -r rps p50 p99 <<<"$(load "http://127.0.0.1:${target##*:}" 1 -s "$WORK/cold.lua")"
     printf '| %s | %s | %s | %s |\n' "${target%:*}" "$rps" "$p50" "$p99"
   done
-  kill $pid $nocache_pid $redis_pid; wait 2>/dev/null || true
+  kill $pid $nocache_pid $redis_pid $NGINX_PID $VARNISH_PID 2>/dev/null; wait 2>/dev/null || true
   trap - EXIT
 }
 
