@@ -218,10 +218,7 @@ impl<S: Store> Remote<S> {
     /// Bump `tags` in Redis, or remember them for replay when it cannot be reached (and stop
     /// serving from process meanwhile).
     pub(crate) async fn invalidate(&self, tags: &[String], local: &LocalTier, counters: &Counters) {
-        let bumped = match self.ready(local, counters).await {
-            true => self.generations.bump(tags).await.ok(),
-            false => None,
-        };
+        let bumped = if self.ready(local, counters).await { self.generations.bump(tags).await.ok() } else { None };
         match bumped {
             Some(generations) => local.learn(tags.iter().map(String::as_str).zip(generations)),
             None => self.remember(tags, local, counters),

@@ -27,22 +27,25 @@ impl IncludeSet {
     /// `include`.
     pub fn read(query: &mut QueryParams, rules: IncludeRules) -> Result<Self, ApiError> {
         let Some(raw) = query.non_empty("include") else { return Ok(Self::default()) };
+        let tokens = Self::tokens(&raw, rules);
+        query.key_param("include", tokens.join(","));
+        Self::validate(tokens, rules)
+    }
+
+    /// The tokens of `raw`, trimmed, sorted and de-duplicated (empty ones kept where the rules
+    /// keep them, since they make the request invalid).
+    fn tokens(raw: &str, rules: IncludeRules) -> Vec<&str> {
         let mut tokens: Vec<&str> =
             raw.split(',').map(str::trim).filter(|t| rules.keep_empty || !t.is_empty()).collect();
         tokens.sort_unstable();
         tokens.dedup();
-        query.key_param("include", tokens.join(","));
-        Self::parse(Some(&raw), rules)
+        tokens
     }
 
-    fn parse(raw: Option<&str>, rules: IncludeRules) -> Result<Self, ApiError> {
-        let Some(raw) = raw else { return Ok(Self::default()) };
-        let mut tokens: Vec<String> =
-            raw.split(',').map(|t| t.trim().to_owned()).filter(|t| rules.keep_empty || !t.is_empty()).collect();
-        let mut invalid: Vec<&str> = tokens.iter().map(String::as_str).filter(|t| !rules.allowed.contains(t)).collect();
+    /// The set of `tokens`, or the contract's 400 naming those the rules do not allow.
+    fn validate(tokens: Vec<&str>, rules: IncludeRules) -> Result<Self, ApiError> {
+        let invalid: Vec<&str> = tokens.iter().copied().filter(|t| !rules.allowed.contains(t)).collect();
         if !invalid.is_empty() {
-            invalid.sort_unstable();
-            invalid.dedup();
             let mut valid = rules.allowed.to_vec();
             valid.sort_unstable();
             return Err(ApiError::BadRequest(format!(
@@ -52,9 +55,12 @@ impl IncludeSet {
                 valid.join(", ")
             )));
         }
-        tokens.sort_unstable();
-        tokens.dedup();
-        Ok(Self(tokens))
+        Ok(Self(tokens.into_iter().map(str::to_owned).collect()))
+    }
+
+    #[cfg(test)]
+    fn parse(raw: Option<&str>, rules: IncludeRules) -> Result<Self, ApiError> {
+        raw.map_or(Ok(Self::default()), |raw| Self::validate(Self::tokens(raw, rules), rules))
     }
 
     /// Whether `token` was asked for.

@@ -72,7 +72,7 @@ pub async fn trig_map(
         .params(key)
         .cache_control(TRIG_MAP_CACHE_CONTROL)
         .png(&app, &request, move |app| async move {
-            let trig = db::trigs::get(&app.db, id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
+            let trig = db::trigs::get(&app.db, id).await?.ok_or_else(TrigId::not_found)?;
             let style = map::trig_map_style(&style_name)
                 .ok_or_else(|| ApiError::not_found(format!("Map style '{style_name}' not found (missing PNG)")))?;
             let (lon, lat) = (trig.base.wgs_long, trig.base.wgs_lat);
@@ -135,7 +135,7 @@ pub async fn user_map(
         .params(key)
         .cache_control(USER_MAP_CACHE_CONTROL)
         .png(&app, &request, move |app| async move {
-            db::users::get(&app.db, id).await?.ok_or(ApiError::not_found("User not found"))?;
+            db::users::get(&app.db, id).await?.ok_or_else(UserId::not_found)?;
             let logged = db::trigs::logged_by(&app.db, id).await?;
             let unlogged = match colours.not_logged {
                 Some(_) => db::trigs::not_logged_by(&app.db, id).await?,
@@ -176,7 +176,7 @@ pub async fn badge(
         .params(key)
         .cache_control(BADGE_CACHE_CONTROL)
         .png(&app, &request, move |app| async move {
-            let user = db::users::get(&app.db, id).await?.ok_or(ApiError::not_found("User not found"))?;
+            let user = db::users::get(&app.db, id).await?.ok_or_else(UserId::not_found)?;
             let stats = db::users::stats_for(&app.db, &[id]).await?.remove(&id).unwrap_or_default();
             let text =
                 BadgeText { name: user.name, trigs_logged: stats.total_trigs_logged, photos: stats.total_photos };

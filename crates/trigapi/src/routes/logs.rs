@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::photos::{PageParams, PhotoList, photo_page};
-use super::scope::Scope;
+use super::scope::{List, Scope};
 use crate::cache::{Cached, Resource, ttl};
 use crate::db::logs::{LogColumn, LogFilter, LogOrder, LogRow, default_order};
 use crate::db::{self, Db};
@@ -20,7 +20,7 @@ use crate::domain::pagination::{Page, Paginated};
 use crate::domain::params::{QueryParams, as_row_id, filter_id};
 use crate::error::ApiError;
 use crate::invalidation::{self, Write};
-use crate::routes::extract::{CacheRequest, ClientIp, JsonBytes, LogId, Writer};
+use crate::routes::extract::{CacheRequest, ClientIp, JsonBytes, LogId, TrigId, Writer};
 use crate::state::AppState;
 use crate::wire::log::{TLogListItem, TLogResponse, TLogWithIncludes};
 use crate::wire::photo::{Denorm, TPhotoListItem, TPhotoResponse};
@@ -66,7 +66,7 @@ pub(super) async fn scoped_log_page(
     scope: Scope,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let (mut cached, filter, base) = (scope.cached("logs"), scope.log_filter(), scope.link("logs"));
+    let (mut cached, filter, base) = (scope.cached(List::Logs), scope.log_filter(), scope.link(List::Logs));
     let mut q = QueryParams::parse(query);
     let include = IncludeSet::read(&mut q, LOG_INCLUDES);
     let page = Page::from_query(&mut q);
@@ -189,7 +189,7 @@ pub async fn get_one(
         .tag(invalidation::tag::log_fields(id))
         .tag(invalidation::tag::USER_NAMES.into())
         .json(&app, &request, move |app| async move {
-            let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
+            let row = db::logs::get(&app.db, id).await?.ok_or_else(LogId::not_found)?;
             let include = include?;
             let photos = if include.has("photos") {
                 let rows = db::photos::for_logs(&app.db, &[id]).await?;
@@ -247,13 +247,13 @@ pub async fn create(
     let input = LogPatch::read(&mut body);
     ApiError::all_valid([q.finish().map(drop), body.finish()])?;
     let fields = NewLog::from_patch(input).ok_or(ApiError::Internal("a validated log lacked a required field"))?;
-    let trig_id = trig_id.and_then(as_row_id).ok_or(ApiError::not_found("Trigpoint not found"))?;
-    db::trigs::get(&app.db, trig_id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
+    let trig_id = trig_id.and_then(as_row_id).ok_or_else(TrigId::not_found)?;
+    db::trigs::get(&app.db, trig_id).await?.ok_or_else(TrigId::not_found)?;
     let id = db::logs::create(&app.db, trig_id, caller.user_id, &ip, &fields)
         .await?
         .ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
     invalidation::after(&app.cache, &Write::LogCreated { trig: trig_id, user: caller.user_id }).await;
-    let row = db::logs::get(&app.db, id).await?.ok_or(ApiError::not_found("Log not found"))?;
+    let row = db::logs::get(&app.db, id).await?.ok_or_else(LogId::not_found)?;
     Ok((StatusCode::CREATED, Json(written(row))))
 }
 
@@ -276,10 +276,10 @@ pub async fn update(
     let id = log.row()?;
     let changed = db::logs::update(&app.db, id, &patch, |row| caller.may_edit(row.user_id))
         .await?
-        .ok_or(ApiError::not_found("Log not found"))?;
+        .ok_or_else(LogId::not_found)?;
     let LogRow { trig_id: trig, user_id: user, .. } = changed.before;
     invalidation::after(&app.cache, &Write::LogEdited { trig, user, log: id, photos: &changed.photos }).await;
-    Ok(Json(written(changed.after.ok_or(ApiError::not_found("Log not found"))?)))
+    Ok(Json(written(changed.after.ok_or_else(LogId::not_found)?)))
 }
 
 /// Delete a log (its author, or `api:admin`) and its photos.
@@ -289,9 +289,8 @@ pub async fn update(
               (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn delete(State(app): State<AppState>, Writer(caller): Writer, log: LogId) -> Result<StatusCode, ApiError> {
     let id = log.row()?;
-    let changed = db::logs::delete(&app.db, id, |row| caller.may_edit(row.user_id))
-        .await?
-        .ok_or(ApiError::not_found("Log not found"))?;
+    let changed =
+        db::logs::delete(&app.db, id, |row| caller.may_edit(row.user_id)).await?.ok_or_else(LogId::not_found)?;
     let LogRow { trig_id: trig, user_id: user, .. } = changed.before;
     invalidation::after(&app.cache, &Write::LogDeleted { trig, user, log: id, photos: &changed.photos }).await;
     Ok(StatusCode::NO_CONTENT)

@@ -23,7 +23,7 @@ use crate::domain::photo::PhotoPatch;
 use crate::error::ApiError;
 use crate::imaging::{self, ImagingError, MAX_UPLOAD_BYTES, Processed, Turn};
 use crate::invalidation::{self, Write};
-use crate::routes::extract::{ClientIp, JsonBytes, PhotoId, Writer};
+use crate::routes::extract::{ClientIp, JsonBytes, LogId, PhotoId, Writer};
 use crate::state::AppState;
 use crate::storage::{self, PHOTOS_SERVER_ID};
 use crate::wire::photo::{TPhotoResponse, photo_url};
@@ -134,7 +134,7 @@ impl Owner {
 
 /// A photo as the write endpoints answer it (variant A, raw `type`, the owner's name).
 async fn written(app: &AppState, id: i32) -> Result<TPhotoResponse, ApiError> {
-    let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;
+    let row = db::photos::get(&app.db, id).await?.ok_or_else(PhotoId::not_found)?;
     Ok(TPhotoResponse::new(row, false))
 }
 
@@ -207,8 +207,8 @@ pub async fn create(
     body.require(&["caption", "type", "license"]);
     let input = PhotoPatch::read(&mut body, false);
     ApiError::all_valid([q.finish().map(drop), body.finish()])?;
-    let log_id = log_id.and_then(as_row_id).ok_or(ApiError::not_found("Log not found"))?;
-    let log = db::logs::get(&app.db, log_id).await?.ok_or(ApiError::not_found("Log not found"))?;
+    let log_id = log_id.and_then(as_row_id).ok_or_else(LogId::not_found)?;
+    let log = db::logs::get(&app.db, log_id).await?.ok_or_else(LogId::not_found)?;
     caller.may_edit(log.user_id)?;
     let file = form.file.unwrap_or_default();
     let processed = app
@@ -246,7 +246,7 @@ pub async fn update(
     let id = photo.row()?;
     let row = db::photos::update_text(&app.db, id, &patch, |p| Owner::authorize(p, &caller))
         .await?
-        .ok_or(ApiError::not_found("Photo not found"))?;
+        .ok_or_else(PhotoId::not_found)?;
     Owner::of(&row)?.invalidate(&app, row.id, false).await;
     Ok(Json(TPhotoResponse::new(row, false)))
 }
@@ -263,9 +263,8 @@ pub async fn delete(
     photo: PhotoId,
 ) -> Result<StatusCode, ApiError> {
     let id = photo.row()?;
-    let row = db::photos::soft_delete(&app.db, id, |p| Owner::authorize(p, &caller))
-        .await?
-        .ok_or(ApiError::not_found("Photo not found"))?;
+    let row =
+        db::photos::soft_delete(&app.db, id, |p| Owner::authorize(p, &caller)).await?.ok_or_else(PhotoId::not_found)?;
     Owner::of(&row)?.invalidate(&app, row.id, true).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
-use super::scope::Scope;
+use super::scope::{List, Scope};
 use crate::cache::{Cached, Resource, ttl};
 use crate::db;
 use crate::db::photos::PhotoFilter;
@@ -49,7 +49,7 @@ pub(super) struct PhotoList {
 impl PhotoList {
     /// A trig's or user's photos (variant B with denormalised fields).
     pub(super) fn of(scope: Scope) -> Self {
-        let (cached, filter, link) = (scope.cached("photos"), scope.photo_filter(), scope.link("photos"));
+        let (cached, filter, link) = (scope.cached(List::Photos), scope.photo_filter(), scope.link(List::Photos));
         Self { cached, filter, link, denorm: Denorm::Filled }
     }
 }
@@ -117,7 +117,7 @@ pub async fn get_one(State(app): State<AppState>, photo: PhotoId, request: Cache
     Cached::new(Resource::photo(id.into()), ttl::PHOTO)
         .tag(crate::invalidation::tag::USER_NAMES.into())
         .json(&app, &request, move |app| async move {
-            let row = db::photos::get(&app.db, id).await?.ok_or(ApiError::not_found("Photo not found"))?;
+            let row = db::photos::get(&app.db, id).await?.ok_or_else(PhotoId::not_found)?;
             Ok(TPhotoResponse::new(row, false))
         })
         .await

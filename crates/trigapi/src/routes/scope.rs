@@ -7,6 +7,22 @@ use crate::db::photos::PhotoFilter;
 use crate::invalidation::tag;
 use crate::routes::extract::{TrigId, UserId};
 
+/// Which of its lists.
+#[derive(Clone, Copy)]
+pub(super) enum List {
+    Logs,
+    Photos,
+}
+
+impl List {
+    fn segment(self) -> &'static str {
+        match self {
+            List::Logs => "logs",
+            List::Photos => "photos",
+        }
+    }
+}
+
 /// One trig or one user, as the path named it.
 #[derive(Clone, Copy)]
 pub(super) enum Scope {
@@ -15,15 +31,15 @@ pub(super) enum Scope {
 }
 
 impl Scope {
-    /// The cache entry of its `sub` list (`logs` or `photos`), with the tags it depends on.
-    pub(super) fn cached(&self, sub: &'static str) -> Cached {
-        let (resource, ttl) = match (self, sub) {
-            (Scope::Trig(t), "logs") => (Resource::trig(t.get()), ttl::TRIG_LOGS),
-            (Scope::Trig(t), _) => (Resource::trig(t.get()), ttl::TRIG_PHOTOS),
-            (Scope::User(u), "logs") => (Resource::user(u.get()), ttl::USER_LOGS),
-            (Scope::User(u), _) => (Resource::user(u.get()), ttl::USER_PHOTOS),
+    /// The cache entry of `list`, with the tags it depends on.
+    pub(super) fn cached(&self, list: List) -> Cached {
+        let (resource, ttl) = match (self, list) {
+            (Scope::Trig(t), List::Logs) => (Resource::trig(t.get()), ttl::TRIG_LOGS),
+            (Scope::Trig(t), List::Photos) => (Resource::trig(t.get()), ttl::TRIG_PHOTOS),
+            (Scope::User(u), List::Logs) => (Resource::user(u.get()), ttl::USER_LOGS),
+            (Scope::User(u), List::Photos) => (Resource::user(u.get()), ttl::USER_PHOTOS),
         };
-        let cached = Cached::new(resource.sub(sub), ttl);
+        let cached = Cached::new(resource.sub(list.segment()), ttl);
         match self {
             // A trig's lists show their authors' names; a user's show only the user's own,
             // which their own lists' tags cover.
@@ -32,8 +48,9 @@ impl Scope {
         }
     }
 
-    /// The path of its `sub` list, for the page links.
-    pub(super) fn link(&self, sub: &str) -> String {
+    /// The path of `list`, for the page links.
+    pub(super) fn link(&self, list: List) -> String {
+        let sub = list.segment();
         match self {
             Scope::Trig(t) => format!("/v1/trigs/{}/{sub}", t.get()),
             Scope::User(u) => format!("/v1/users/{}/{sub}", u.get()),

@@ -123,7 +123,7 @@ pub async fn get_one(
     }
     cached
         .json(&app, &request, move |app| async move {
-            let row = db::trigs::get(&app.db, id).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
+            let row = db::trigs::get(&app.db, id).await?.ok_or_else(TrigId::not_found)?;
             let include = include?;
             let (mut trig, details) = TrigDetails::split(row);
             trig.details = include.has("details").then_some(details);
@@ -145,7 +145,7 @@ pub async fn by_waypoint(
     State(app): State<AppState>,
     Path(waypoint): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let row = db::trigs::by_waypoint(&app.db, &waypoint).await?.ok_or(ApiError::not_found("Trigpoint not found"))?;
+    let row = db::trigs::by_waypoint(&app.db, &waypoint).await?.ok_or_else(TrigId::not_found)?;
     let lifecycle = (HeaderName::from_static("x-api-lifecycle"), HeaderValue::from_static("beta"));
     Ok((AppendHeaders([lifecycle]), Json(TrigWithIncludes::from(row))))
 }

@@ -95,7 +95,7 @@ pub async fn get_one(
     }
     cached
         .json(&app, &request, move |app| async move {
-            let row = db::users::get(&app.db, id).await?.ok_or(ApiError::not_found("User not found"))?;
+            let row = db::users::get(&app.db, id).await?.ok_or_else(UserId::not_found)?;
             let include = include?;
             let mut user = UserWithIncludes::from(row);
             if include.has("stats") {
