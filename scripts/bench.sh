@@ -197,23 +197,31 @@ cache_bench() {
   local pid=$!
   "${common[@]}" CACHE_ENABLED=false BIND_ADDR="127.0.0.1:$nocache_port" "$BIN" serve &
   local nocache_pid=$!
+  # The same cached server with the front door closed: every hit goes the full way.
+  local closed_port=$((PORT + 32))
+  "${common[@]}" REDIS_URL="redis://127.0.0.1:$redis_port" CACHE_FRONT_DOOR=false BIND_ADDR="127.0.0.1:$closed_port" "$BIN" serve &
+  local closed_pid=$!
   wait_up "http://127.0.0.1:$PORT/health"; wait_up "http://127.0.0.1:$nocache_port/health"
+  wait_up "http://127.0.0.1:$closed_port/health"
   local nginx_port=$((PORT + 30)) varnish_port=$((PORT + 31))
   start_baselines "$nginx_port" "$varnish_port" "$nocache_port"
-  trap 'kill $pid $nocache_pid $redis_pid $NGINX_PID $VARNISH_PID 2>/dev/null || true' EXIT
+  trap 'kill $pid $nocache_pid $closed_pid $redis_pid $NGINX_PID $VARNISH_PID 2>/dev/null || true' EXIT
   echo
   echo "### Cache hits vs a trivial axum handler, nginx and Varnish, the same bytes (wrk -t2, $DURATION per cell)"
   echo
   echo "Baselines: \`bare\` is axum with one handler and no middleware; \`stack\` is the same handler behind"
   echo "the server's middleware (request id, span, panic catcher), so it isolates what the cache costs;"
   echo "\`nginx\` serves the body as a static file; \`varnish\` caches the server with its own cache off"
-  echo "(hits only: each URL is fetched through it first). Cells run one after the other, per row."
+  echo "(hits only: each URL is fetched through it first); \`door closed\` is the cached server with"
+  echo "CACHE_FRONT_DOOR=false (every hit goes through routing and the handler). Cells run one after the"
+  echo "other, per row."
   echo
-  echo "| endpoint | conns | bare req/s | stack req/s | nginx req/s | varnish req/s | cached req/s | vs stack | vs nginx | vs varnish | varnish p99 | cached p50 | cached p99 | Redis commands during the cached run |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| endpoint | conns | bare req/s | stack req/s | nginx req/s | varnish req/s | door closed req/s | cached req/s | vs door closed | vs nginx | vs varnish | varnish p99 | door closed p99 | cached p50 | cached p99 | Redis commands during the cached run |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for path in /v1/trigs/1234 /v1/stats/site; do
     curl -sf "http://127.0.0.1:$PORT$path" -o "$WORK/body.json"
     curl -sf "http://127.0.0.1:$PORT$path" >/dev/null
+    curl -sf "http://127.0.0.1:$closed_port$path" >/dev/null
     mkdir -p "$WORK/static$(dirname "$path")"
     cp "$WORK/body.json" "$WORK/static$path"
     [ -n "$NGINX_PID" ] && wait_up "http://127.0.0.1:$nginx_port$path"
@@ -224,17 +232,18 @@ cache_bench() {
     local spid=$!
     wait_up "http://127.0.0.1:$trivial_port/"; wait_up "http://127.0.0.1:$((trivial_port + 10))/"
     for conns in 8 64; do
-      local trps t50 t99 srps s50 s99 nrps n50 n99 vrps v50 v99 crps c50 c99 before after
+      local trps t50 t99 srps s50 s99 nrps n50 n99 vrps v50 v99 drps d50 d99 crps c50 c99 before after
       read -r trps t50 t99 <<<"$(load "http://127.0.0.1:$trivial_port$path" "$conns")"
       read -r srps s50 s99 <<<"$(load "http://127.0.0.1:$((trivial_port + 10))$path" "$conns")"
       read -r nrps n50 n99 <<<"$(load_baseline "$NGINX_PID" "http://127.0.0.1:$nginx_port$path" "$conns")"
       read -r vrps v50 v99 <<<"$(load_baseline "$VARNISH_PID" "http://127.0.0.1:$varnish_port$path" "$conns")"
+      read -r drps d50 d99 <<<"$(load "http://127.0.0.1:$closed_port$path" "$conns")"
       before=$(redis_commands "$redis_port")
       read -r crps c50 c99 <<<"$(load "http://127.0.0.1:$PORT$path" "$conns")"
       after=$(redis_commands "$redis_port")
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$path" "$conns" "$trps" "$srps" \
-        "$nrps" "$vrps" "$crps" "$(percent_of "$crps" "$srps")" "$(percent_of "$crps" "$nrps")" \
-        "$(percent_of "$crps" "$vrps")" "$v99" "$c50" "$c99" "$(( after - before - 1 ))"
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$path" "$conns" \
+        "$trps" "$srps" "$nrps" "$vrps" "$drps" "$crps" "$(percent_of "$crps" "$drps")" "$(percent_of "$crps" "$nrps")" \
+        "$(percent_of "$crps" "$vrps")" "$v99" "$d99" "$c50" "$c99" "$(( after - before - 1 ))"
     done
     kill $tpid $spid; wait $tpid $spid 2>/dev/null || true
   done
@@ -254,7 +263,7 @@ LUA
     read -r rps p50 p99 <<<"$(load "http://127.0.0.1:${target##*:}" 1 -s "$WORK/cold.lua")"
     printf '| %s | %s | %s | %s |\n' "${target%:*}" "$rps" "$p50" "$p99"
   done
-  kill $pid $nocache_pid $redis_pid $NGINX_PID $VARNISH_PID 2>/dev/null; wait 2>/dev/null || true
+  kill $pid $nocache_pid $closed_pid $redis_pid $NGINX_PID $VARNISH_PID 2>/dev/null; wait 2>/dev/null || true
   trap - EXIT
 }
 

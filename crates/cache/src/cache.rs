@@ -13,6 +13,7 @@ use crate::config::{BuildError, CacheConfig};
 use crate::events;
 use crate::flight::{Aborted, SingleFlight};
 use crate::freshness::{Freshness, Timing, assess};
+use crate::front_door::{self, FrontDoor};
 use crate::generations::{Generations, Lookup};
 use crate::http::{Outcome, Render, RequestView, render};
 use crate::local::{LocalLookup, LocalTier};
@@ -65,6 +66,8 @@ pub(crate) struct Inner {
     enabled: bool,
     pub(crate) local: LocalTier,
     pub(crate) remote: Option<Remote>,
+    /// Requests as sent → the policies of their entries (see [`Cache::front_door`]).
+    pub(crate) front: FrontDoor,
     /// The computations under way, shared by the requests that need them.
     pub(crate) flights: SingleFlight<FlightKey, Filled>,
     pub(crate) counters: Counters,
@@ -215,14 +218,56 @@ impl Cache {
         } else {
             self.lookup_or_fill(&policy, tags, remote, sequence, origin).await?
         };
-        let r = Render {
-            name: &self.inner.config.name,
-            key: &policy.key,
-            tags: &policy.tags,
-            ttl_secs: policy.ttl.as_secs(),
-            cache_control: policy.cache_control.as_ref(),
+        let response = render(&stored, outcome, request, &Render::of(&self.inner.config.name, &policy));
+        if let Some(target) = &request.target {
+            self.inner.front.learn(target, policy);
+        }
+        Ok(response)
+    }
+
+    /// Answer a repeat request at the front door, before any of the application's code: a
+    /// fresh in-process hit under the policy an earlier request with the same target taught
+    /// [`Cache::serve`] (see [`RequestView::of`]), with the headers and counters `serve` gives
+    /// a hit. `None` in every other case (the door does not know the target, the entry is
+    /// absent, invalidated, stale or due for an early refresh, the request asks to bypass the
+    /// cache or is not a plain `GET`): then answer the request through `serve` as usual.
+    ///
+    /// It takes the request's head (`Request::into_parts`), which is `Sync` where a body may not be.
+    pub async fn front_door(&self, request: &http::request::Parts) -> Option<Response<Full<Bytes>>> {
+        if !self.inner.enabled {
+            return None;
+        }
+        let target = front_door::target(&request.method, &request.uri, &request.headers)?;
+        let policy = self.inner.front.route(target)?;
+        let view = RequestView::new(&request.headers);
+        if view.bypass {
+            return None;
+        }
+        let remote = self.remote_ready().await;
+        if let Some(r) = &self.inner.remote {
+            r.gate_local(&self.inner.local, remote.is_some());
+        }
+        let LocalLookup::Valid(stored) = self.local_get(&policy.key, &policy.tags, remote).await else {
+            return None;
         };
-        Ok(render(&stored, outcome, request, &r))
+        let Freshness::Fresh { remaining_secs, age_secs, refresh_early: false } = self.freshness(&stored) else {
+            return None;
+        };
+        Counters::add(&self.inner.counters.front_door_hits, 1);
+        self.count_hit(Tier::Local, &policy.key, age_secs);
+        let outcome = Outcome::Hit { remaining_secs, age_secs };
+        Some(render(&stored, outcome, &view, &Render::of(&self.inner.config.name, &policy)))
+    }
+
+    /// Routes the front door knows.
+    pub fn front_door_routes(&self) -> u64 {
+        self.inner.front.len()
+    }
+
+    fn count_hit(&self, tier: Tier, key: &str, age_secs: u64) {
+        let c = &self.inner.counters;
+        Counters::add(if tier == Tier::Local { &c.local_hits } else { &c.redis_hits }, 1);
+        tracing::debug!(event = events::CACHE_HIT, key, age = age_secs, tier = tier.name());
     }
 
     async fn lookup_or_fill<F, E>(
@@ -307,8 +352,7 @@ impl Cache {
         let c = &self.inner.counters;
         match self.freshness(&stored) {
             Freshness::Fresh { remaining_secs, age_secs, refresh_early } => {
-                Counters::add(if tier == Tier::Local { &c.local_hits } else { &c.redis_hits }, 1);
-                tracing::debug!(event = events::CACHE_HIT, key = %policy.key, age = age_secs, tier = tier.name());
+                self.count_hit(tier, &policy.key, age_secs);
                 if refresh_early {
                     self.spawn_refresh(policy, tags, refresh, sequence, origin);
                 }
@@ -402,9 +446,10 @@ impl Tier {
 impl Inner {
     fn new(config: CacheConfig, enabled: bool, local: LocalTier, remote: Option<Remote>) -> Self {
         Self {
-            config,
             enabled,
             local,
+            front: FrontDoor::new(if enabled { config.front_door_max_bytes } else { 0 }),
+            config,
             remote,
             flights: SingleFlight::new(),
             counters: Counters::default(),

@@ -103,6 +103,9 @@ pub struct CacheConfig {
     pub subscription_timeout: Duration,
     /// XFetch `beta` (0 disables early refresh).
     pub early_refresh_beta: f64,
+    /// Upper bound, in bytes, of the front door's map from requests as sent to policies
+    /// ([`Cache::front_door`]); zero closes the door.
+    pub front_door_max_bytes: u64,
     /// The time entries are judged by ([`Clock::system`] unless a test mocks it).
     pub clock: Clock,
     /// **Test only; never in production.** Stamp entries with the generations current when
@@ -114,7 +117,7 @@ pub struct CacheConfig {
 
 impl CacheConfig {
     /// Defaults for `namespace`: no Redis, 64 MiB in process, 5 min grace, compression from
-    /// 1 KiB, 16 MiB entries, 2 s leases.
+    /// 1 KiB, 16 MiB entries, 2 s leases, 8 MiB of front-door routes.
     pub fn new(namespace: impl Into<String>) -> Self {
         Self {
             namespace: namespace.into(),
@@ -132,6 +135,7 @@ impl CacheConfig {
             max_pending: 10_000,
             subscription_timeout: Duration::from_secs(1),
             early_refresh_beta: 1.0,
+            front_door_max_bytes: 8 << 20,
             clock: Clock::system(),
             unsafe_stamp_at_store: false,
         }
@@ -240,6 +244,8 @@ impl CacheBuilder {
         subscription_timeout: Duration,
         /// XFetch `beta` (0 disables early refresh).
         early_refresh_beta: f64,
+        /// Bytes of routes the front door remembers (zero closes it).
+        front_door_max_bytes: u64,
         /// The time entries are judged by (tests pass a [`Clock::mock`]).
         clock: Clock,
     }

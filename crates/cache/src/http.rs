@@ -42,6 +42,8 @@ pub struct RequestView {
     if_none_match: Option<String>,
     zstd: bool,
     gzip: bool,
+    /// The target the front door learns this request's policy under ([`RequestView::of`]).
+    pub(crate) target: Option<Box<str>>,
 }
 
 impl RequestView {
@@ -62,7 +64,7 @@ impl RequestView {
             })
         };
         let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Self { bypass, if_none_match, zstd: accepts("zstd"), gzip: accepts("gzip") }
+        Self { bypass, if_none_match, zstd: accepts("zstd"), gzip: accepts("gzip"), target: None }
     }
 
     /// `If-None-Match` matches `etag`, the identity tag (weak comparison, as RFC 9110 asks for
@@ -141,6 +143,18 @@ pub(crate) struct Render<'a> {
     pub(crate) tags: &'a [String],
     pub(crate) ttl_secs: u64,
     pub(crate) cache_control: Option<&'a HeaderValue>,
+}
+
+impl<'a> Render<'a> {
+    pub(crate) fn of(name: &'a str, policy: &'a crate::Policy) -> Self {
+        Self {
+            name,
+            key: &policy.key,
+            tags: &policy.tags,
+            ttl_secs: policy.ttl.as_secs(),
+            cache_control: policy.cache_control.as_ref(),
+        }
+    }
 }
 
 pub(crate) fn render(

@@ -48,6 +48,7 @@ pub mod events;
 mod fill;
 pub mod flight;
 pub mod freshness;
+mod front_door;
 mod generations;
 mod hearing;
 pub mod http;

@@ -34,6 +34,8 @@ macro_rules! counters {
 counters! {
     /// Fresh hits served by the in-process tier.
     local_hits,
+    /// Of the in-process hits, those answered at the front door (before the application ran).
+    front_door_hits,
     /// Fresh hits served by Redis.
     redis_hits,
     /// Requests computed by the origin because no servable entry was found.

@@ -19,13 +19,16 @@ async fn main() -> anyhow::Result<()> {
     };
     let stack = args.next().as_deref() == Some("--stack");
     let body = bytes::Bytes::from(std::fs::read(file)?);
-    let mut app = Router::new().fallback(move || {
+    let app = Router::new().fallback(move || {
         let body = body.clone();
         async move { ([(header::CONTENT_TYPE, "application/json")], body) }
     });
+    let listener = tokio::net::TcpListener::bind(bind).await?;
     if stack {
-        app = trigapi::startup::with_middleware(app, &Config::default());
+        let app = trigapi::startup::with_middleware(app, &Config::default());
+        axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app)).await?;
+    } else {
+        axum::serve(listener, app).await?;
     }
-    axum::serve(tokio::net::TcpListener::bind(bind).await?, app).await?;
     Ok(())
 }

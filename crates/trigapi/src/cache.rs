@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use serde::Serialize;
 use trigapi_cache::key::KeyBuilder;
@@ -59,6 +60,10 @@ pub fn namespace(config: &Config) -> String {
     format!("{PREFIX}:{}", config.server.environment.to_lowercase())
 }
 
+/// Room for the front door's routes (each takes a few hundred bytes: some 30,000 distinct
+/// requests as sent).
+const FRONT_DOOR_BYTES: u64 = 8 << 20;
+
 /// The cache the configuration asks for (disabled, in-process only, or two tiers).
 pub async fn build(config: &Config) -> anyhow::Result<Cache> {
     if !config.cache.cache_enabled {
@@ -74,6 +79,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Cache> {
         .compress_at(config.cache.cache_compress_min_bytes)
         .max_entry_bytes(config.cache.cache_max_entry_bytes)
         .strict(config.cache.cache_strict)
+        .front_door_max_bytes(if config.cache.cache_front_door { FRONT_DOOR_BYTES } else { 0 })
         .lease_ttl(Duration::from_millis(config.cache.cache_lease_ms))
         .unsafe_stamp_at_store(config.cache.cache_unsafe_stamp_at_store);
     if let Some(url) = &config.cache.redis_url {
@@ -160,11 +166,12 @@ pub struct Cached {
     ttl: Duration,
     tags: Vec<String>,
     cache_control: Option<&'static str>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Cached {
     pub fn new(resource: Resource, ttl: Duration) -> Self {
-        Self { resource, params: KeyParams::new(), ttl, tags: Vec::new(), cache_control: None }
+        Self { resource, params: KeyParams::new(), ttl, tags: Vec::new(), cache_control: None, headers: Vec::new() }
     }
 
     pub fn params(mut self, params: KeyParams) -> Self {
@@ -181,6 +188,14 @@ impl Cached {
     /// `Cache-Control` sent to clients.
     pub fn cache_control(mut self, value: &'static str) -> Self {
         self.cache_control = Some(value);
+        self
+    }
+
+    /// Another header, stored with the body and sent with every response made from it. A
+    /// handler never adds one to the response it gets back: a repeat request is answered at
+    /// the front door, without the handler.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -230,14 +245,19 @@ impl Cached {
         self.serve(app, request, move |app| async move { Ok(Rendered::new("image/png", compute(app).await?)) }).await
     }
 
-    async fn serve<F, Fut>(self, app: &AppState, request: &RequestView, compute: F) -> Result<Response, ApiError>
+    async fn serve<F, Fut>(mut self, app: &AppState, request: &RequestView, compute: F) -> Result<Response, ApiError>
     where
         F: FnOnce(AppState) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Rendered, ApiError>> + Send + 'static,
     {
+        let headers = std::mem::take(&mut self.headers);
         let policy = self.policy(&app.cache.config().namespace);
         let state = app.clone();
-        let response = app.cache.serve(request, policy, move || compute(state)).await.map_err(Arc::unwrap_or_clone)?;
+        let origin = move || async move {
+            let rendered = compute(state).await?;
+            Ok::<_, ApiError>(headers.into_iter().fold(rendered, |r, (name, value)| r.header(name, value)))
+        };
+        let response = app.cache.serve(request, policy, origin).await.map_err(Arc::unwrap_or_clone)?;
         Ok(response.map(Body::new))
     }
 }

@@ -31,6 +31,7 @@ pub const ENV_VARS: &[&str] = &[
     "CACHE_COMPRESS_MIN_BYTES",
     "CACHE_MAX_ENTRY_BYTES",
     "CACHE_STRICT",
+    "CACHE_FRONT_DOOR",
     "CACHE_REDIS_TIMEOUT_MS",
     "CACHE_LEASE_MS",
     "ADMIN_TOKEN",
@@ -161,6 +162,8 @@ pub struct CacheSettings {
     pub cache_max_entry_bytes: usize,
     /// Check every in-process hit against Redis (no cross-instance staleness window).
     pub cache_strict: bool,
+    /// Answer repeat requests from the in-process tier before routing (`trigapi_cache::Cache::front_door`).
+    pub cache_front_door: bool,
     /// Upper bound of one Redis command, ms.
     pub cache_redis_timeout_ms: u64,
     /// Redis lease on a miss, ms (0 = no lease).
@@ -251,6 +254,8 @@ struct RawConfig {
     cache_max_entry_bytes: usize,
     /// Check every in-process hit against Redis (no cross-instance staleness window).
     cache_strict: bool,
+    /// Answer repeat requests from the in-process tier before routing.
+    cache_front_door: bool,
     /// Upper bound of one Redis command, ms.
     cache_redis_timeout_ms: u64,
     /// Redis lease on a miss, ms (0 = no lease).
@@ -318,6 +323,7 @@ impl Default for RawConfig {
             cache_compress_min_bytes: 1024,
             cache_max_entry_bytes: 16 << 20,
             cache_strict: false,
+            cache_front_door: true,
             cache_redis_timeout_ms: 50,
             cache_lease_ms: 2000,
             admin_token: String::new(),
@@ -371,6 +377,7 @@ impl From<RawConfig> for Config {
                 cache_compress_min_bytes: r.cache_compress_min_bytes,
                 cache_max_entry_bytes: r.cache_max_entry_bytes,
                 cache_strict: r.cache_strict,
+                cache_front_door: r.cache_front_door,
                 cache_redis_timeout_ms: r.cache_redis_timeout_ms,
                 cache_lease_ms: r.cache_lease_ms,
                 cache_unsafe_stamp_at_store: r.cache_unsafe_stamp_at_store,

@@ -1,5 +1,6 @@
 //! Building and running the server: database, migrations, first-run seeding, router, listener.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,29 +8,31 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, Request};
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
+use tower::util::BoxCloneSyncService;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowMethods, CorsLayer};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
 use crate::db::{self, Backend, Db};
+use crate::front_door::FrontDoorLayer;
+use crate::request_id::{FastRequestId, REQUEST_ID};
 use crate::routes;
 use crate::seed::{self, Scale};
 use crate::state::{AppState, WritesInFlight};
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    router: App,
     db: Db,
     cache: trigapi_cache::Cache,
     writes: WritesInFlight,
@@ -72,7 +75,7 @@ impl Application {
     /// clients left finish (commit and invalidation), and close the pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr()?, backend = self.db.backend().name(), "listening");
-        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let app = axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(self.router);
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         if !self.writes.drained(WRITES_DRAIN_LIMIT).await {
             tracing::warn!(left = self.writes.count(), "writes still running at shutdown");
@@ -92,19 +95,24 @@ impl Application {
     }
 }
 
+/// The server as one service: the routes behind the full middleware stack, and the front door
+/// when the cache is on ([`crate::front_door`]). Tests drive it with `oneshot`.
+pub type App = BoxCloneSyncService<Request<Body>, Response, Infallible>;
+
 /// The full middleware stack around [`routes::routes`], for the server and `oneshot` tests.
-pub fn build_router(state: AppState) -> Router {
+pub fn build_router(state: AppState) -> App {
     let photos = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::photo_files::only_live))
         .service(ServeDir::new(&state.config.photos.photos_dir));
     let config = Arc::clone(&state.config);
     let writes = state.writes.clone();
+    let front = (state.cache.is_enabled() && config.cache.cache_front_door).then(|| state.cache.clone());
     let router = routes::routes()
         .nest_service("/photos", photos)
         .with_state(state)
         .layer(axum::middleware::map_response(json_client_errors))
         .layer(axum::middleware::from_fn_with_state(writes, writes_run_to_completion));
-    with_middleware(router, &config)
+    stack(router, &config, front)
 }
 
 /// Every 4xx in the contract's shape, `{"detail": "…"}`: the errors handlers return already
@@ -169,9 +177,28 @@ async fn writes_run_to_completion(
 
 /// The middleware every endpoint runs behind: panic catcher, request span and log line, request
 /// id, CORS. Public so that benchmarks can put a trivial handler behind the same stack.
-pub fn with_middleware(router: Router, config: &Config) -> Router {
-    let router = router
-        .layer(CatchPanicLayer::custom(|_| panicked()))
+pub fn with_middleware(router: Router, config: &Config) -> App {
+    stack(router, config, None)
+}
+
+/// From the outside in: Starlette's preflight answers and CORS (when origins are configured),
+/// the front door (when given the cache), request id, request span, panic catcher, routes.
+/// Every layer wraps the router as a whole, so all of them run before routing.
+fn stack(router: Router, config: &Config, front: Option<trigapi_cache::Cache>) -> App {
+    let origins: Arc<[HeaderValue]> =
+        config.cors_origins().iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>().into();
+    let cors = (!origins.is_empty()).then(|| {
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(Arc::clone(&origins), preflights_as_starlette))
+            .layer(cors_layer(origins))
+    });
+    let service = tower::ServiceBuilder::new()
+        .option_layer(cors)
+        .map_response(IntoResponse::into_response)
+        .option_layer(front.map(FrontDoorLayer::new))
+        .map_response(IntoResponse::into_response)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, FastRequestId))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -181,16 +208,9 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
                 // One INFO line per response (status, latency), inside the request span.
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, FastRequestId));
-    let origins: Arc<[HeaderValue]> =
-        config.cors_origins().iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>().into();
-    if origins.is_empty() {
-        return router;
-    }
-    router
-        .layer(cors_layer(Arc::clone(&origins)))
-        .layer(axum::middleware::from_fn_with_state(origins, preflights_as_starlette))
+        .layer(CatchPanicLayer::custom(|_| panicked()))
+        .service(router);
+    BoxCloneSyncService::new(service)
 }
 
 /// What Starlette's CORS middleware answers before ours sees a request: only an `OPTIONS`
@@ -238,28 +258,6 @@ fn panicked() -> Response {
 
 /// How long shutdown waits for writes whose clients left before it closes the pool.
 const WRITES_DRAIN_LIMIT: Duration = Duration::from_secs(30);
-
-/// Request ids in UUID v4 form from a fast thread-local generator: unique enough to follow a
-/// request through the logs, without the system call per request a cryptographic UUID costs
-/// (measurable on cache hits, which do little else).
-#[derive(Clone, Copy)]
-struct FastRequestId;
-
-impl MakeRequestId for FastRequestId {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        // Version 4 in bits 76-79, variant 0b10 in bits 62-63.
-        let v = (fastrand::u128(..) & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-        let mut id = Vec::with_capacity(36);
-        for nibble in 0..32 {
-            if matches!(nibble, 8 | 12 | 16 | 20) {
-                id.push(b'-');
-            }
-            id.push(HEX[((v >> (124 - 4 * nibble)) & 0xF) as usize]);
-        }
-        HeaderValue::from_maybe_shared(axum::body::Bytes::from(id)).ok().map(RequestId::new)
-    }
-}
 
 fn cors_layer(origins: Arc<[HeaderValue]>) -> CorsLayer {
     CorsLayer::new()

@@ -36,7 +36,10 @@ pub async fn stats(_: Admin, State(app): State<AppState>) -> Result<Json<CacheSt
     if !app.cache.is_enabled() {
         return Err(ApiError::Unavailable("Cache unavailable or not configured"));
     }
-    Ok(Json(stats_body(&app.cache.stats().await, &namespace(&app.config))))
+    let mut body = stats_body(&app.cache.stats().await, &namespace(&app.config));
+    body.front_door_routes = app.cache.front_door_routes();
+    body.writes_in_flight = app.writes.count();
+    Ok(Json(body))
 }
 
 fn stats_body(s: &Stats, namespace: &str) -> CacheStatsBody {
@@ -67,6 +70,8 @@ fn stats_body(s: &Stats, namespace: &str) -> CacheStatsBody {
             bytes: s.local_bytes,
             max_bytes: s.local_max_bytes,
         },
+        front_door_routes: 0,
+        writes_in_flight: 0,
         counters,
     }
 }

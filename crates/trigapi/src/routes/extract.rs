@@ -233,14 +233,16 @@ resources! {
 }
 
 /// What the request asks of the cache (`Cache-Control: no-cache`, `If-None-Match`,
-/// `Accept-Encoding`), read from its headers without copying them.
+/// `Accept-Encoding`), read from its headers without copying them, and its target, under
+/// which the front door learns the entry (every cached endpoint's key is a function of the
+/// path and query, and of the caller, whose requests never use the door).
 pub struct CacheRequest(RequestView);
 
 impl<S: Send + Sync> FromRequestParts<S> for CacheRequest {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(CacheRequest(RequestView::new(&parts.headers)))
+        Ok(CacheRequest(RequestView::of(parts)))
     }
 }
 

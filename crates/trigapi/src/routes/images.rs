@@ -172,9 +172,13 @@ pub async fn badge(
     let scale = q.float("scale", Some(0.1), Some(5.0)).unwrap_or(1.0);
     q.key_param("scale", py_float(scale));
     let key = q.finish()?;
-    let mut response = Cached::new(Resource::user(id.into()).sub("badge"), ttl::USER_BADGE)
+    let mut cached = Cached::new(Resource::user(id.into()).sub("badge"), ttl::USER_BADGE)
         .params(key)
-        .cache_control(BADGE_CACHE_CONTROL)
+        .cache_control(BADGE_CACHE_CONTROL);
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=user_{id}_badge.png")) {
+        cached = cached.header(header::CONTENT_DISPOSITION, v);
+    }
+    cached
         .png(&app, &request, move |app| async move {
             let user = db::users::get(&app.db, id).await?.ok_or_else(UserId::not_found)?;
             let stats = db::users::stats_for(&app.db, &[id]).await?.remove(&id).unwrap_or_default();
@@ -182,11 +186,7 @@ pub async fn badge(
                 BadgeText { name: user.name, trigs_logged: stats.total_trigs_logged, photos: stats.total_photos };
             draw(&app, Work::Image, &client, move || badge::badge(&text, scale)).await
         })
-        .await?;
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=user_{id}_badge.png")) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(response)
+        .await
 }
 
 /// A colour parameter: absent or blank gives `default`, `none` gives no colour (when the

@@ -26,6 +26,8 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("trigapi_cache_local_active").set(f64::from(u8::from(stats.local_active)));
         metrics::gauge!("trigapi_cache_redis_available").set(f64::from(u8::from(stats.redis_available)));
         metrics::gauge!("trigapi_cache_pending_invalidations").set(stats.pending_invalidations as f64);
+        metrics::gauge!("trigapi_cache_front_door_routes").set(app.cache.front_door_routes() as f64);
+        metrics::gauge!("trigapi_writes_in_flight").set(app.writes.count() as f64);
         metrics::gauge!("trigapi_cache_eviction_may_drop_generations")
             .set(f64::from(u8::from(stats.eviction_may_drop_generations())));
     });

@@ -29,6 +29,10 @@ pub struct CacheStatsBody {
     pub redis_eviction_policy: Option<String>,
     pub eviction_may_drop_generations: bool,
     pub local_tier: LocalTierBody,
+    /// Routes the front door knows (requests as sent, each mapped to the key that serves it).
+    pub front_door_routes: u64,
+    /// Writes running now, including those whose clients hung up (they run to their end).
+    pub writes_in_flight: usize,
     /// This process's counters, by name (`local_hits`, `misses`, …).
     #[schema(value_type = Object)]
     pub counters: serde_json::Map<String, serde_json::Value>,

@@ -66,7 +66,7 @@ pub(crate) async fn admin(app: &TestApp, method: Method, uri: &str) -> TestRespo
     app.send(req).await
 }
 
-async fn get_with(app: &TestApp, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
+pub(crate) async fn get_with(app: &TestApp, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
     let mut req = Request::builder().uri(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -74,7 +74,7 @@ async fn get_with(app: &TestApp, uri: &str, headers: &[(&str, &str)]) -> TestRes
     app.send(req.body(Body::empty()).expect("request")).await
 }
 
-fn header<'a>(r: &'a TestResponse, name: &str) -> &'a str {
+pub(crate) fn header<'a>(r: &'a TestResponse, name: &str) -> &'a str {
     r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
@@ -83,7 +83,7 @@ fn cache_status(r: &TestResponse) -> &str {
 }
 
 /// Every cacheable endpoint of the contract's TTL table, with its TTL and key prefix.
-const CACHEABLE: &[(&str, u64, &str)] = &[
+pub(crate) const CACHEABLE: &[(&str, u64, &str)] = &[
     ("/v1/stats/site", 3600, "trigapi:development:stats:site:v1"),
     ("/v1/trigs/1", 86_400, "trigapi:development:trig:1:v1"),
     ("/v1/trigs/1?include=stats", 86_400, "trigapi:development:trig:1:params_"),

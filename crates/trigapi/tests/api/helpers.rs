@@ -8,7 +8,6 @@
 
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -17,7 +16,7 @@ use tower::ServiceExt;
 use trigapi::config::Config;
 use trigapi::db::Db;
 use trigapi::seed::{self, Scale};
-use trigapi::startup::build_router;
+use trigapi::startup::{App, build_router};
 use trigapi::state::AppState;
 
 pub use trigapi::db::Backend;
@@ -176,7 +175,7 @@ async fn drop_orphans(admin: &Db, backend: Backend) {
 
 /// The real router over a seeded database.
 pub struct TestApp {
-    router: Router,
+    router: App,
     pub db: Db,
     /// Where the app keeps photo files.
     pub photos_dir: std::path::PathBuf,
@@ -238,15 +237,20 @@ impl TestApp {
     }
 
     pub async fn with_config(config: Config) -> Self {
-        let db = Db::connect(config.database.database_url.expose(), 4).await.expect("connect to the test database");
         let cache = trigapi::cache::build(&config).await.expect("cache configuration");
+        Self::with_cache(config, cache).await
+    }
+
+    /// The app with `cache` (which other apps may share, as one process's routers would).
+    pub async fn with_cache(config: Config, cache: trigapi_cache::Cache) -> Self {
+        let db = Db::connect(config.database.database_url.expose(), 4).await.expect("connect to the test database");
         let photos_dir = config.photos.photos_dir.clone();
         let router = build_router(AppState::new(db.clone(), config, cache).expect("state configuration"));
         Self { router, db, photos_dir }
     }
 
     /// The router, for requests that need the raw response.
-    pub fn router(&self) -> Router {
+    pub fn router(&self) -> App {
         self.router.clone()
     }
 

@@ -12,6 +12,7 @@ mod cli;
 mod counts;
 mod fidelity;
 mod fresh_clone;
+mod front_door;
 mod hostile;
 mod images;
 mod legacy;

@@ -127,6 +127,18 @@ impl Server {
         (cached, fresh)
     }
 
+    /// Wait (at most 20 s) until the server runs no write, hung-up ones included.
+    async fn writes_settled(&self) {
+        for _ in 0..400 {
+            let stats = self.call("GET", "/v1/admin/cache/stats", Some(&self.admin.clone()), None).await;
+            if stats.body["writes_in_flight"] == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("writes still running after 20 s");
+    }
+
     /// Send a write over a raw connection and hang up `after` later, without reading.
     async fn hang_up(&self, method: &str, path: &str, bearer: &str, body: &Value, after: Duration) {
         self.hang_up_raw(method, path, bearer, "application/json", body.to_string().as_bytes(), after).await;
@@ -331,8 +343,10 @@ async fn a_client_hanging_up_never_leaves_the_cache_stale(backend: Backend) {
             }
             let after = Duration::from_micros(fastrand::u64(0..5_000));
             server.hang_up(kind.method, &kind.path, &kind.bearer, &kind.body, after).await;
-            // A write takes milliseconds; give it ample time to finish whatever the client did.
+            // A write takes milliseconds; give it ample time to start whatever the client did,
+            // then wait for it to end (under load on two cores it may take longer than that).
             tokio::time::sleep(Duration::from_millis(300)).await;
+            server.writes_settled().await;
             for read in &kind.reads {
                 let (cached, fresh) = server.cached_and_fresh(read, None).await;
                 if (cached.status, &cached.body) != (fresh.status, &fresh.body) {
