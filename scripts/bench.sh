@@ -4,6 +4,7 @@
 #   scripts/bench.sh sqlite            # database path, cache off: or postgres, mysql (several may be given)
 #   scripts/bench.sh deep sqlite ...   # only the deep pages (large offsets, every list order), same backends
 #   scripts/bench.sh cache             # response cache (SQLite): hits vs a trivial handler, nginx (static file) and Varnish; miss overhead
+#   scripts/bench.sh pinned            # hits with the server on core 0 and wrk on core 1: the door (2 and 1 workers), nginx, Varnish
 #   scripts/bench.sh images            # PNG endpoints (SQLite): drawing cost, image hits vs JSON hits
 #   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
 #   scripts/bench.sh writers [backend] # concurrent writers (PATCH /v1/logs over 400k logs): req/s, p99, non-2xx (default sqlite)
@@ -142,19 +143,16 @@ LUA
 
 redis_commands() { redis-cli -p "$1" INFO stats | awk -F: '/total_commands_processed/{print $2+0}'; }
 
-# The outside baselines of the hit table (apt-get install nginx varnish): nginx serving each
-# endpoint's body as a static file from $WORK/static, and Varnish caching the server with its own
-# cache off. Sets NGINX_PID and VARNISH_PID (empty when the program is missing).
-start_baselines() { # nginx_port varnish_port backend_port
-  NGINX_PID="" VARNISH_PID=""
-  if command -v nginx >/dev/null; then
-    mkdir -p "$WORK/nginx/logs"
-    cat >"$WORK/nginx/nginx.conf" <<NGINX
+# An nginx configuration in $1 (with $2 workers, on port $3) serving $WORK/static at its best:
+# sendfile, no access log, connections kept open.
+nginx_conf() { # dir workers port
+  mkdir -p "$1/logs"
+  cat >"$1/nginx.conf" <<NGINX
 daemon off;
 user root;
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
+worker_processes $2;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
@@ -163,9 +161,18 @@ http {
   keepalive_requests 1000000;
   types { }
   default_type application/json;
-  server { listen 127.0.0.1:$1; root $WORK/static; }
+  server { listen 127.0.0.1:$3; root $WORK/static; }
 }
 NGINX
+}
+
+# The outside baselines of the hit table (apt-get install nginx varnish): nginx serving each
+# endpoint's body as a static file from $WORK/static, and Varnish caching the server with its own
+# cache off. Sets NGINX_PID and VARNISH_PID (empty when the program is missing).
+start_baselines() { # nginx_port varnish_port backend_port
+  NGINX_PID="" VARNISH_PID=""
+  if command -v nginx >/dev/null; then
+    nginx_conf "$WORK/nginx" 2 "$1"
     nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
     NGINX_PID=$!
   fi
@@ -343,6 +350,71 @@ fi
 
 if [ "${1:-}" = images ]; then
   images_bench
+  exit 0
+fi
+
+# Hits with each server alone on core 0 and wrk alone on core 1 (taskset), so that the load
+# generator's share of the CPU does not blur the servers' tails: trigapi with the front door
+# (two runtime workers, the default here, and one), nginx (one worker) serving the same body as
+# a static file, and Varnish caching the server with its own cache off. Two rounds.
+pinned_bench() {
+  local url redis_port=$((PORT + 7)) door=$((PORT + 40)) single=$((PORT + 41)) backend=$((PORT + 42))
+  local nginx_port=$((PORT + 43)) varnish_port=$((PORT + 44))
+  url=$(url_for sqlite)
+  seed_if_needed sqlite "$url"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  local redis_pid=$!
+  for _ in $(seq 1 50); do redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+  local common=(env LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos")
+  "${common[@]}" REDIS_URL="redis://127.0.0.1:$redis_port" BIND_ADDR="127.0.0.1:$door" taskset -c 0 "$BIN" serve &
+  local door_pid=$!
+  "${common[@]}" REDIS_URL="redis://127.0.0.1:$redis_port" TOKIO_WORKER_THREADS=1 BIND_ADDR="127.0.0.1:$single" \
+    taskset -c 0 "$BIN" serve &
+  local single_pid=$!
+  "${common[@]}" CACHE_ENABLED=false BIND_ADDR="127.0.0.1:$backend" taskset -c 0 "$BIN" serve &
+  local backend_pid=$!
+  local nginx_pid="" varnish_pid=""
+  if command -v nginx >/dev/null; then
+    nginx_conf "$WORK/nginx1" 1 "$nginx_port"
+    taskset -c 0 nginx -p "$WORK/nginx1" -c "$WORK/nginx1/nginx.conf" &
+    nginx_pid=$!
+  fi
+  if command -v varnishd >/dev/null; then
+    rm -rf "$WORK/varnish1"
+    taskset -c 0 varnishd -F -n "$WORK/varnish1" -a "127.0.0.1:$varnish_port" -b "127.0.0.1:$backend" -s malloc,256m >/dev/null 2>&1 &
+    varnish_pid=$!
+  fi
+  trap 'kill $door_pid $single_pid $backend_pid $redis_pid $nginx_pid $varnish_pid 2>/dev/null || true' EXIT
+  wait_up "http://127.0.0.1:$door/health"; wait_up "http://127.0.0.1:$single/health"; wait_up "http://127.0.0.1:$backend/health"
+  echo
+  echo "### Hits, each server alone on core 0, wrk -t1 -c8 alone on core 1 ($DURATION per cell, two rounds)"
+  echo
+  echo "| round | endpoint | server | req/s | p50 | p90 | p99 |"
+  echo "|---|---|---|---|---|---|---|"
+  local round path name port out
+  for path in /v1/trigs/1234 /v1/stats/site; do
+    curl -sf "http://127.0.0.1:$door$path" -o "$WORK/body.json"
+    mkdir -p "$WORK/static$(dirname "$path")"; cp "$WORK/body.json" "$WORK/static$path"
+    for port in $door $single $varnish_port; do curl -sf "http://127.0.0.1:$port$path" >/dev/null || true; done
+  done
+  for round in 1 2; do
+    for path in /v1/trigs/1234 /v1/stats/site; do
+      for name in "trigapi, 2 workers:$door" "trigapi, 1 worker:$single" "nginx, 1 worker:$nginx_port" "varnish:$varnish_port"; do
+        port=${name##*:}
+        if ! curl -sf "http://127.0.0.1:$port$path" >/dev/null; then continue; fi
+        out=$(taskset -c 1 wrk -t1 -c8 -d"$DURATION" --latency "http://127.0.0.1:$port$path")
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$round" "$path" "${name%:*}" \
+          "$(awk '/Requests\/sec/{printf "%.0f", $2}' <<<"$out")" "$(awk '$1=="50%"{print $2}' <<<"$out")" \
+          "$(awk '$1=="90%"{print $2}' <<<"$out")" "$(awk '$1=="99%"{print $2}' <<<"$out")"
+      done
+    done
+  done
+  kill $door_pid $single_pid $backend_pid $redis_pid $nginx_pid $varnish_pid 2>/dev/null; wait 2>/dev/null || true
+  trap - EXIT
+}
+
+if [ "${1:-}" = pinned ]; then
+  pinned_bench
   exit 0
 fi
 
