@@ -208,10 +208,7 @@ impl Cache {
             return Ok(uncached(origin().await?, &policy));
         }
         let tags = &policy.tags;
-        let remote = self.remote_ready().await;
-        if let Some(r) = &self.inner.remote {
-            r.gate_local(&self.inner.local, remote.is_some());
-        }
+        let remote = self.remote_gating_local().await;
         let sequence = self.inner.sequence.load(Ordering::Acquire);
         let (outcome, stored) = if request.bypass {
             self.bypass(&policy, tags, remote, origin).await?
@@ -243,10 +240,7 @@ impl Cache {
         if view.bypass {
             return None;
         }
-        let remote = self.remote_ready().await;
-        if let Some(r) = &self.inner.remote {
-            r.gate_local(&self.inner.local, remote.is_some());
-        }
+        let remote = self.remote_gating_local().await;
         let LocalLookup::Valid(stored) = self.local_get(&policy.key, &policy.tags, remote).await else {
             return None;
         };
@@ -398,6 +392,16 @@ impl Cache {
         tracing::warn!(event = events::CACHE_CORRUPT_ENTRY, key, error, "corrupt cache entry deleted");
         let _ = remote.store().delete(key).await;
         self.inner.local.remove(key);
+    }
+
+    /// Redis, if it may be used now, with the in-process tier suspended or resumed to match:
+    /// what every lookup starts with.
+    async fn remote_gating_local(&self) -> Option<&Remote> {
+        let remote = self.remote_ready().await;
+        if let Some(r) = &self.inner.remote {
+            r.gate_local(&self.inner.local, remote.is_some());
+        }
+        remote
     }
 
     /// Redis, if it may be used now (see [`Remote::ready`]).

@@ -36,13 +36,11 @@ pub async fn stats(_: Admin, State(app): State<AppState>) -> Result<Json<CacheSt
     if !app.cache.is_enabled() {
         return Err(ApiError::Unavailable("Cache unavailable or not configured"));
     }
-    let mut body = stats_body(&app.cache.stats().await, &namespace(&app.config));
-    body.front_door_routes = app.cache.front_door_routes();
-    body.writes_in_flight = app.writes.count();
-    Ok(Json(body))
+    Ok(Json(stats_body(&app, &app.cache.stats().await)))
 }
 
-fn stats_body(s: &Stats, namespace: &str) -> CacheStatsBody {
+fn stats_body(app: &AppState, s: &Stats) -> CacheStatsBody {
+    let namespace = namespace(&app.config);
     let redis = s.redis.as_ref();
     let counters = s.counters.pairs().into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
     CacheStatsBody {
@@ -70,8 +68,8 @@ fn stats_body(s: &Stats, namespace: &str) -> CacheStatsBody {
             bytes: s.local_bytes,
             max_bytes: s.local_max_bytes,
         },
-        front_door_routes: 0,
-        writes_in_flight: 0,
+        front_door_routes: app.cache.front_door_routes(),
+        writes_in_flight: app.writes.count(),
         counters,
     }
 }
