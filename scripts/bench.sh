@@ -8,6 +8,7 @@
 #   scripts/bench.sh images            # PNG endpoints (SQLite): drawing cost, image hits vs JSON hits
 #   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
 #   scripts/bench.sh writers [backend] # concurrent writers (PATCH /v1/logs over 400k logs): req/s, p99, non-2xx (default sqlite)
+#   scripts/bench.sh search sqlite ... # location search, cache off (or postgres, mysql); first imports the 1.74M GB unit postcodes
 #
 # For each backend: builds the release binary, seeds the full scale once (reused while its
 # counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
@@ -434,6 +435,63 @@ deep_rows() {
   measure "/v1/trigs?skip=24000" "/v1/trigs?limit=10&skip=24000"
   measure "/v1/users?skip=14900" "/v1/users?limit=10&skip=14900"
 }
+
+# The location search, each query computed (cache off): after importing every live GB unit
+# postcode ($BENCH_POSTCODES, default the project's shared open data) when they are not there.
+search_bench() {
+  local postcodes="${BENCH_POSTCODES:-../shared/data/search/postcodes.csv.gz}"
+  for backend in "$@"; do
+    local url units
+    url=$(url_for "$backend")
+    seed_if_needed "$backend" "$url"
+    units=$(case "$backend" in
+              sqlite) python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from postcodes').fetchone()[0])" "$WORK/full.db" ;;
+              postgres) psql -h 127.0.0.1 -U postgres -d trigapi_bench -Atc "select count(*) from postcodes" ;;
+              mysql) mariadb -uroot -N trigapi_bench -e "select count(*) from postcodes" ;;
+            esac)
+    if [ "${units:-0}" -lt 1000000 ] && [ -f "$postcodes" ]; then
+      echo "== importing $postcodes into $backend"
+      /usr/bin/time -f "import wall time: %e s, max RSS %M KB" env DATABASE_URL="$url" REDIS_URL= "$BIN" import postcodes "$postcodes" 2>&1 | tail -n 3
+    fi
+    CACHE_ENABLED=false LOG_FORMAT=json RUST_LOG=warn DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" BIND_ADDR="127.0.0.1:$PORT" "$BIN" serve &
+    local pid=$!
+    trap 'kill $pid 2>/dev/null || true' EXIT
+    wait_up "http://127.0.0.1:$PORT/health"
+    echo
+    echo "### $backend: location search, computed on every request"
+    echo
+    echo "| endpoint                           | p50 (1c) | p99 (1c) | req/s (8c) | errors |"
+    echo "|---|---|---|---|---|"
+    local s="/v1/locations/search"
+    measure "/search?q=buxton" "$s?q=buxton"
+    measure "/search?q=SK 06 73 (grid ref)" "$s?q=SK%2006%2073"
+    measure "/search?q=53.38N 1.87W" "$s?q=53.38N%201.87W"
+    measure "/search?q=sw1a 1aa" "$s?q=sw1a%201aa"
+    measure "/search/all?q=hill" "$s/all?q=hill"
+    measure "/search/trigpoints?q=hill" "$s/trigpoints?q=hill"
+    measure "/search/trigpoints?q=tp 1234" "$s/trigpoints?q=tp%201234"
+    measure "/search/station-numbers?q=S12" "$s/station-numbers?q=S12"
+    measure "/search/places?q=ash" "$s/places?q=ash"
+    measure "/search/users?q=walker" "$s/users?q=walker"
+    measure "/search/postcodes?q=SK17 6" "$s/postcodes?q=SK17%206"
+    measure "/search/postcodes?q=SW1A" "$s/postcodes?q=SW1A"
+    measure "/search/logs/substring?q=howling gale" "$s/logs/substring?q=howling%20gale"
+    measure "/search/logs/substring?q=spider" "$s/logs/substring?q=spider"
+    measure "/search/logs/substring?q=zebra (none)" "$s/logs/substring?q=zebra"
+    measure "/search/logs/substring?q=ga (2 chars)" "$s/logs/substring?q=ga"
+    measure "/search/logs/regex?q=spider still (visible|there)" "$s/logs/regex?q=spider%20still%20(visible%7Cthere)"
+    measure "/search/logs/regex?q=(howling|thick) (gale|clag)" "$s/logs/regex?q=(howling%7Cthick)%20(gale%7Cclag)"
+    measure "/search/logs/regex?q=^quick visit" "$s/logs/regex?q=%5Equick%20visit"
+    kill $pid; wait $pid 2>/dev/null || true
+    trap - EXIT
+  done
+}
+
+if [ "${1:-}" = search ]; then
+  shift
+  search_bench "$@"
+  exit 0
+fi
 
 only_deep=false
 if [ "${1:-}" = deep ]; then

@@ -53,6 +53,11 @@ pub mod ttl {
     pub const LOG: Duration = s(21_600);
     pub const PHOTOS_LIST: Duration = s(3600);
     pub const PHOTO: Duration = s(43_200);
+    pub const LOCATION_SEARCH: Duration = s(86_400);
+    pub const UNIFIED_SEARCH: Duration = s(3600);
+    /// Each `/locations/search/{category}` but the log searches.
+    pub const SEARCH: Duration = s(3600);
+    pub const SEARCH_LOGS: Duration = s(1800);
 }
 
 /// `{prefix}:{environment}`: the namespace every key and generation of this deployment is in.
@@ -113,6 +118,16 @@ impl Resource {
     pub const LOGS_LIST: Self = Self::named("logs").sub("list");
     /// `photos:list`.
     pub const PHOTOS_LIST: Self = Self::named("photos").sub("list");
+    /// `/locations/search`, and each of its categories, named as the original names them.
+    pub const LOCATION_SEARCH: Self = Self::named("location_search");
+    pub const UNIFIED_SEARCH: Self = Self::named("unified_search");
+    pub const SEARCH_TRIGPOINTS: Self = Self::named("search_trigpoints");
+    pub const SEARCH_STATION_NUMBERS: Self = Self::named("search_station_numbers");
+    pub const SEARCH_PLACES: Self = Self::named("search_places");
+    pub const SEARCH_USERS: Self = Self::named("search_users");
+    pub const SEARCH_POSTCODES: Self = Self::named("search_postcodes");
+    pub const SEARCH_LOGS_SUBSTRING: Self = Self::named("search_logs_substring");
+    pub const SEARCH_LOGS_REGEX: Self = Self::named("search_logs_regex");
 
     const fn named(name: &'static str) -> Self {
         Self { name, id: None, sub: None }

@@ -1,5 +1,5 @@
 //! Command line: `trigapi [serve]`, `trigapi migrate`, `trigapi seed [--scale demo|full]`,
-//! `trigapi token --user N [--scope S] [--ttl 1h]`.
+//! `trigapi import places|postcodes FILE`, `trigapi token --user N [--scope S] [--ttl 1h]`.
 
 use std::path::PathBuf;
 
@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::auth;
 use crate::config::{Config, Secret};
 use crate::db::{self, Db};
+use crate::gazetteer::{self, Dataset};
 use crate::seed::{self, Scale};
 use crate::startup::{Application, shutdown_signal};
 use crate::telemetry;
@@ -48,7 +49,17 @@ enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
-    /// Load the real trig points and generate synthetic users, logs and photos.
+    /// Load a full places or postcodes dataset (OS Open Names; ONS NSPL or OS Code-Point
+    /// Open; gzipped or not, a file or a directory of them). Rows already there are updated,
+    /// so a load can be run again.
+    Import {
+        #[arg(value_enum)]
+        dataset: DatasetArg,
+        /// The file, or a directory of `.csv`/`.csv.gz` files.
+        file: PathBuf,
+    },
+    /// Load the real trig points and generate synthetic users, logs and photos; load the
+    /// vendored places and postcode areas.
     Seed {
         #[arg(long, value_enum, default_value_t = ScaleArg::Demo)]
         scale: ScaleArg,
@@ -56,6 +67,12 @@ enum Command {
         #[arg(long)]
         reset: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DatasetArg {
+    Places,
+    Postcodes,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -104,9 +121,39 @@ pub async fn run() -> anyhow::Result<()> {
             };
             let summary = seed::run(&db, &config, scale, &mut seed::StderrProgress::default()).await?;
             eprintln!("{summary}");
+            let (places, areas) = gazetteer::load_vendored(&db, &cache_for_writes(&config).await).await?;
+            eprintln!("loaded {places} places and {areas} postcode sectors and districts");
+            Ok(())
+        }
+        Command::Import { dataset, file } => {
+            let db = connect(&config).await?;
+            let dataset = match dataset {
+                DatasetArg::Places => Dataset::Places,
+                DatasetArg::Postcodes => Dataset::Postcodes,
+            };
+            let cache = cache_for_writes(&config).await;
+            let mut last = std::time::Instant::now();
+            let done = gazetteer::import(&db, &cache, dataset, &file, |p| {
+                if last.elapsed() >= std::time::Duration::from_secs(1) {
+                    eprintln!("  {p}");
+                    last = std::time::Instant::now();
+                }
+            })
+            .await
+            .with_context(|| format!("importing {}", file.display()))?;
+            eprintln!("imported: {done}");
             Ok(())
         }
     }
+}
+
+/// The configured cache, through whose shared tier a command's writes reach running servers.
+/// Without one there is nothing to tell: their entries live out their TTL.
+async fn cache_for_writes(config: &Config) -> trigapi_cache::Cache {
+    crate::cache::build(config).await.unwrap_or_else(|e| {
+        eprintln!("the response cache could not be configured ({e}); cached searches expire with their TTL");
+        trigapi_cache::Cache::disabled()
+    })
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Db> {

@@ -12,10 +12,11 @@
 //! | `user:{u}:logs`, `user:{u}:photos` | the user's logs and photos | |
 //! | `user:{u}:map`, `user:{u}:badge` | the user's map and badge | logged trigs; name and counts |
 //! | `found:{u}` | `/trigs?exclude_found=true` for user `u` | the trigs `u` has logged |
-//! | `users:list`, `users:stats` | `/users` lists, those with `include=stats` | names; counts |
-//! | `logs:list`, `photos:list` | `/logs`, `/photos` lists | logs with names; photos with `log_date` |
+//! | `users:list`, `users:stats` | `/users` lists and the user searches, lists with `include=stats` | names; counts |
+//! | `logs:list`, `photos:list` | `/logs`, `/photos` lists; `logs:list` also the log searches | logs with names; photos with `log_date` |
 //! | `photos:list`, `trig:{t}:photos`, `user:{u}:photos`, `log:{l}:photos` | also `include=photos` on `/logs`, a trig's, a user's logs, `/logs/{l}` | the photos they embed |
-//! | `usernames` | log and photo lists, a log, a photo | their authors' names |
+//! | `usernames` | log and photo lists, a log, a photo, the log searches | their authors' names |
+//! | `places`, `postcodes` | the place and postcode searches (`/locations/search`, `/all`, `/places`, `/postcodes`) | the `town`, `postcode6` and `postcodes` tables |
 //! | `logfields:{l}` | `/logs/{l}` | the log's fields |
 //! | `log:{l}`, `photo:{p}` | one log and its photo list; one photo | |
 //!
@@ -33,6 +34,10 @@
 //! | photo added | `photos:list`, `trig:{t}:photos`, `user:{u}:photos`, `log:{l}:photos`; its counts: `stats:site`, `trigstats:{t}`, `userstats:{u}`, `user:{u}:badge`, `users:stats` |
 //! | photo edited or rotated | the four lists of "added"; `photo:{p}` |
 //! | photo deleted | all of "added"; `photo:{p}` |
+//! | places or postcodes loaded (`trigapi seed`, `trigapi import`) | `places`, `postcodes` |
+//!
+//! The location searches of trig points and station numbers depend on no write of this API:
+//! it writes no trig.
 
 /// The content tags that reads add to their entries (beyond the key's own path prefixes), by
 /// name, so reads and writes cannot disagree on a spelling.
@@ -67,6 +72,12 @@ pub mod tag {
     /// Entries that show other users' names (log and photo lists, a log, a photo): a rename
     /// bumps this one tag rather than every trig the user ever logged.
     pub const USER_NAMES: &str = "usernames";
+
+    /// The place searches: the `town` table.
+    pub const PLACES: &str = "places";
+
+    /// The postcode searches: the `postcode6` and `postcodes` tables.
+    pub const POSTCODES: &str = "postcodes";
 
     /// `/users?include=stats`: every listed user's counts.
     pub const USERS_STATS: &str = "users:stats";
@@ -121,6 +132,8 @@ pub enum Write<'a> {
     PhotoChanged { trig: i32, user: i32, log: i32, photo: i32 },
     /// Photo `photo` of that log deleted.
     PhotoDeleted { trig: i32, user: i32, log: i32, photo: i32 },
+    /// Places (`town`) or postcodes (`postcode6`, `postcodes`) loaded.
+    GazetteerLoaded { places: bool, postcodes: bool },
 }
 
 /// The tags `write` invalidates.
@@ -157,6 +170,11 @@ pub fn tags(write: &Write<'_>) -> Vec<String> {
         Write::PhotoDeleted { trig, user, log, photo } => {
             [photo_lists(trig, user, log), photo_counts(trig, user), vec![Resource::photo(photo.into()).tag()]].concat()
         }
+        Write::GazetteerLoaded { places, postcodes } => [(places, tag::PLACES), (postcodes, tag::POSTCODES)]
+            .into_iter()
+            .filter(|(loaded, _)| *loaded)
+            .map(|(_, tag)| tag.to_owned())
+            .collect(),
     }
 }
 

@@ -17,6 +17,7 @@
 //!   directory or S3 bucket their files go to.
 //! * [`render`]: the PNG maps and badge, drawn as vectors with tiny-skia (no HTTP, no SQL).
 //! * [`seed`]: the real OS trig archive plus deterministic synthetic users, logs and photos.
+//! * [`gazetteer`]: the places and postcodes of the location search, vendored and imported.
 //! * [`cpu`]: the queues that keep CPU-heavy work (renders, photo processing) off the async
 //!   threads and fair between clients.
 //! * [`startup`], [`config`], [`cli`], [`telemetry`], [`state`]: building and running the server.
@@ -30,6 +31,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod front_door;
+pub mod gazetteer;
 pub mod imaging;
 pub mod invalidation;
 pub mod render;

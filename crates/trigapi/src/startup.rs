@@ -56,6 +56,11 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.server.bind_addr))?;
         let cache = crate::cache::build(&config).await.context("configuring the response cache")?;
+        if db.backend() == Backend::Sqlite && !db::search::has_places(&db).await? {
+            let (places, areas) =
+                crate::gazetteer::load_vendored(&db, &cache).await.context("loading places and postcodes")?;
+            tracing::info!(places, postcode_areas = areas, "loaded the vendored places and postcode areas");
+        }
         let state = AppState::new(db.clone(), config, cache)?;
         tracing::info!(
             mode = state.auth.mode(),

@@ -95,7 +95,8 @@ pub struct LogFilter {
     pub user_id: Option<i32>,
 }
 
-fn select() -> SelectStatement {
+/// Logs with their trig's and author's names (`LogRow`).
+pub(crate) fn select() -> SelectStatement {
     Query::select()
         .columns([
             (Tlog::Table, Tlog::Id),

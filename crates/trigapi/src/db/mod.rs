@@ -5,10 +5,12 @@
 //! dispatch methods here, which render them with the right dialect and decode rows through a
 //! single `#[derive(sqlx::FromRow)]` struct. SQL lives only in this module tree.
 
+pub mod gazetteer;
 pub mod logs;
 pub mod migrate;
 pub mod photos;
 mod schema;
+pub mod search;
 pub mod seed_writer;
 pub mod stats;
 pub mod trigs;
@@ -325,16 +327,24 @@ pub fn now() -> chrono::NaiveDateTime {
 /// `lower(column) LIKE '%text%'` with `text` taken literally: `%`, `_` and the escape
 /// character itself are escaped, so a name filter of `50%` finds "50%" and not everything.
 pub fn contains_ignoring_case(column: Expr, text: &str) -> Expr {
+    sea_query::Func::lower(column).like(sea_query::LikeExpr::new(format!("%{}%", like_literal(text))).escape('!'))
+}
+
+/// `lower(column) LIKE 'text%'`, `text` taken literally as in [`contains_ignoring_case`].
+pub fn starts_with_ignoring_case(column: Expr, text: &str) -> Expr {
+    sea_query::Func::lower(column).like(sea_query::LikeExpr::new(format!("{}%", like_literal(text))).escape('!'))
+}
+
+/// `text` in lower case with the `LIKE` wildcards and the escape character `!` escaped.
+pub(crate) fn like_literal(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
     for c in text.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '!') {
             pattern.push('!');
         }
         pattern.push(c);
     }
-    pattern.push('%');
-    sea_query::Func::lower(column).like(sea_query::LikeExpr::new(pattern).escape('!'))
+    pattern
 }
 
 impl Tx {

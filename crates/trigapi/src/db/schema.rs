@@ -185,3 +185,37 @@ pub enum RowCounts {
     TableName,
     N,
 }
+
+/// Places (`migrations/*/…_location_search.sql`).
+#[derive(Iden, Clone, Copy)]
+pub enum Town {
+    Table,
+    Name,
+    WgsLat,
+    WgsLong,
+    OsgbEastings,
+    OsgbNorthings,
+    OsgbGridref,
+}
+
+/// Postcode sectors (`SW1A 1`) and districts (`SW1A`, in rows whose `code` is its `code4`).
+#[derive(Iden, Clone, Copy)]
+pub enum Postcode6 {
+    Table,
+    Code,
+    Code4,
+    WgsLat,
+    WgsLong,
+    OsgbEastings,
+    OsgbNorthings,
+    PostalTown,
+}
+
+/// Unit postcodes (`SW1A 1AA`).
+#[derive(Iden, Clone, Copy)]
+pub enum Postcodes {
+    Table,
+    Code,
+    Lat,
+    Long,
+}

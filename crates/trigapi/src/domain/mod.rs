@@ -4,7 +4,9 @@
 pub mod body;
 pub mod condition;
 pub mod include;
+pub mod location;
 pub mod log;
+pub mod log_pattern;
 pub mod pagination;
 pub mod params;
 pub mod photo;

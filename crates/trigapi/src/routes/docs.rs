@@ -25,7 +25,7 @@ use utoipa_redoc::Redoc;
 use utoipa::Modify;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{admin, health, images, logs, metrics, photo_writes, photos, stats, trigs, users};
+use super::{admin, health, images, logs, metrics, photo_writes, photos, search, stats, trigs, users};
 use crate::db::logs::LogColumn;
 use crate::domain::include::IncludeRules;
 use crate::domain::params::MAX_TEXT;
@@ -43,6 +43,8 @@ use crate::wire::bodies::{self, FIELD_PATTERNS, HIDDEN, VISIBLE};
         logs::list, logs::get_one, logs::photos, logs::create, logs::update, logs::delete,
         photos::list, photos::get_one, photo_writes::create, photo_writes::update, photo_writes::delete, photo_writes::rotate,
         images::trig_map, images::user_map, images::badge,
+        search::search, search::all, search::search_trigpoints, search::search_station_numbers, search::search_places,
+        search::search_users, search::search_postcodes, search::search_logs_substring, search::search_logs_regex,
         admin::stats, admin::flush, admin::flush_export,
     ),
     components(schemas(bodies::LogCreate, bodies::PhotoUpload, bodies::PhotoPatch, bodies::Rotation,
@@ -52,6 +54,7 @@ use crate::wire::bodies::{self, FIELD_PATTERNS, HIDDEN, VISIBLE};
         (name = "trigs", description = "Trig points"), (name = "users", description = "Users"),
         (name = "logs", description = "Visit logs"), (name = "photos", description = "Photos"),
         (name = "stats", description = "Site statistics"), (name = "health", description = "Liveness"),
+        (name = "locations", description = "Location search"),
         (name = "admin", description = "Cache administration (api:admin)"),
     )
 )]

@@ -10,6 +10,7 @@
 //! | `photos.rs` | `/v1/photos`, `/v1/photos/{id}` |
 //! | `photo_writes.rs` | `POST /v1/photos?log_id=` (upload), `PATCH`/`DELETE /v1/photos/{id}`, `POST /v1/photos/{id}/rotate` |
 //! | `photo_files.rs` | `/photos/{key}`: the store's files, only while a live photo names them |
+//! | `search.rs` | `/v1/locations/search`, `/search/all`, `/search/{trigpoints,station-numbers,places,users,postcodes}`, `/search/logs/{substring,regex}` |
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
 //! | `health.rs` | `GET /health` |
 //! | `metrics.rs` | `GET /metrics` (Prometheus) |
@@ -26,6 +27,7 @@ pub(crate) mod photo_files;
 mod photo_writes;
 mod photos;
 mod scope;
+mod search;
 mod stats;
 mod trigs;
 mod users;
@@ -82,6 +84,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/photos/{photo_id}", get(photos::get_one).patch(photo_writes::update).delete(photo_writes::delete))
         .route("/v1/photos/{photo_id}/rotate", post(photo_writes::rotate))
+        .route("/v1/locations/search", get(search::search))
+        .route("/v1/locations/search/all", get(search::all))
+        .route("/v1/locations/search/trigpoints", get(search::search_trigpoints))
+        .route("/v1/locations/search/station-numbers", get(search::search_station_numbers))
+        .route("/v1/locations/search/places", get(search::search_places))
+        .route("/v1/locations/search/users", get(search::search_users))
+        .route("/v1/locations/search/postcodes", get(search::search_postcodes))
+        .route("/v1/locations/search/logs/substring", get(search::search_logs_substring))
+        .route("/v1/locations/search/logs/regex", get(search::search_logs_regex))
         .merge(uncached)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

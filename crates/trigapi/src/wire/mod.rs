@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bodies;
 pub mod log;
 pub mod photo;
+pub mod search;
 pub mod stats;
 pub mod trig;
 pub mod user;

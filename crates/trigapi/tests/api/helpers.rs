@@ -124,6 +124,7 @@ async fn prepare(backend: Backend) -> anyhow::Result<String> {
     let url = new_database(backend).await?;
     let db = Db::connect(&url, 4).await?;
     seed::run(&db, &test_config(&url), Scale::Demo, &mut NoProgress).await?;
+    trigapi::gazetteer::load_vendored(&db, &trigapi_cache::Cache::disabled()).await?;
     db.close().await;
     Ok(url)
 }
@@ -177,6 +178,9 @@ async fn drop_orphans(admin: &Db, backend: Backend) {
 pub struct TestApp {
     router: App,
     pub db: Db,
+    /// The app's response cache, for tests that write around the API and invalidate as a
+    /// command would.
+    pub cache: trigapi_cache::Cache,
     /// Where the app keeps photo files.
     pub photos_dir: std::path::PathBuf,
 }
@@ -245,8 +249,8 @@ impl TestApp {
     pub async fn with_cache(config: Config, cache: trigapi_cache::Cache) -> Self {
         let db = Db::connect(config.database.database_url.expose(), 4).await.expect("connect to the test database");
         let photos_dir = config.photos.photos_dir.clone();
-        let router = build_router(AppState::new(db.clone(), config, cache).expect("state configuration"));
-        Self { router, db, photos_dir }
+        let router = build_router(AppState::new(db.clone(), config, cache.clone()).expect("state configuration"));
+        Self { router, db, cache, photos_dir }
     }
 
     /// The router, for requests that need the raw response.

@@ -22,6 +22,7 @@ mod misc;
 mod photos;
 mod properties;
 mod s3;
+mod search;
 mod trigs;
 mod uploads;
 mod users;

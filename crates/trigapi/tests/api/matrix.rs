@@ -76,6 +76,20 @@ fn catalogue(ids: &Ids) -> Vec<(&'static str, String, Option<i64>)> {
         ("/v1/logs/{log_id}/photos", format!("/v1/logs/{l}/photos"), None),
         ("/v1/photos", "/v1/photos".into(), None),
         ("/v1/photos/{photo_id}", format!("/v1/photos/{p}"), None),
+        // Searches chosen to be changed by the writes below: the new log says "New visit",
+        // the edit "Edited", the rename makes a "Renamed Walker", the registration a
+        // "Newcomer"; the others must stay cached through every write.
+        ("/v1/locations/search", "/v1/locations/search?q=newcomer".into(), None),
+        ("/v1/locations/search/all", "/v1/locations/search/all?q=renamed".into(), None),
+        ("/v1/locations/search/trigpoints", "/v1/locations/search/trigpoints?q=hill".into(), None),
+        ("/v1/locations/search/station-numbers", "/v1/locations/search/station-numbers?q=tp".into(), None),
+        ("/v1/locations/search/places", "/v1/locations/search/places?q=hill".into(), None),
+        ("/v1/locations/search/postcodes", "/v1/locations/search/postcodes?q=SK17".into(), None),
+        ("/v1/locations/search/users", "/v1/locations/search/users?q=renamed".into(), None),
+        ("/v1/locations/search/users", "/v1/locations/search/users?q=newcomer".into(), None),
+        ("/v1/locations/search/logs/substring", "/v1/locations/search/logs/substring?q=visit".into(), None),
+        ("/v1/locations/search/logs/substring", "/v1/locations/search/logs/substring?q=edited".into(), None),
+        ("/v1/locations/search/logs/regex", "/v1/locations/search/logs/regex?q=new%20visit%7Cedited".into(), None),
     ]
 }
 
@@ -104,6 +118,17 @@ const MAY_STAY_THE_SAME: &[(&str, &str)] = &[
     ("photo-delete", "/v1/users?include=stats"),
     // A new account has the highest id: the first page of users stays the same.
     ("register", "/v1/users?"),
+    // Every log write reaches every log search, and a registration or rename every user
+    // search: those whose query the log or name does not match stay the same.
+    ("create", "/v1/locations/search/all"),
+    ("create", "/v1/locations/search/logs/substring?q=edited"),
+    ("edit", "/v1/locations/search/all"),
+    ("edit", "/v1/locations/search/logs/substring?q=visit"),
+    ("delete", "/v1/locations/search/all"),
+    ("delete", "/v1/locations/search/logs/substring?q=visit"),
+    ("rename", "/v1/locations/search"),
+    ("register", "/v1/locations/search/all"),
+    ("register", "/v1/locations/search/users?q=renamed"),
 ];
 
 async fn get(app: &TestApp, uri: &str, caller: Option<i64>, fresh: bool) -> TestResponse {
@@ -163,6 +188,8 @@ async fn catalogue_covers_every_cached_endpoint(app: &TestApp, ids: &Ids) {
             .replace("{log_id}", &ids.l.to_string())
             .replace("{photo_id}", &ids.p.to_string())
             .replace("{waypoint}", "TP0001");
+        // The searches need a query to answer at all.
+        let uri = if path.contains("/locations/search") { format!("{uri}?q=hill") } else { uri };
         if !header(&app.get(&uri).await, "x-cache-key").is_empty() {
             cached.insert(path.clone());
         }

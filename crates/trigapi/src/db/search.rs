@@ -1,0 +1,345 @@
+//! Queries of the location search: trigs by name or waypoint, station numbers, places, users,
+//! postcodes and the text of logs.
+//!
+//! Each search returns one page of rows, best first, and the number of all matches. Names
+//! rank an exact match first, then a name that starts with the query, then any other that
+//! contains it. Log text is found through each backend's own index (see
+//! `migrations/*/…_location_search.sql`):
+//!
+//! | backend | index | a substring search is |
+//! |---|---|---|
+//! | SQLite | FTS5 trigram over `tlog.comment` | `LIKE '%text%'` on the index |
+//! | PostgreSQL | `pg_trgm` GIN over `lower(comment)` | `lower(comment) LIKE '%text%'` |
+//! | MySQL/MariaDB | `FULLTEXT (comment)` | its words (`+pillar*`), then `LIKE` on those rows |
+//!
+//! On MySQL/MariaDB a search therefore finds text that starts at the start of a word
+//! (`pill` finds "pillar", `illar` does not); the other two find any substring.
+
+use sea_query::{Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+
+use super::logs::{self, LogRow};
+use super::{Backend, Count, Db, DbError, Postcode6, Postcodes, Tlog, Town, Trig, User};
+use crate::domain::location::WaypointQuery;
+
+/// A trig point found by name, waypoint or station number.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrigHit {
+    pub id: i32,
+    pub waypoint: String,
+    pub name: String,
+    pub physical_type: String,
+    pub wgs_lat: f64,
+    pub wgs_long: f64,
+    pub stn_number: String,
+    pub stn_number_active: Option<String>,
+    pub stn_number_passive: Option<String>,
+    pub stn_number_osgb36: Option<String>,
+}
+
+/// A place of the `town` table.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TownHit {
+    pub name: String,
+    pub wgs_lat: f64,
+    pub wgs_long: f64,
+}
+
+/// A user found by name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserHit {
+    pub id: i32,
+    pub name: String,
+}
+
+/// A postcode sector or district of `postcode6`, on the National Grid.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AreaHit {
+    pub code: String,
+    pub osgb_eastings: i32,
+    pub osgb_northings: i32,
+    pub wgs_lat: f64,
+    pub wgs_long: f64,
+    pub postal_town: String,
+}
+
+/// A unit postcode.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnitHit {
+    pub code: String,
+    pub lat: f64,
+    pub long: f64,
+}
+
+/// A log's id and text, to be matched by a pattern.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LogText {
+    pub id: i32,
+    pub comment: String,
+}
+
+/// `lower(col) = text`, `LIKE 'text%'`, anything else: 0, 1, 2.
+fn name_rank(col: (impl sea_query::IntoIden + Copy, impl sea_query::IntoIden + Copy), text: &str) -> Expr {
+    let lower = text.to_lowercase();
+    Expr::case(Func::lower(Expr::col(col)).eq(lower), 0)
+        .case(super::starts_with_ignoring_case(Expr::col(col), text), 1)
+        .finally(2)
+        .into()
+}
+
+/// One page of `stmt` (already filtered and ordered) and the number of rows `cond` matches.
+async fn page_and_total<T: super::AnyRow>(
+    db: &Db,
+    mut stmt: SelectStatement,
+    table: impl sea_query::IntoTableRef,
+    cond: Condition,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<T>, i64), DbError> {
+    stmt.limit(limit).offset(offset);
+    let count = super::count_where(table, cond);
+    Ok(tokio::try_join!(db.fetch_all(&stmt), db.fetch_count(&count))?)
+}
+
+fn trig_select(db: &Db) -> SelectStatement {
+    let b = db.backend();
+    Query::select()
+        .columns([
+            (Trig::Table, Trig::Id),
+            (Trig::Table, Trig::Waypoint),
+            (Trig::Table, Trig::Name),
+            (Trig::Table, Trig::PhysicalType),
+            (Trig::Table, Trig::StnNumber),
+            (Trig::Table, Trig::StnNumberActive),
+            (Trig::Table, Trig::StnNumberPassive),
+            (Trig::Table, Trig::StnNumberOsgb36),
+        ])
+        .expr_as(b.as_double(Expr::col((Trig::Table, Trig::WgsLat))), "wgs_lat")
+        .expr_as(b.as_double(Expr::col((Trig::Table, Trig::WgsLong))), "wgs_long")
+        .from(Trig::Table)
+        .to_owned()
+}
+
+/// Trigs whose name contains `text`, or whose waypoint starts with `waypoint`'s prefix; the
+/// exact waypoint first, then by [`name_rank`], name and id.
+pub async fn trigs(
+    db: &Db,
+    text: &str,
+    waypoint: Option<&WaypointQuery>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<TrigHit>, i64), DbError> {
+    let name = (Trig::Table, Trig::Name);
+    let mut cond = Condition::any().add(super::contains_ignoring_case(Expr::col(name), text));
+    let mut stmt = trig_select(db);
+    if let Some(w) = waypoint {
+        let wp = Expr::col((Trig::Table, Trig::Waypoint));
+        cond = cond
+            .add(wp.clone().eq(w.exact.clone()))
+            .add(wp.clone().like(format!("{}%", super::like_literal(&w.prefix).to_uppercase())));
+        stmt.order_by_expr(Expr::case(wp.eq(w.exact.clone()), 0).finally(1).into(), Order::Asc);
+    }
+    stmt.cond_where(cond.clone())
+        .order_by_expr(name_rank(name, text), Order::Asc)
+        .order_by(name, Order::Asc)
+        .order_by((Trig::Table, Trig::Id), Order::Asc);
+    page_and_total(db, stmt, Trig::Table, cond, limit, offset).await
+}
+
+/// Trigs with a station number (any of the four columns) starting with `text`, an exact
+/// match first.
+pub async fn station_numbers(db: &Db, text: &str, limit: u64, offset: u64) -> Result<(Vec<TrigHit>, i64), DbError> {
+    let columns = [Trig::StnNumber, Trig::StnNumberActive, Trig::StnNumberPassive, Trig::StnNumberOsgb36];
+    let mut cond = Condition::any();
+    let mut exact = Condition::any();
+    for c in columns {
+        cond = cond.add(super::starts_with_ignoring_case(Expr::col((Trig::Table, c)), text));
+        exact = exact.add(Func::lower(Expr::col((Trig::Table, c))).eq(text.to_lowercase()));
+    }
+    let stmt = trig_select(db)
+        .cond_where(cond.clone())
+        .order_by_expr(Expr::case(exact, 0).finally(1).into(), Order::Asc)
+        .order_by((Trig::Table, Trig::StnNumber), Order::Asc)
+        .order_by((Trig::Table, Trig::Id), Order::Asc)
+        .to_owned();
+    page_and_total(db, stmt, Trig::Table, cond, limit, offset).await
+}
+
+/// Places whose name contains `text`, by [`name_rank`], then name, then south to north.
+pub async fn towns(db: &Db, text: &str, limit: u64, offset: u64) -> Result<(Vec<TownHit>, i64), DbError> {
+    let b = db.backend();
+    let name = (Town::Table, Town::Name);
+    let cond = Condition::all().add(super::contains_ignoring_case(Expr::col(name), text));
+    let stmt = Query::select()
+        .column(name)
+        .expr_as(b.as_double(Expr::col((Town::Table, Town::WgsLat))), "wgs_lat")
+        .expr_as(b.as_double(Expr::col((Town::Table, Town::WgsLong))), "wgs_long")
+        .from(Town::Table)
+        .cond_where(cond.clone())
+        .order_by_expr(name_rank(name, text), Order::Asc)
+        .order_by(name, Order::Asc)
+        .order_by((Town::Table, Town::OsgbNorthings), Order::Asc)
+        .to_owned();
+    page_and_total(db, stmt, Town::Table, cond, limit, offset).await
+}
+
+/// Users whose name contains `text`, by [`name_rank`], then name and id.
+pub async fn users(db: &Db, text: &str, limit: u64, offset: u64) -> Result<(Vec<UserHit>, i64), DbError> {
+    let name = (User::Table, User::Name);
+    let cond = Condition::all().add(super::contains_ignoring_case(Expr::col(name), text));
+    let stmt = Query::select()
+        .columns([(User::Table, User::Id), (User::Table, User::Name)])
+        .from(User::Table)
+        .cond_where(cond.clone())
+        .order_by_expr(name_rank(name, text), Order::Asc)
+        .order_by(name, Order::Asc)
+        .order_by((User::Table, User::Id), Order::Asc)
+        .to_owned();
+    page_and_total(db, stmt, User::Table, cond, limit, offset).await
+}
+
+/// `column` starts with `prefix` (upper-case letters, digits and spaces), in a form each
+/// backend answers from the column's index: a binary range on SQLite (whose `LIKE` ignores
+/// case, which its indexes do not), `LIKE 'prefix%'` elsewhere.
+fn code_starts_with(db: &Db, column: Expr, prefix: &str) -> Expr {
+    match db.backend() {
+        Backend::Sqlite => column.clone().gte(prefix).and(column.lt(format!("{prefix}\u{7f}"))),
+        _ => column.like(format!("{}%", super::like_literal(prefix).to_uppercase())),
+    }
+}
+
+/// Sectors and districts whose code starts with `prefix` (districts first, then sectors, by
+/// code), up to `limit`, and their number.
+pub async fn areas(db: &Db, prefix: &str, limit: u64, offset: u64) -> Result<(Vec<AreaHit>, i64), DbError> {
+    let b = db.backend();
+    let code = Expr::col((Postcode6::Table, Postcode6::Code));
+    let cond = Condition::all().add(code_starts_with(db, code.clone(), prefix));
+    let stmt = Query::select()
+        .columns([
+            (Postcode6::Table, Postcode6::Code),
+            (Postcode6::Table, Postcode6::OsgbEastings),
+            (Postcode6::Table, Postcode6::OsgbNorthings),
+            (Postcode6::Table, Postcode6::PostalTown),
+        ])
+        .expr_as(b.as_double(Expr::col((Postcode6::Table, Postcode6::WgsLat))), "wgs_lat")
+        .expr_as(b.as_double(Expr::col((Postcode6::Table, Postcode6::WgsLong))), "wgs_long")
+        .from(Postcode6::Table)
+        .cond_where(cond.clone())
+        .order_by_expr(Func::char_length(code.clone()).into(), Order::Asc)
+        .order_by_expr(code, Order::Asc)
+        .to_owned();
+    page_and_total(db, stmt, Postcode6::Table, cond, limit, offset).await
+}
+
+/// Unit postcodes starting with `prefix`, by code.
+pub async fn units(db: &Db, prefix: &str, limit: u64, offset: u64) -> Result<(Vec<UnitHit>, i64), DbError> {
+    let b = db.backend();
+    let code = Expr::col((Postcodes::Table, Postcodes::Code));
+    let cond = Condition::all().add(code_starts_with(db, code.clone(), prefix));
+    let stmt = Query::select()
+        .column((Postcodes::Table, Postcodes::Code))
+        .expr_as(b.as_double(Expr::col((Postcodes::Table, Postcodes::Lat))), "lat")
+        .expr_as(b.as_double(Expr::col((Postcodes::Table, Postcodes::Long))), "long")
+        .from(Postcodes::Table)
+        .cond_where(cond.clone())
+        .order_by_expr(code, Order::Asc)
+        .to_owned();
+    page_and_total(db, stmt, Postcodes::Table, cond, limit, offset).await
+}
+
+/// Words InnoDB leaves out of its full-text index by default: a `+word` term of one of them
+/// would match nothing.
+const INNODB_STOPWORDS: &[&str] = &[
+    "about", "are", "com", "for", "from", "how", "that", "the", "this", "was", "what", "when", "where", "who", "will",
+    "with", "und", "www",
+];
+
+/// `+word*` for each word of `text` that InnoDB indexes (three characters or more, not a
+/// stopword), as one boolean-mode query; `None` when there is none.
+fn fulltext_terms(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .filter(|w| !INNODB_STOPWORDS.contains(&w.as_str()))
+        .map(|w| format!("+{w}*"))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Logs whose comment contains `text` (ignoring case), through the backend's text index.
+fn comment_contains(db: &Db, text: &str) -> Condition {
+    let comment = Expr::col((Tlog::Table, Tlog::Comment));
+    match db.backend() {
+        Backend::Sqlite => {
+            // The trigram index answers `LIKE` only without an `ESCAPE` clause; a pattern that
+            // needs one is still right, but read from the whole table.
+            let needs_escape = text.contains(['%', '_', '!']);
+            let (pattern, escape) = if needs_escape {
+                (format!("%{}%", super::like_literal(text)), " ESCAPE '!'")
+            } else {
+                (format!("%{text}%"), "")
+            };
+            let sql = format!(
+                r#""tlog"."id" IN (SELECT rowid FROM tlog_comment_fts WHERE tlog_comment_fts.comment LIKE ?{escape})"#
+            );
+            Condition::all().add(Expr::cust_with_values(sql, [pattern]))
+        }
+        Backend::Postgres => Condition::all().add(super::contains_ignoring_case(comment, text)),
+        Backend::MySql => {
+            let mut cond = Condition::all();
+            if let Some(terms) = fulltext_terms(text) {
+                cond =
+                    cond.add(Expr::cust_with_values("MATCH (`tlog`.`comment`) AGAINST (? IN BOOLEAN MODE)", [terms]));
+            }
+            cond.add(super::contains_ignoring_case(comment, text))
+        }
+    }
+}
+
+/// One page of the logs whose comment contains `text`, newest first, and their number.
+pub async fn logs_containing(db: &Db, text: &str, limit: u64, offset: u64) -> Result<(Vec<LogRow>, i64), DbError> {
+    let cond = comment_contains(db, text);
+    let stmt = logs::select().cond_where(cond.clone()).order_by((Tlog::Table, Tlog::Id), Order::Desc).to_owned();
+    page_and_total(db, stmt, Tlog::Table, cond, limit, offset).await
+}
+
+/// Up to `cap` logs whose comment contains `text`, newest first, with their text.
+pub async fn log_texts_containing(db: &Db, text: &str, cap: u64) -> Result<Vec<LogText>, DbError> {
+    let stmt = Query::select()
+        .columns([(Tlog::Table, Tlog::Id), (Tlog::Table, Tlog::Comment)])
+        .from(Tlog::Table)
+        .cond_where(comment_contains(db, text))
+        .order_by((Tlog::Table, Tlog::Id), Order::Desc)
+        .limit(cap)
+        .to_owned();
+    db.fetch_all(&stmt).await
+}
+
+/// The logs `ids`, newest first.
+pub async fn logs_by_id(db: &Db, ids: &[i32]) -> Result<Vec<LogRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stmt = logs::select()
+        .and_where(Expr::col((Tlog::Table, Tlog::Id)).is_in(ids.iter().copied()))
+        .order_by((Tlog::Table, Tlog::Id), Order::Desc)
+        .to_owned();
+    db.fetch_all(&stmt).await
+}
+
+/// Whether the gazetteer tables hold any place (the first start seeds them when not).
+pub async fn has_places(db: &Db) -> Result<bool, DbError> {
+    let stmt = Query::select().expr_as(Expr::val(1i64), "n").from(Town::Table).limit(1).to_owned();
+    Ok(db.fetch_optional::<Count>(&stmt).await?.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fulltext_terms_skip_short_words_and_stopwords() {
+        assert_eq!(fulltext_terms("The trig pillar, at last"), Some("+trig* +pillar* +last*".to_owned()));
+        assert_eq!(fulltext_terms("at it"), None);
+    }
+}
