@@ -318,6 +318,10 @@ impl PostcodeQuery {
     /// `SW1A 1AA`, `sw1a1aa`, `SW1A 1`, `SW1A`, `SW1A 1A`.
     pub fn parse(text: &str) -> Option<Self> {
         let upper = text.trim().to_ascii_uppercase();
+        // Postcodes are ASCII; the byte offsets below rely on it.
+        if !upper.is_ascii() {
+            return None;
+        }
         let parts: Vec<&str> = upper.split_whitespace().collect();
         let (outward, inward) = match parts.as_slice() {
             [one] if is_outward(one) => (*one, ""),
@@ -432,5 +436,8 @@ mod tests {
         assert_eq!(PostcodeQuery::parse("Buxton"), None);
         assert_eq!(PostcodeQuery::parse("TP1234"), None);
         assert_eq!(PostcodeQuery::parse("SK 06 73"), None);
+        // Found by schemathesis: a byte offset inside a character panicked.
+        assert_eq!(PostcodeQuery::parse("\u{13292}\u{118}\u{137}"), None);
+        assert_eq!(PostcodeQuery::parse("\u{128}\u{7d58f}"), None);
     }
 }

@@ -400,28 +400,60 @@ async fn logs_containing(db: &Db, text: &str, page: Page) -> Result<Logs, ApiErr
 }
 
 /// Logs matching `pattern`: the candidates that hold one of its literals, from the text
-/// index, matched here; a 422 when a literal is in more than [`MAX_CANDIDATES`] logs.
+/// index, matched off the async threads. A 422 when a literal is in more than
+/// [`MAX_CANDIDATES`] logs, or when the search takes longer than [`REGEX_DEADLINE`].
 async fn logs_matching(db: &Db, pattern: &LogPattern, text: &str, page: Page) -> Result<Logs, ApiError> {
+    let too_broad = |why: String| {
+        let msg = format!("Value error, {why}: make the pattern's literal text longer or more particular");
+        ApiError::Validation(vec![FieldError::new("value_error", "query", "q", msg, json!(text))])
+    };
+    let matched = match tokio::time::timeout(REGEX_DEADLINE, matching_ids(db, pattern)).await {
+        Ok(Ok(ids)) => ids,
+        Ok(Err(Matching::TooMany(literal))) => {
+            return Err(too_broad(format!("the text {literal:?} is in more than {MAX_CANDIDATES} logs")));
+        }
+        Ok(Err(Matching::Failed(e))) => return Err(e),
+        Err(_) => return Err(too_broad(format!("the search took longer than {} s", REGEX_DEADLINE.as_secs()))),
+    };
+    let total = matched.len() as i64;
+    let (limit, offset) = page.sql();
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let ids: Vec<i32> = matched.into_iter().rev().skip(skip).take(usize::try_from(limit).unwrap_or(0)).collect();
+    let rows = db::search::logs_by_id(db, &ids).await?;
+    Ok(SearchCategoryResults::new(rows.into_iter().map(Into::into).collect(), total, page.skip, text))
+}
+
+/// How long a regex search may take, candidates and matching together.
+const REGEX_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Why a regex search found no ids.
+enum Matching {
+    /// This literal is in more than [`MAX_CANDIDATES`] logs.
+    TooMany(String),
+    Failed(ApiError),
+}
+
+impl From<db::DbError> for Matching {
+    fn from(e: db::DbError) -> Self {
+        Matching::Failed(e.into())
+    }
+}
+
+/// The ids of the logs `pattern` matches.
+async fn matching_ids(db: &Db, pattern: &LogPattern) -> Result<BTreeSet<i32>, Matching> {
     let mut matched = BTreeSet::new();
     for literal in pattern.literals() {
         let candidates = db::search::log_texts_containing(db, literal, MAX_CANDIDATES + 1).await?;
         if candidates.len() as u64 > MAX_CANDIDATES {
-            let msg = format!(
-                "Value error, the pattern's literal text {literal:?} is in more than {MAX_CANDIDATES} logs: \
-                 make it longer or more particular"
-            );
-            return Err(ApiError::Validation(vec![FieldError::new("value_error", "query", "q", msg, json!(text))]));
+            return Err(Matching::TooMany(literal.clone()));
         }
-        matched.extend(candidates.into_iter().filter(|c| pattern.is_match(&c.comment)).map(|c| c.id));
+        let pattern = pattern.clone();
+        let ids = tokio::task::spawn_blocking(move || {
+            candidates.into_iter().filter(|c| pattern.is_match(&c.comment)).map(|c| c.id).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| Matching::Failed(ApiError::Internal("regex matching stopped")))?;
+        matched.extend(ids);
     }
-    let total = matched.len() as i64;
-    let (limit, offset) = page.sql();
-    let ids: Vec<i32> = matched
-        .into_iter()
-        .rev()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .collect();
-    let rows = db::search::logs_by_id(db, &ids).await?;
-    Ok(SearchCategoryResults::new(rows.into_iter().map(Into::into).collect(), total, page.skip, text))
+    Ok(matched)
 }

@@ -276,9 +276,17 @@ async fn bad_input_is_a_422_never_a_500(app: TestApp) {
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{e} limit={limit}: {}", r.text);
         }
         // Odd but valid text is a search, not an error.
-        for q in
-            ["%%", "__", "!!", "'; DROP TABLE tlog; --", "\u{201c}pillar\u{201d}", "\u{1f3d4}\u{fe0f}", "Ærø Brücke"]
-        {
+        for q in [
+            "%%",
+            "__",
+            "!!",
+            "'; DROP TABLE tlog; --",
+            "\u{201c}pillar\u{201d}",
+            "\u{1f3d4}\u{fe0f}",
+            "Ærø Brücke",
+            "\u{13292}\u{118}\u{137}",
+            "\u{128}\u{7d58f}",
+        ] {
             let r = app.get(&format!("/v1/locations/search{e}?q={}", enc(q))).await;
             let fine =
                 r.status == StatusCode::OK || (e == "/logs/regex" && r.status == StatusCode::UNPROCESSABLE_ENTITY);
