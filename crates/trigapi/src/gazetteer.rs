@@ -103,6 +103,7 @@ pub async fn import(
     let input = Input::files(path)?;
     let done = load(db, dataset, input, progress).await?;
     let places = dataset == Dataset::Places;
+    gazetteer::analyze(db, places).await.context("refreshing the table's statistics")?;
     invalidation::after(cache, &Write::GazetteerLoaded { places, postcodes: !places }).await;
     Ok(done)
 }
@@ -450,6 +451,32 @@ mod tests {
         let codepoint = record(&["SW1A 1AA", "10", "529090", "179645", "E92000001"]);
         assert!(matches!(format_of(Dataset::Postcodes, &codepoint).expect("parses"), Format::CodePoint));
         assert!(format_of(Dataset::Postcodes, &record(&["a", "b"])).is_err());
+    }
+
+    #[test]
+    fn open_names_populated_places_are_placed_from_the_grid() {
+        let mut fields = vec![
+            "osgb4000000074560734",
+            "http://data.ordnancesurvey.co.uk/id/4000000074560734",
+            "Buxton",
+            "",
+            "",
+            "",
+            "populatedPlace",
+            "Town",
+            "405767",
+            "373456",
+        ];
+        fields.resize(34, "");
+        let first = record(&fields);
+        let format = format_of(Dataset::Places, &first).expect("Open Names");
+        assert!(matches!(format, Format::OpenNames));
+        let Some(Row::Town(town)) = row(format, &first) else { panic!("a town") };
+        assert_eq!((town.name.as_str(), town.osgb_eastings, town.osgb_northings), ("Buxton", 405_767, 373_456));
+        assert_eq!(town.osgb_gridref, "SK 05767 73456");
+        assert!((town.wgs_lat - 53.2581).abs() < 0.002 && (town.wgs_long + 1.9150).abs() < 0.002, "{town:?}");
+        fields[6] = "landform";
+        assert!(row(format, &record(&fields)).is_none(), "only populated places");
     }
 
     #[test]

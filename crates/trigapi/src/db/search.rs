@@ -8,7 +8,7 @@
 //!
 //! | backend | index | a substring search is |
 //! |---|---|---|
-//! | SQLite | FTS5 trigram over `tlog.comment` | `LIKE '%text%'` on the index |
+//! | SQLite | FTS5 trigram over `tlog.comment` | a phrase query on the index (`"text"`) |
 //! | PostgreSQL | `pg_trgm` GIN over `lower(comment)` | `lower(comment) LIKE '%text%'` |
 //! | MySQL/MariaDB | `FULLTEXT (comment)` | its words (`+pillar*`), then `LIKE` on those rows |
 //!
@@ -266,24 +266,41 @@ fn fulltext_terms(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// The FTS5 table of log comments (SQLite).
+#[derive(sea_query::Iden, Clone, Copy)]
+#[iden = "tlog_comment_fts"]
+struct CommentFts;
+
+/// The rows of [`CommentFts`] whose comment contains `text`, ignoring case.
+///
+/// Three characters or more are searched as an FTS5 phrase (`"howling gale"`, its own double
+/// quotes doubled): with the trigram tokenizer a phrase matches wherever the text occurs, from
+/// the index's positions alone. `LIKE '%…%'` on the same index finds the same rows but reads
+/// each one's text to check it: over 20k matches 6-9 times slower. Shorter text has no
+/// trigram, so it is matched with `LIKE`, reading the table (with `ESCAPE` when it holds a
+/// wildcard; the index answers `LIKE` only without one).
+fn fts_matching(text: &str) -> Expr {
+    if text.chars().count() >= 3 {
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        return Expr::cust_with_values("tlog_comment_fts MATCH ?", [phrase]);
+    }
+    if text.contains(['%', '_', '!']) {
+        let pattern = format!("%{}%", super::like_literal(text));
+        return Expr::cust_with_values("tlog_comment_fts.comment LIKE ? ESCAPE '!'", [pattern]);
+    }
+    Expr::cust_with_values("tlog_comment_fts.comment LIKE ?", [format!("%{text}%")])
+}
+
+/// `SELECT rowid FROM tlog_comment_fts WHERE …` for `text`.
+fn fts_rowids(text: &str) -> SelectStatement {
+    Query::select().expr(Expr::cust("rowid")).from(CommentFts).and_where(fts_matching(text)).to_owned()
+}
+
 /// Logs whose comment contains `text` (ignoring case), through the backend's text index.
 fn comment_contains(db: &Db, text: &str) -> Condition {
     let comment = Expr::col((Tlog::Table, Tlog::Comment));
     match db.backend() {
-        Backend::Sqlite => {
-            // The trigram index answers `LIKE` only without an `ESCAPE` clause; a pattern that
-            // needs one is still right, but read from the whole table.
-            let needs_escape = text.contains(['%', '_', '!']);
-            let (pattern, escape) = if needs_escape {
-                (format!("%{}%", super::like_literal(text)), " ESCAPE '!'")
-            } else {
-                (format!("%{text}%"), "")
-            };
-            let sql = format!(
-                r#""tlog"."id" IN (SELECT rowid FROM tlog_comment_fts WHERE tlog_comment_fts.comment LIKE ?{escape})"#
-            );
-            Condition::all().add(Expr::cust_with_values(sql, [pattern]))
-        }
+        Backend::Sqlite => Condition::all().add(Expr::col((Tlog::Table, Tlog::Id)).in_subquery(fts_rowids(text))),
         Backend::Postgres => Condition::all().add(super::contains_ignoring_case(comment, text)),
         Backend::MySql => {
             let mut cond = Condition::all();
@@ -296,20 +313,33 @@ fn comment_contains(db: &Db, text: &str) -> Condition {
     }
 }
 
-/// One page of the logs whose comment contains `text`, newest first, and their number.
+/// One page of the logs whose comment contains `text`, newest first, and their number. On
+/// SQLite the page's ids come from the index in rowid order, which stops at the page; the
+/// count reads the index alone.
 pub async fn logs_containing(db: &Db, text: &str, limit: u64, offset: u64) -> Result<(Vec<LogRow>, i64), DbError> {
+    if db.backend() == Backend::Sqlite {
+        let ids =
+            fts_rowids(text).order_by_expr(Expr::cust("rowid"), Order::Desc).limit(limit).offset(offset).to_owned();
+        let page = logs::select()
+            .and_where(Expr::col((Tlog::Table, Tlog::Id)).in_subquery(ids))
+            .order_by((Tlog::Table, Tlog::Id), Order::Desc)
+            .to_owned();
+        let count = super::count_where(CommentFts, Condition::all().add(fts_matching(text)));
+        return Ok(tokio::try_join!(db.fetch_all(&page), db.fetch_count(&count))?);
+    }
     let cond = comment_contains(db, text);
     let stmt = logs::select().cond_where(cond.clone()).order_by((Tlog::Table, Tlog::Id), Order::Desc).to_owned();
     page_and_total(db, stmt, Tlog::Table, cond, limit, offset).await
 }
 
-/// Up to `cap` logs whose comment contains `text`, newest first, with their text.
+/// Up to `cap` logs whose comment contains `text`, with their text, in no order (an order
+/// led PostgreSQL to walk the primary key backwards, reading every row, rather than take the
+/// trigram index).
 pub async fn log_texts_containing(db: &Db, text: &str, cap: u64) -> Result<Vec<LogText>, DbError> {
     let stmt = Query::select()
         .columns([(Tlog::Table, Tlog::Id), (Tlog::Table, Tlog::Comment)])
         .from(Tlog::Table)
         .cond_where(comment_contains(db, text))
-        .order_by((Tlog::Table, Tlog::Id), Order::Desc)
         .limit(cap)
         .to_owned();
     db.fetch_all(&stmt).await
