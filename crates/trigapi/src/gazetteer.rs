@@ -423,6 +423,7 @@ async fn load_areas(db: &Db, gz: &'static [u8]) -> anyhow::Result<u64> {
             wgs_long: round6(lon),
             osgb_eastings: e.round() as i32,
             osgb_northings: n.round() as i32,
+            osgb_gridref: GridRef::of(e, n).unwrap_or_default(),
         });
     }
     for chunk in rows.chunks(BATCH) {

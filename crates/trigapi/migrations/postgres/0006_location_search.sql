@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS town (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ux_town_place ON town (name, osgb_eastings, osgb_northings);
 
--- Postcode sectors (`SW1A 1`) and, in rows whose code is its own `code4`, districts (`SW1A`).
+-- Postcode sectors (`SW1A 1`) and, in rows whose code is its own `code4`, districts (`SW1A`);
+-- the legacy table's columns.
 CREATE TABLE IF NOT EXISTS postcode6 (
     code VARCHAR(6) PRIMARY KEY,
     code4 VARCHAR(4) NOT NULL DEFAULT '',
@@ -22,6 +23,7 @@ CREATE TABLE IF NOT EXISTS postcode6 (
     wgs_long DECIMAL(9,6) NOT NULL DEFAULT 0,
     osgb_eastings INTEGER NOT NULL,
     osgb_northings INTEGER NOT NULL,
+    osgb_gridref CHAR(14) NOT NULL DEFAULT '',
     county VARCHAR(50) NOT NULL DEFAULT '',
     town VARCHAR(50) NOT NULL DEFAULT '',
     postal_town VARCHAR(50) NOT NULL DEFAULT ''

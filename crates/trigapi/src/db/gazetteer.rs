@@ -29,6 +29,7 @@ pub struct NewArea {
     pub wgs_long: f64,
     pub osgb_eastings: i32,
     pub osgb_northings: i32,
+    pub osgb_gridref: String,
 }
 
 /// A unit postcode.
@@ -84,6 +85,7 @@ pub async fn upsert_areas(db: &Db, rows: &[NewArea]) -> Result<(), DbError> {
         Postcode6::WgsLong,
         Postcode6::OsgbEastings,
         Postcode6::OsgbNorthings,
+        Postcode6::OsgbGridref,
     ]);
     for r in rows {
         stmt.values([
@@ -93,6 +95,7 @@ pub async fn upsert_areas(db: &Db, rows: &[NewArea]) -> Result<(), DbError> {
             Expr::val(r.wgs_long),
             Expr::val(r.osgb_eastings),
             Expr::val(r.osgb_northings),
+            Expr::val(r.osgb_gridref.clone()),
         ])?;
     }
     stmt.on_conflict(
@@ -103,6 +106,7 @@ pub async fn upsert_areas(db: &Db, rows: &[NewArea]) -> Result<(), DbError> {
                 Postcode6::WgsLong,
                 Postcode6::OsgbEastings,
                 Postcode6::OsgbNorthings,
+                Postcode6::OsgbGridref,
             ])
             .to_owned(),
     );

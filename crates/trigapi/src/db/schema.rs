@@ -208,6 +208,7 @@ pub enum Postcode6 {
     WgsLong,
     OsgbEastings,
     OsgbNorthings,
+    OsgbGridref,
     PostalTown,
 }
 

@@ -36,10 +36,13 @@ pub struct TrigHit {
     pub stn_number_osgb36: Option<String>,
 }
 
-/// A place of the `town` table.
+/// A place of the `town` table, on the National Grid and in WGS84 (the legacy table's WGS84
+/// columns are `DECIMAL(6,5)`, too narrow for a British latitude: its grid columns are right).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TownHit {
     pub name: String,
+    pub osgb_eastings: i32,
+    pub osgb_northings: i32,
     pub wgs_lat: f64,
     pub wgs_long: f64,
 }
@@ -170,7 +173,7 @@ pub async fn towns(db: &Db, text: &str, limit: u64, offset: u64) -> Result<(Vec<
     let name = (Town::Table, Town::Name);
     let cond = Condition::all().add(super::contains_ignoring_case(Expr::col(name), text));
     let stmt = Query::select()
-        .column(name)
+        .columns([name, (Town::Table, Town::OsgbEastings), (Town::Table, Town::OsgbNorthings)])
         .expr_as(b.as_double(Expr::col((Town::Table, Town::WgsLat))), "wgs_lat")
         .expr_as(b.as_double(Expr::col((Town::Table, Town::WgsLong))), "wgs_long")
         .from(Town::Table)

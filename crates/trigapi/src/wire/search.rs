@@ -58,15 +58,18 @@ impl LocationSearchResult {
         }
     }
 
-    /// A place; a legacy upper-case name is title-cased as the original shows it.
+    /// A place, placed from its grid position (see [`TownHit`]), or from its WGS84 columns
+    /// off the grid (Northern Ireland's west); a legacy upper-case name is title-cased as the
+    /// original shows it.
     pub fn town(t: TownHit) -> Self {
+        let at = on_grid(t.osgb_eastings, t.osgb_northings).unwrap_or(LatLon { lat: t.wgs_lat, lon: t.wgs_long });
         let name = t.name.trim();
         let name = if name.chars().any(char::is_lowercase) { name.to_owned() } else { title_case(name) };
         Self {
             kind: "town",
             name: non_empty(&name, "Unknown Town"),
-            lat: t.wgs_lat,
-            lon: t.wgs_long,
+            lat: at.lat,
+            lon: at.lon,
             description: Some("UK Town".to_owned()),
             id: None,
         }
@@ -75,8 +78,7 @@ impl LocationSearchResult {
     /// A postcode sector or district, placed from its grid position (the legacy table's
     /// WGS84 columns are corrupt in places), or from those columns off the grid.
     pub fn area(a: AreaHit) -> Self {
-        let at = grid_to_wgs84(a.osgb_eastings.into(), a.osgb_northings.into())
-            .unwrap_or(LatLon { lat: a.wgs_lat, lon: a.wgs_long });
+        let at = on_grid(a.osgb_eastings, a.osgb_northings).unwrap_or(LatLon { lat: a.wgs_lat, lon: a.wgs_long });
         let town = a.postal_town.trim();
         Self {
             kind: "postcode",
@@ -135,6 +137,14 @@ impl LocationSearchResult {
             id: None,
         }
     }
+}
+
+/// The WGS84 position of a row's grid columns, unless they are unset (0, 0) or off the grid.
+fn on_grid(easting: i32, northing: i32) -> Option<LatLon> {
+    if easting == 0 && northing == 0 {
+        return None;
+    }
+    grid_to_wgs84(easting.into(), northing.into())
 }
 
 fn non_empty(s: &str, otherwise: &str) -> String {
