@@ -2,7 +2,9 @@
 //! or, where the row is already there, updated, so that loading the same file twice changes
 //! nothing the second time.
 
-use sea_query::{Expr, OnConflict, Query};
+use sea_query::{DynIden, IntoIden, OnConflict, Query};
+
+use super::seed_writer::{SeedRow, seed_row};
 
 use super::{Backend, Db, DbError, Postcode6, Postcodes, Town};
 
@@ -40,91 +42,48 @@ pub struct NewUnit {
     pub long: f64,
 }
 
-/// Insert or update `rows` (one statement).
+seed_row!(NewTown, Town::Table, {
+    name: Town::Name, wgs_lat: Town::WgsLat, wgs_long: Town::WgsLong, osgb_eastings: Town::OsgbEastings,
+    osgb_northings: Town::OsgbNorthings, osgb_gridref: Town::OsgbGridref,
+});
+seed_row!(NewArea, Postcode6::Table, {
+    code: Postcode6::Code, code4: Postcode6::Code4, wgs_lat: Postcode6::WgsLat, wgs_long: Postcode6::WgsLong,
+    osgb_eastings: Postcode6::OsgbEastings, osgb_northings: Postcode6::OsgbNorthings,
+    osgb_gridref: Postcode6::OsgbGridref,
+});
+seed_row!(NewUnit, Postcodes::Table, { code: Postcodes::Code, lat: Postcodes::Lat, long: Postcodes::Long });
+
+/// Insert `rows` in one statement, updating the row already there under the same `key`
+/// (every column but the key's).
+async fn upsert<R: SeedRow>(db: &Db, rows: &[R], key: &[DynIden]) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let columns = R::columns();
+    let update = columns.iter().filter(|c| !key.contains(c)).cloned();
+    let mut stmt = Query::insert();
+    stmt.into_table(R::table()).columns(columns.clone());
+    for r in rows {
+        stmt.values(r.values())?;
+    }
+    stmt.on_conflict(OnConflict::columns(key.iter().cloned()).update_columns(update).to_owned());
+    db.execute(&stmt).await.map(drop)
+}
+
+/// Insert or update places, by name and grid position.
 pub async fn upsert_towns(db: &Db, rows: &[NewTown]) -> Result<(), DbError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = Query::insert();
-    stmt.into_table(Town::Table).columns([
-        Town::Name,
-        Town::WgsLat,
-        Town::WgsLong,
-        Town::OsgbEastings,
-        Town::OsgbNorthings,
-        Town::OsgbGridref,
-    ]);
-    for r in rows {
-        stmt.values([
-            Expr::val(r.name.clone()),
-            Expr::val(r.wgs_lat),
-            Expr::val(r.wgs_long),
-            Expr::val(r.osgb_eastings),
-            Expr::val(r.osgb_northings),
-            Expr::val(r.osgb_gridref.clone()),
-        ])?;
-    }
-    stmt.on_conflict(
-        OnConflict::columns([Town::Name, Town::OsgbEastings, Town::OsgbNorthings])
-            .update_columns([Town::WgsLat, Town::WgsLong, Town::OsgbGridref])
-            .to_owned(),
-    );
-    db.execute(&stmt).await.map(drop)
+    let key = [Town::Name.into_iden(), Town::OsgbEastings.into_iden(), Town::OsgbNorthings.into_iden()];
+    upsert(db, rows, &key).await
 }
 
-/// Insert or update `rows` (one statement).
+/// Insert or update postcode sectors and districts, by code.
 pub async fn upsert_areas(db: &Db, rows: &[NewArea]) -> Result<(), DbError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = Query::insert();
-    stmt.into_table(Postcode6::Table).columns([
-        Postcode6::Code,
-        Postcode6::Code4,
-        Postcode6::WgsLat,
-        Postcode6::WgsLong,
-        Postcode6::OsgbEastings,
-        Postcode6::OsgbNorthings,
-        Postcode6::OsgbGridref,
-    ]);
-    for r in rows {
-        stmt.values([
-            Expr::val(r.code.clone()),
-            Expr::val(r.code4.clone()),
-            Expr::val(r.wgs_lat),
-            Expr::val(r.wgs_long),
-            Expr::val(r.osgb_eastings),
-            Expr::val(r.osgb_northings),
-            Expr::val(r.osgb_gridref.clone()),
-        ])?;
-    }
-    stmt.on_conflict(
-        OnConflict::column(Postcode6::Code)
-            .update_columns([
-                Postcode6::Code4,
-                Postcode6::WgsLat,
-                Postcode6::WgsLong,
-                Postcode6::OsgbEastings,
-                Postcode6::OsgbNorthings,
-                Postcode6::OsgbGridref,
-            ])
-            .to_owned(),
-    );
-    db.execute(&stmt).await.map(drop)
+    upsert(db, rows, &[Postcode6::Code.into_iden()]).await
 }
 
-/// Insert or update `rows` (one statement).
+/// Insert or update unit postcodes, by code.
 pub async fn upsert_units(db: &Db, rows: &[NewUnit]) -> Result<(), DbError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = Query::insert();
-    stmt.into_table(Postcodes::Table).columns([Postcodes::Code, Postcodes::Lat, Postcodes::Long]);
-    for r in rows {
-        stmt.values([Expr::val(r.code.clone()), Expr::val(r.lat), Expr::val(r.long)])?;
-    }
-    stmt.on_conflict(OnConflict::column(Postcodes::Code).update_columns([Postcodes::Lat, Postcodes::Long]).to_owned());
-    db.execute(&stmt).await.map(drop)
+    upsert(db, rows, &[Postcodes::Code.into_iden()]).await
 }
 
 /// Refresh the planner's statistics of `postcodes` or `town` after a load: PostgreSQL planned

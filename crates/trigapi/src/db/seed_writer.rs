@@ -74,15 +74,17 @@ pub async fn clear(db: &Db) -> Result<(), DbError> {
     Ok(())
 }
 
+/// `impl SeedRow` for a row struct: its table, and each field's column.
 macro_rules! seed_row {
     ($ty:ident, $table:path, { $($field:ident : $col:path),* $(,)? }) => {
-        impl SeedRow for $ty {
-            fn table() -> DynIden { $table.into_iden() }
-            fn columns() -> Vec<DynIden> { vec![$($col.into_iden()),*] }
-            fn values(&self) -> Vec<Expr> { vec![$(Expr::val(self.$field.clone())),*] }
+        impl $crate::db::seed_writer::SeedRow for $ty {
+            fn table() -> sea_query::DynIden { sea_query::IntoIden::into_iden($table) }
+            fn columns() -> Vec<sea_query::DynIden> { vec![$(sea_query::IntoIden::into_iden($col)),*] }
+            fn values(&self) -> Vec<sea_query::Expr> { vec![$(sea_query::Expr::val(self.$field.clone())),*] }
         }
     };
 }
+pub(crate) use seed_row;
 
 #[derive(Debug, Clone)]
 pub struct NewStatus {
