@@ -17,7 +17,7 @@
 //! run again, or resumed after it was stopped, without harm.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,17 +165,13 @@ impl<R: Read> Read for Counting<R> {
 
 /// The decoded text of one source, gunzipped when it is gzip.
 fn open(source: &Source, read: Arc<AtomicU64>) -> anyhow::Result<Box<dyn Read + Send>> {
-    let (raw, gz): (Box<dyn Read + Send>, bool) = match source {
-        Source::Bytes(b) => (Box::new(*b), b.starts_with(&[0x1f, 0x8b])),
-        Source::File(p) => {
-            let mut f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            let mut magic = [0u8; 2];
-            let gz = f.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
-            let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            (Box::new(f), gz)
-        }
+    let raw: Box<dyn Read + Send> = match source {
+        Source::Bytes(b) => Box::new(*b),
+        Source::File(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
     };
-    let counted = BufReader::with_capacity(1 << 16, Counting { inner: raw, read });
+    let mut counted = BufReader::with_capacity(1 << 16, Counting { inner: raw, read });
+    // Gzip or not, told by the first bytes, read once into the buffer the parser reads next.
+    let gz = counted.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     Ok(if gz { Box::new(GzDecoder::new(counted)) } else { Box::new(counted) })
 }
 

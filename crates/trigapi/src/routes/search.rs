@@ -127,7 +127,8 @@ pub async fn all(
             let db = &app.db;
             let page = Page { skip: 0, limit };
             let coordinates = coordinates(&text);
-            let coordinates = SearchCategoryResults::new(coordinates.clone(), coordinates.len() as i64, 0, &text);
+            let found = coordinates.len() as i64;
+            let coordinates = SearchCategoryResults::new(coordinates, found, 0, &text);
             let looks_like_pattern =
                 text.contains(['.', '*', '+', '?', '^', '$', '{', '}', '(', ')', '|', '[', ']', '\\']);
             let (trigpoints, station_numbers, places, users, postcodes, log_substring, log_regex) = tokio::try_join!(
