@@ -152,6 +152,9 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
+                // `REGEXP`, from the regex crate (linear-time): log patterns are matched inside
+                // the database (`search::logs_matching_in_db`).
+                .with_regexp()
                 // Every pooled connection has its own page cache; memory-map the file so large
                 // index scans (site-wide counts) read shared pages instead of copying them.
                 .pragma("mmap_size", "1073741824")

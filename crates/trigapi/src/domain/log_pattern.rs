@@ -65,6 +65,13 @@ impl LogPattern {
         self.regex.is_match(text)
     }
 
+    /// The pattern as one string with its flags, for a `regex` crate compiled elsewhere (the
+    /// database's `REGEXP`). It compiles there only after it has compiled here, under this
+    /// module's tighter limits.
+    pub fn source(&self) -> String {
+        format!("(?i){}", self.regex.as_str())
+    }
+
     /// Text one of which every match contains, in lower case.
     pub fn literals(&self) -> &[String] {
         &self.literals

@@ -15,7 +15,8 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::cache::{Cached, Resource, ttl};
-use crate::db::{self, Db};
+use crate::db::search::Window;
+use crate::db::{self, Backend, Db};
 use crate::domain::location::{GridRef, PostcodeKind, PostcodeQuery, WaypointQuery, parse_lat_lon};
 use crate::domain::log_pattern::LogPattern;
 use crate::domain::pagination::Page;
@@ -81,7 +82,8 @@ pub async fn search(
         .json(&app, &request, move |app| async move {
             let db = &app.db;
             let mut results = coordinates(&text);
-            let first = |n: i64| Page { skip: 0, limit: n.min(limit) };
+            // The first few of each category, uncounted: this answer has no totals.
+            let first = |n: i64| Window::first(n.min(limit).unsigned_abs());
             let (trigs, stations, towns, postcodes, users) = tokio::try_join!(
                 trigpoints(db, &text, first(5)),
                 station_numbers(db, &text, first(3)),
@@ -126,17 +128,18 @@ pub async fn all(
         .json(&app, &request, move |app| async move {
             let db = &app.db;
             let page = Page { skip: 0, limit };
+            let window = Window::counted(page.sql());
             let coordinates = coordinates(&text);
             let found = coordinates.len() as i64;
             let coordinates = SearchCategoryResults::new(coordinates, found, 0, &text);
             let looks_like_pattern =
                 text.contains(['.', '*', '+', '?', '^', '$', '{', '}', '(', ')', '|', '[', ']', '\\']);
             let (trigpoints, station_numbers, places, users, postcodes, log_substring, log_regex) = tokio::try_join!(
-                trigpoints(db, &text, page),
-                station_numbers(db, &text, page),
-                places(db, &text, page),
-                users(db, &text, page),
-                postcodes(db, &text, page),
+                trigpoints(db, &text, window),
+                station_numbers(db, &text, window),
+                places(db, &text, window),
+                users(db, &text, window),
+                postcodes(db, &text, window),
                 async { or_none(logs_containing(db, &text, page).await, &text) },
                 async {
                     if !looks_like_pattern {
@@ -220,12 +223,13 @@ impl Category {
         pattern: Option<&LogPattern>,
         page: Page,
     ) -> Result<CategoryPage, ApiError> {
+        let window = Window::counted(page.sql());
         Ok(match (self, pattern) {
-            (Category::Trigpoints, _) => CategoryPage::Locations(trigpoints(db, text, page).await?),
-            (Category::StationNumbers, _) => CategoryPage::Locations(station_numbers(db, text, page).await?),
-            (Category::Places, _) => CategoryPage::Locations(places(db, text, page).await?),
-            (Category::Users, _) => CategoryPage::Locations(users(db, text, page).await?),
-            (Category::Postcodes, _) => CategoryPage::Locations(postcodes(db, text, page).await?),
+            (Category::Trigpoints, _) => CategoryPage::Locations(trigpoints(db, text, window).await?),
+            (Category::StationNumbers, _) => CategoryPage::Locations(station_numbers(db, text, window).await?),
+            (Category::Places, _) => CategoryPage::Locations(places(db, text, window).await?),
+            (Category::Users, _) => CategoryPage::Locations(users(db, text, window).await?),
+            (Category::Postcodes, _) => CategoryPage::Locations(postcodes(db, text, window).await?),
             (Category::LogSubstring, _) => CategoryPage::Logs(logs_containing(db, text, page).await?),
             (Category::LogRegex, Some(pattern)) => CategoryPage::Logs(logs_matching(db, pattern, text, page).await?),
             (Category::LogRegex, None) => return Err(ApiError::Internal("a regex search without its pattern")),
@@ -336,66 +340,65 @@ fn coordinates(text: &str) -> Vec<LocationSearchResult> {
     found
 }
 
-async fn trigpoints(db: &Db, text: &str, page: Page) -> Result<Locations, ApiError> {
-    let (limit, offset) = page.sql();
-    let waypoint = WaypointQuery::parse(text);
-    let (rows, total) = db::search::trigs(db, text, waypoint.as_ref(), limit, offset).await?;
-    let items = rows.into_iter().map(LocationSearchResult::trigpoint).collect();
-    Ok(SearchCategoryResults::new(items, total, page.skip, text))
+/// A category's results in `window`.
+fn results(items: Vec<LocationSearchResult>, total: i64, window: Window, text: &str) -> Locations {
+    SearchCategoryResults::new(items, total, i64::try_from(window.offset).unwrap_or(i64::MAX), text)
 }
 
-async fn station_numbers(db: &Db, text: &str, page: Page) -> Result<Locations, ApiError> {
-    let (limit, offset) = page.sql();
-    let (rows, total) = db::search::station_numbers(db, text.trim(), limit, offset).await?;
+async fn trigpoints(db: &Db, text: &str, window: Window) -> Result<Locations, ApiError> {
+    let waypoint = WaypointQuery::parse(text);
+    let (rows, total) = db::search::trigs(db, text, waypoint.as_ref(), window).await?;
+    Ok(results(rows.into_iter().map(LocationSearchResult::trigpoint).collect(), total, window, text))
+}
+
+async fn station_numbers(db: &Db, text: &str, window: Window) -> Result<Locations, ApiError> {
+    let (rows, total) = db::search::station_numbers(db, text.trim(), window).await?;
     let items = rows.into_iter().map(|t| LocationSearchResult::station_number(t, text)).collect();
-    Ok(SearchCategoryResults::new(items, total, page.skip, text))
+    Ok(results(items, total, window, text))
 }
 
 /// Places; `total` counts places (the original counted users here).
-async fn places(db: &Db, text: &str, page: Page) -> Result<Locations, ApiError> {
-    let (limit, offset) = page.sql();
-    let (rows, total) = db::search::towns(db, text, limit, offset).await?;
-    let items = rows.into_iter().map(LocationSearchResult::town).collect();
-    Ok(SearchCategoryResults::new(items, total, page.skip, text))
+async fn places(db: &Db, text: &str, window: Window) -> Result<Locations, ApiError> {
+    let (rows, total) = db::search::towns(db, text, window).await?;
+    Ok(results(rows.into_iter().map(LocationSearchResult::town).collect(), total, window, text))
 }
 
-async fn users(db: &Db, text: &str, page: Page) -> Result<Locations, ApiError> {
-    let (limit, offset) = page.sql();
-    let (rows, total) = db::search::users(db, text, limit, offset).await?;
-    let items = rows.into_iter().map(LocationSearchResult::user).collect();
-    Ok(SearchCategoryResults::new(items, total, page.skip, text))
+async fn users(db: &Db, text: &str, window: Window) -> Result<Locations, ApiError> {
+    let (rows, total) = db::search::users(db, text, window).await?;
+    Ok(results(rows.into_iter().map(LocationSearchResult::user).collect(), total, window, text))
 }
 
 /// Postcodes as one list: the districts and sectors that start with the query, then the
 /// units. A unit that is not in the units table (none are until `trigapi import postcodes`)
 /// is answered by its sector.
-async fn postcodes(db: &Db, text: &str, page: Page) -> Result<Locations, ApiError> {
+async fn postcodes(db: &Db, text: &str, window: Window) -> Result<Locations, ApiError> {
     let Some(query) = PostcodeQuery::parse(text) else {
         return Ok(SearchCategoryResults::empty(text));
     };
-    let (limit, offset) = page.sql();
+    let Window { limit, offset, .. } = window;
     let prefix = query.code.as_str();
     let (mut items, mut total) = (Vec::new(), 0);
     let unit_like = matches!(query.kind, PostcodeKind::Unit | PostcodeKind::Partial);
     if !unit_like {
-        let (areas, n) = db::search::areas(db, prefix, limit, offset).await?;
+        let (areas, n) = db::search::areas(db, prefix, window).await?;
         total += n;
         items.extend(areas.into_iter().map(LocationSearchResult::area));
     }
     let shown = items.len() as u64;
     let skipped_areas = u64::try_from(total).unwrap_or(0);
-    let (units, n) = db::search::units(db, prefix, limit - shown, offset.saturating_sub(skipped_areas)).await?;
+    let units_window = Window { limit: limit - shown, offset: offset.saturating_sub(skipped_areas), ..window };
+    let (units, n) = db::search::units(db, prefix, units_window).await?;
     total += n;
     items.extend(units.into_iter().map(LocationSearchResult::unit));
     if unit_like
         && n == 0
         && let Some(sector) = query.sector()
     {
-        let (areas, n) = db::search::areas(db, &sector, limit, offset).await?;
+        let (areas, n) = db::search::areas(db, &sector, window).await?;
         total += n;
         items.extend(areas.into_iter().map(LocationSearchResult::area));
     }
-    Ok(SearchCategoryResults::new(items, total, page.skip, text))
+    Ok(results(items, total, window, text))
 }
 
 /// Logs whose text contains `text`, within [`LOG_SEARCH_DEADLINE`]: text of fewer than three
@@ -427,7 +430,7 @@ async fn logs_matching(db: &Db, pattern: &LogPattern, text: &str, page: Page) ->
     let matched = match tokio::time::timeout(LOG_SEARCH_DEADLINE, matching_ids(db, pattern)).await {
         Ok(Ok(ids)) => ids,
         Ok(Err(Matching::TooMany(literal))) => {
-            return Err(too_broad(text, &format!("the text {literal:?} is in more than {MAX_CANDIDATES} logs")));
+            return Err(too_broad(text, &format!("the text {literal} is in more than {MAX_CANDIDATES} logs")));
         }
         Ok(Err(Matching::Failed(e))) => return Err(e),
         Err(_) => return Err(too_broad(text, "the search took longer than 1 s")),
@@ -442,7 +445,8 @@ async fn logs_matching(db: &Db, pattern: &LogPattern, text: &str, page: Page) ->
 
 /// Why a regex search found no ids.
 enum Matching {
-    /// This literal is in more than [`MAX_CANDIDATES`] logs.
+    /// This literal (quoted; or these, on SQLite, together) is in more than
+    /// [`MAX_CANDIDATES`] logs.
     TooMany(String),
     Failed(ApiError),
 }
@@ -453,13 +457,24 @@ impl From<db::DbError> for Matching {
     }
 }
 
-/// The ids of the logs `pattern` matches.
+/// The ids of the logs `pattern` matches. SQLite matches inside the database (only ids come
+/// back), and bounds the candidates of all the literals together; the other backends send
+/// each literal's candidates to be matched here, off the async threads (their own regular
+/// expressions are not linear-time), and bound each literal's.
 async fn matching_ids(db: &Db, pattern: &LogPattern) -> Result<BTreeSet<i32>, Matching> {
+    if db.backend() == Backend::Sqlite {
+        let found = db::search::logs_matching_in_db(db, pattern.literals(), &pattern.source()).await?;
+        if found.candidates > MAX_CANDIDATES as i64 {
+            let texts: Vec<String> = pattern.literals().iter().map(|l| format!("{l:?}")).collect();
+            return Err(Matching::TooMany(texts.join(" or ")));
+        }
+        return Ok(found.ids.into_iter().collect());
+    }
     let mut matched = BTreeSet::new();
     for literal in pattern.literals() {
         let candidates = db::search::log_texts_containing(db, literal, MAX_CANDIDATES + 1).await?;
         if candidates.len() as u64 > MAX_CANDIDATES {
-            return Err(Matching::TooMany(literal.clone()));
+            return Err(Matching::TooMany(format!("{literal:?}")));
         }
         let pattern = pattern.clone();
         let ids = tokio::task::spawn_blocking(move || {

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use axum::http::StatusCode;
-use sea_query::Query;
+use sea_query::{ExprTrait as _, Query};
 use serde_json::Value;
 use trigapi::db::{Db, Tlog};
 use trigapi::gazetteer::{self, Dataset};
@@ -406,7 +406,10 @@ async fn grid_references_and_postcode_areas_land_within_50_m_of_their_published_
 mod import {
     use super::*;
 
-    backend_tests!(writes: an_import_streams_loads_twice_without_harm_and_reaches_cached_searches);
+    backend_tests!(
+        writes: an_import_streams_loads_twice_without_harm_and_reaches_cached_searches,
+        log_text_written_outside_the_api_is_searched_at_once,
+    );
 
     /// A gzipped CSV file of `lines`.
     fn gz_file(name: &str, lines: &[String]) -> std::path::PathBuf {
@@ -470,5 +473,27 @@ mod import {
         assert!(format!("{e:#}").contains("not a postcodes file"), "{e:#}");
         let _ = std::fs::remove_file(file);
         let _ = std::fs::remove_file(bad);
+    }
+
+    /// SQL that is not this server's edits and deletes a log: the text indexes follow at once
+    /// (SQLite's FTS5 table and PostgreSQL's text table through triggers, MySQL's FULLTEXT
+    /// index natively). Each search asks something new, so no cached answer stands in.
+    async fn log_text_written_outside_the_api_is_searched_at_once(app: TestApp) {
+        let (id, _) = comments(&app.db).await.into_iter().nth(3).expect("a log");
+        let edit = Query::update()
+            .table(Tlog::Table)
+            .value(Tlog::Comment, "Quixotic ZEBRA by the pillar")
+            .and_where(sea_query::Expr::col(Tlog::Id).eq(id))
+            .to_owned();
+        assert_eq!(app.db.execute(&edit).await.expect("edit"), 1);
+        let found = |v: &Value| items(v).iter().map(|i| i["id"].as_i64().expect("id")).collect::<Vec<_>>();
+        assert_eq!(found(&category(&app, "logs/substring", "quixotic zebra", "").await), [i64::from(id)]);
+        assert_eq!(found(&category(&app, "logs/regex", "quixotic (zebra|yak)", "").await), [i64::from(id)]);
+
+        let delete =
+            Query::delete().from_table(Tlog::Table).and_where(sea_query::Expr::col(Tlog::Id).eq(id)).to_owned();
+        assert_eq!(app.db.execute(&delete).await.expect("delete"), 1);
+        assert_eq!(category(&app, "logs/substring", "quixotic zebr", "").await["total"], 0);
+        assert_eq!(category(&app, "logs/regex", "quixotic (zebra|yak)s?", "").await["total"], 0);
     }
 }
