@@ -73,7 +73,13 @@ pub(crate) struct Inner {
     pub(crate) counters: Counters,
     /// Bumped by every invalidation: flights started before it are never joined after it.
     pub(crate) sequence: AtomicU64,
+    /// The tags of each invalidation this instance makes ([`Cache::subscribe_invalidations`]).
+    announced: tokio::sync::broadcast::Sender<Arc<[String]>>,
 }
+
+/// Invalidations a subscriber may fall behind by before it misses some
+/// ([`Cache::subscribe_invalidations`]).
+const ANNOUNCED: usize = 1024;
 
 /// One computation: a key under the generations (and invalidation count) it was started at,
 /// for one origin error type (the error is shared type-erased and recovered by this type).
@@ -428,6 +434,17 @@ impl Cache {
             Some(remote) => remote.invalidate(&tags, &self.inner.local, &self.inner.counters).await,
         }
         tracing::info!(event = events::CACHE_INVALIDATED, tags = ?tags);
+        // No subscriber is not an error.
+        let _ = self.inner.announced.send(tags.into());
+    }
+
+    /// The tags of every invalidation this instance makes from now on, after its bumps are
+    /// done: for those who must hear of them too, such as a CDN purged by tag. Invalidations
+    /// other instances make (heard through Redis) are not repeated here, so across a fleet
+    /// each is announced once. A flush of everything is announced as [`crate::GLOBAL`]. A subscriber that falls more than 1,024 behind gets
+    /// `RecvError::Lagged` with the number it missed.
+    pub fn subscribe_invalidations(&self) -> tokio::sync::broadcast::Receiver<Arc<[String]>> {
+        self.inner.announced.subscribe()
     }
 }
 
@@ -458,6 +475,7 @@ impl Inner {
             flights: SingleFlight::new(),
             counters: Counters::default(),
             sequence: AtomicU64::new(0),
+            announced: tokio::sync::broadcast::channel(ANNOUNCED).0,
         }
     }
 }

@@ -84,8 +84,12 @@ pub struct CacheConfig {
     pub grace: Duration,
     /// Bodies of at least this many bytes are stored compressed.
     pub compress_at: usize,
-    /// Larger responses are served but not stored.
+    /// Larger responses are served but not stored ([`crate::Policy::max_entry_bytes`] sets
+    /// it for one response).
     pub max_entry_bytes: usize,
+    /// Smaller responses are served but not stored: cheap to compute, not worth a slot
+    /// (zero stores every size; [`crate::Policy::min_entry_bytes`] sets it for one response).
+    pub min_entry_bytes: usize,
     /// Validate every in-process hit against Redis generations (no cross-instance window).
     pub strict: bool,
     /// Redis lease on a miss, so about one instance computes a cold key (zero disables).
@@ -117,7 +121,7 @@ pub struct CacheConfig {
 
 impl CacheConfig {
     /// Defaults for `namespace`: no Redis, 64 MiB in process, 5 min grace, compression from
-    /// 1 KiB, 16 MiB entries, 2 s leases, 8 MiB of front-door routes.
+    /// 1 KiB, entries of any size up to 16 MiB, 2 s leases, 8 MiB of front-door routes.
     pub fn new(namespace: impl Into<String>) -> Self {
         Self {
             namespace: namespace.into(),
@@ -129,6 +133,7 @@ impl CacheConfig {
             grace: Duration::from_secs(300),
             compress_at: 1024,
             max_entry_bytes: 16 << 20,
+            min_entry_bytes: 0,
             strict: false,
             lease_ttl: Duration::from_secs(2),
             lease_wait: Duration::from_millis(250),
@@ -232,6 +237,8 @@ impl CacheBuilder {
         compress_at: usize,
         /// Larger responses are served but not stored.
         max_entry_bytes: usize,
+        /// Smaller responses are served but not stored (zero stores every size).
+        min_entry_bytes: usize,
         /// Validate every in-process hit against Redis generations.
         strict: bool,
         /// Redis lease on a miss (zero disables).

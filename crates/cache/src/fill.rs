@@ -170,11 +170,16 @@ impl Cache {
         let entry = Entry::new(meta, &rendered.body, config.clock.now_millis(), config.compress_at);
         let stored = Arc::new(Stored::fresh(entry, rendered.body, &policy.key));
         let Some(_) = ctx.generations else { return Ok((stored, false)) };
-        if stored.identity.len() > config.max_entry_bytes {
+        let size = stored.identity.len();
+        let (min, max) = (
+            policy.min_entry_bytes.unwrap_or(config.min_entry_bytes),
+            policy.max_entry_bytes.unwrap_or(config.max_entry_bytes),
+        );
+        if size > max || size < min {
             self.release_lease(lease.as_deref()).await;
             Counters::add(&self.inner.counters.skips, 1);
-            tracing::info!(event = events::CACHE_SKIP, key = %policy.key, reason = "entry over the size limit",
-                size = stored.identity.len(), limit = config.max_entry_bytes);
+            let reason = if size > max { "entry over the size limit" } else { "entry under the size floor" };
+            tracing::info!(event = events::CACHE_SKIP, key = %policy.key, reason, size, min, max);
             return Ok((stored, false));
         }
         if let Some(remote) = remote {

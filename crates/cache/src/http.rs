@@ -6,6 +6,10 @@
 //! `X-Cache-Age` (on hits), the RFC 9211 `Cache-Status`, a strong `ETag` and
 //! `Vary: Accept-Encoding`. A matching `If-None-Match` gets `304 Not Modified` with the same
 //! headers and no body.
+//!
+//! For a CDN in front: the response's tags as `Surrogate-Key` (space-separated) and `Cache-Tag`
+//! (comma-separated), to purge by, and `Surrogate-Control` / `CDN-Cache-Control` with the
+//! remaining TTL (`no-store` when the response is `private`).
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -28,6 +32,12 @@ pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 /// `Surrogate-Key`: the tags the response depends on, space-separated (the CDN convention for
 /// purging by tag; the namespace-wide tag is left out).
 pub const SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
+/// `Cache-Tag`: the same tags, comma-separated (Cloudflare's name for them).
+pub const CACHE_TAG: HeaderName = HeaderName::from_static("cache-tag");
+/// `Surrogate-Control`: how long a CDN in front may keep the response (Fastly, Akamai).
+pub const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
+/// `CDN-Cache-Control` (RFC 9213): the same, for any CDN that reads it (Cloudflare).
+pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
 
 /// The headers a browser needs exposed (CORS `Access-Control-Expose-Headers`) to read them.
 pub const EXPOSED_HEADERS: [HeaderName; 6] =
@@ -191,7 +201,7 @@ pub(crate) fn render(
     let encoding = coding.filter(|_| !not_modified);
     let mut response = Response::new(Full::new(body));
     // Room for every header below, so the map never grows on the hit path.
-    *response.headers_mut() = HeaderMap::with_capacity(16);
+    *response.headers_mut() = HeaderMap::with_capacity(24);
     *response.status_mut() = if not_modified { StatusCode::NOT_MODIFIED } else { status };
     let h = response.headers_mut();
     // The origin's own first, so that the cache's headers below win over any of the same name.
@@ -231,7 +241,29 @@ pub(crate) fn render(
     if let Ok(v) = HeaderValue::from_str(&keys.join(" ")) {
         h.insert(SURROGATE_KEY, v);
     }
+    if let Ok(v) = HeaderValue::from_str(&keys.join(",")) {
+        h.insert(CACHE_TAG, v);
+    }
+    // A CDN keeps what this cache keeps, for as long as it is fresh here; never an answer
+    // the origin marked private (one caller's).
+    let surrogate = match r.cache_control {
+        Some(cc) if is_private(cc) => Some(HeaderValue::from_static("no-store")),
+        _ => HeaderValue::from_str(&format!("max-age={ttl}")).ok(),
+    };
+    if let Some(v) = surrogate {
+        h.insert(SURROGATE_CONTROL, v.clone());
+        h.insert(CDN_CACHE_CONTROL, v);
+    }
     response
+}
+
+/// Whether a `Cache-Control` value keeps shared caches out (`private`, `no-store`).
+fn is_private(cache_control: &HeaderValue) -> bool {
+    cache_control.to_str().is_ok_and(|v| {
+        v.split(',').map(str::trim).any(|d| {
+            d.eq_ignore_ascii_case("no-store") || d.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("private"))
+        })
+    })
 }
 
 #[cfg(test)]

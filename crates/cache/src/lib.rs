@@ -71,6 +71,7 @@ pub use cache::Cache;
 pub use clock::{Clock, MockClock};
 pub use config::{BuildError, CacheBuilder, CacheConfig, RedisTierConfig};
 pub use flight::Aborted;
+pub use generations::GLOBAL;
 pub use http::RequestView;
 pub use policy::{Origin, OriginError, Policy, Rendered};
 pub use stats::Snapshot;

@@ -17,13 +17,15 @@ pub struct Policy {
     pub(crate) tags: Vec<String>,
     pub(crate) ttl: Duration,
     pub(crate) cache_control: Option<HeaderValue>,
+    pub(crate) min_entry_bytes: Option<usize>,
+    pub(crate) max_entry_bytes: Option<usize>,
 }
 
 impl Policy {
     /// `key` (from [`crate::key::KeyBuilder::build`]), the tags it depends on (usually
     /// [`crate::key::KeyBuilder::tags`]) and its TTL.
     pub fn new(key: String, tags: Vec<String>, ttl: Duration) -> Self {
-        Self { key, tags: tag_set(tags), ttl, cache_control: None }
+        Self { key, tags: tag_set(tags), ttl, cache_control: None, min_entry_bytes: None, max_entry_bytes: None }
     }
 
     /// Also depend on `tag`.
@@ -38,6 +40,20 @@ impl Policy {
     /// `Cache-Control` to send to clients with every response of this policy.
     pub fn cache_control(mut self, value: &'static str) -> Self {
         self.cache_control = Some(HeaderValue::from_static(value));
+        self
+    }
+
+    /// Store this response only if its body has at least `bytes` bytes (instead of
+    /// [`crate::CacheConfig::min_entry_bytes`]).
+    pub fn min_entry_bytes(mut self, bytes: usize) -> Self {
+        self.min_entry_bytes = Some(bytes);
+        self
+    }
+
+    /// Store this response only if its body has at most `bytes` bytes (instead of
+    /// [`crate::CacheConfig::max_entry_bytes`]).
+    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+        self.max_entry_bytes = Some(bytes);
         self
     }
 

@@ -365,6 +365,41 @@ async fn an_entry_over_the_size_limit_is_served_but_not_stored() {
 }
 
 #[tokio::test]
+async fn an_entry_under_the_size_floor_is_served_but_not_stored_unless_its_policy_says_otherwise() {
+    let cache = local_config().min_entry_bytes(500).build().await.expect("cache");
+    let origin = Origin::default();
+    origin.body_len.store(100, Ordering::SeqCst);
+    let small = policy(12, Duration::from_secs(60));
+    for _ in 0..2 {
+        assert_eq!(get(&cache, &origin, small.clone(), &[]).await.cache_status(), "MISS");
+    }
+    // One response's own bounds replace the cache's: no floor here, a ceiling of 50 there.
+    let kept = policy(13, Duration::from_secs(60)).min_entry_bytes(0);
+    get(&cache, &origin, kept.clone(), &[]).await;
+    assert_eq!(get(&cache, &origin, kept, &[]).await.cache_status(), "HIT");
+    let capped = policy(14, Duration::from_secs(60)).min_entry_bytes(0).max_entry_bytes(50);
+    get(&cache, &origin, capped.clone(), &[]).await;
+    assert_eq!(get(&cache, &origin, capped, &[]).await.cache_status(), "MISS");
+    assert_eq!((origin.calls(), cache.stats().await.counters.skips), (5, 4));
+}
+
+#[tokio::test]
+async fn invalidations_are_announced_to_subscribers_after_their_bumps() {
+    let cache = local_config().build().await.expect("cache");
+    let mut announced = cache.subscribe_invalidations();
+    let origin = Origin::default();
+    let p = policy(15, Duration::from_secs(60));
+    get(&cache, &origin, p.clone(), &[]).await;
+    cache.invalidate(&["item:15", "item"]).await;
+    let tags = announced.recv().await.expect("announced");
+    assert_eq!(&tags[..], ["item:15", "item"]);
+    // By the time it is heard, the entry is already invalid.
+    assert_eq!(get(&cache, &origin, p, &[]).await.cache_status(), "MISS");
+    cache.flush(&trigapi_cache::Target::All).await;
+    assert_eq!(&announced.recv().await.expect("announced")[..], [trigapi_cache::GLOBAL]);
+}
+
+#[tokio::test]
 async fn a_disabled_cache_always_asks_the_origin_and_adds_no_headers() {
     let cache = Cache::disabled();
     let origin = Origin::default();

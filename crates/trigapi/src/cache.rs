@@ -83,6 +83,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Cache> {
         .grace(Duration::from_secs(config.cache.cache_grace_secs))
         .compress_at(config.cache.cache_compress_min_bytes)
         .max_entry_bytes(config.cache.cache_max_entry_bytes)
+        .min_entry_bytes(config.cache.cache_min_entry_bytes)
         .strict(config.cache.cache_strict)
         .front_door_max_bytes(if config.cache.cache_front_door { FRONT_DOOR_BYTES } else { 0 })
         .lease_ttl(Duration::from_millis(config.cache.cache_lease_ms))
@@ -214,7 +215,9 @@ impl Cached {
         self
     }
 
-    fn policy(self, namespace: &str) -> Policy {
+    /// The cache policy: key, tags, TTL, `Cache-Control`, and the family's stored sizes
+    /// where `settings` bounds them.
+    fn policy(self, namespace: &str, settings: &crate::config::CacheSettings) -> Policy {
         let Resource { name, id, sub } = self.resource;
         let mut key = KeyBuilder::in_namespace(namespace, name);
         if let Some(id) = id {
@@ -231,6 +234,13 @@ impl Cached {
         let mut policy = Policy::new(key.build(VERSION), tags, self.ttl);
         if let Some(cc) = self.cache_control {
             policy = policy.cache_control(cc);
+        }
+        let sizes = settings.cache_entry_bytes_by_family.get(name).copied().unwrap_or_default();
+        if let Some(min) = sizes.min {
+            policy = policy.min_entry_bytes(min);
+        }
+        if let Some(max) = sizes.max {
+            policy = policy.max_entry_bytes(max);
         }
         policy
     }
@@ -266,7 +276,7 @@ impl Cached {
         Fut: Future<Output = Result<Rendered, ApiError>> + Send + 'static,
     {
         let headers = std::mem::take(&mut self.headers);
-        let policy = self.policy(&app.cache.config().namespace);
+        let policy = self.policy(&app.cache.config().namespace, &app.config.cache);
         let state = app.clone();
         let origin = move || async move {
             let rendered = compute(state).await?;

@@ -1,5 +1,6 @@
 //! Command line: `trigapi [serve]`, `trigapi migrate`, `trigapi seed [--scale demo|full]`,
-//! `trigapi import places|postcodes FILE`, `trigapi token --user N [--scope S] [--ttl 1h]`.
+//! `trigapi import places|postcodes FILE`, `trigapi token --user N [--scope S] [--ttl 1h]`,
+//! `trigapi cache stats|flush [PATTERN]`.
 
 use std::path::PathBuf;
 
@@ -67,6 +68,21 @@ enum Command {
         #[arg(long)]
         reset: bool,
     },
+    /// Look at or flush the shared response cache in Redis, without a running server.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheAction {
+    /// Redis's figures and this deployment's keys, as JSON (`/v1/admin/cache/stats`; the
+    /// counters are this command's own, so zero: a server's are at its `/metrics`).
+    Stats,
+    /// Invalidate every entry of this deployment, or those PATTERN names: `trig:123:*`,
+    /// `trigs:list:*`, `*`, or one exact key. Running servers hear of it at once.
+    Flush { pattern: Option<String> },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -144,7 +160,46 @@ pub async fn run() -> anyhow::Result<()> {
             eprintln!("imported: {done}");
             Ok(())
         }
+        Command::Cache { action } => cache_command(&config, action).await,
     }
+}
+
+/// How long `trigapi cache` waits for Redis.
+const REDIS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn cache_command(config: &Config, action: CacheAction) -> anyhow::Result<()> {
+    anyhow::ensure!(config.cache.cache_enabled, "the response cache is off (CACHE_ENABLED=false)");
+    anyhow::ensure!(config.cache.redis_url.is_some(), "no REDIS_URL: the cache lives in each server's memory alone");
+    let cache = crate::cache::build(config).await.context("configuring the response cache")?;
+    let started = std::time::Instant::now();
+    while !cache.local_stats().await.redis_available {
+        anyhow::ensure!(started.elapsed() < REDIS_WAIT, "Redis did not answer within {} s", REDIS_WAIT.as_secs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let namespace = crate::cache::namespace(config);
+    match action {
+        CacheAction::Stats => {
+            let body = crate::routes::admin::stats_body(&namespace, &cache.stats().await, &cache, 0);
+            println!("{}", serde_json::to_string_pretty(&body)?);
+        }
+        CacheAction::Flush { pattern } => {
+            let target = match pattern.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                None => trigapi_cache::Target::All,
+                Some(p) => trigapi_cache::Target::parse(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
+            let deleted = cache.flush(&target).await;
+            let pending = cache.local_stats().await.pending_invalidations;
+            anyhow::ensure!(pending == 0, "Redis stopped answering: the flush did not reach it; run it again");
+            match target {
+                trigapi_cache::Target::Key(key) => eprintln!("deleted {deleted} key(s): {namespace}:{key}"),
+                _ => eprintln!(
+                    "invalidated {}",
+                    pattern.map_or_else(|| format!("{namespace}:*"), |p| format!("{namespace}:{p}"))
+                ),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The configured cache, through whose shared tier a command's writes reach running servers.

@@ -1,6 +1,7 @@
 //! Configuration: defaults, then an optional TOML file, then environment variables.
 //! `Config::load` is the only reader of the environment.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -30,6 +31,11 @@ pub const ENV_VARS: &[&str] = &[
     "CACHE_GRACE_SECS",
     "CACHE_COMPRESS_MIN_BYTES",
     "CACHE_MAX_ENTRY_BYTES",
+    "CACHE_MIN_ENTRY_BYTES",
+    "CACHE_ENTRY_BYTES_BY_FAMILY",
+    "CDN_PURGE_URL",
+    "CDN_PURGE_FORMAT",
+    "CDN_PURGE_TOKEN",
     "CACHE_STRICT",
     "CACHE_FRONT_DOOR",
     "CACHE_REDIS_TIMEOUT_MS",
@@ -160,6 +166,18 @@ pub struct CacheSettings {
     pub cache_compress_min_bytes: usize,
     /// Larger responses are not stored.
     pub cache_max_entry_bytes: usize,
+    /// Smaller responses are not stored (0: every size is).
+    pub cache_min_entry_bytes: usize,
+    /// Either bound for one endpoint family (`trig`, `logs`, `location_search`: the first part
+    /// of its cache keys), from `family=min..max` items ([`entry_bytes_by_family`]).
+    pub cache_entry_bytes_by_family: BTreeMap<String, EntryBytes>,
+    /// Where to POST the tags of every invalidation, to purge a CDN in front by tag; none =
+    /// no purging (the `cdn` module).
+    pub cdn_purge_url: Option<String>,
+    /// The purge request's format: Fastly's (`Surrogate-Key` header) or Cloudflare's (JSON).
+    pub cdn_purge_format: PurgeFormat,
+    /// The CDN's API token (`Fastly-Key`, or Cloudflare's bearer token).
+    pub cdn_purge_token: Option<Secret>,
     /// Check every in-process hit against Redis (no cross-instance staleness window).
     pub cache_strict: bool,
     /// Answer repeat requests from the in-process tier before routing (`trigapi_cache::Cache::front_door`).
@@ -252,6 +270,17 @@ struct RawConfig {
     cache_compress_min_bytes: usize,
     /// Larger responses are not stored.
     cache_max_entry_bytes: usize,
+    /// Smaller responses are not stored (0: every size is).
+    cache_min_entry_bytes: usize,
+    /// `family=min..max` items, comma-separated; either bound may be left out
+    /// (`trig=..65536, logs=512..`).
+    cache_entry_bytes_by_family: String,
+    /// Where to POST the tags of every invalidation; empty = no CDN purging.
+    cdn_purge_url: String,
+    /// `fastly` or `cloudflare`.
+    cdn_purge_format: PurgeFormat,
+    /// The CDN's API token.
+    cdn_purge_token: String,
     /// Check every in-process hit against Redis (no cross-instance staleness window).
     cache_strict: bool,
     /// Answer repeat requests from the in-process tier before routing.
@@ -322,6 +351,11 @@ impl Default for RawConfig {
             cache_grace_secs: 300,
             cache_compress_min_bytes: 1024,
             cache_max_entry_bytes: 16 << 20,
+            cache_min_entry_bytes: 0,
+            cache_entry_bytes_by_family: String::new(),
+            cdn_purge_url: String::new(),
+            cdn_purge_format: PurgeFormat::Fastly,
+            cdn_purge_token: String::new(),
             cache_strict: false,
             cache_front_door: true,
             cache_redis_timeout_ms: 50,
@@ -376,6 +410,12 @@ impl From<RawConfig> for Config {
                 cache_grace_secs: r.cache_grace_secs,
                 cache_compress_min_bytes: r.cache_compress_min_bytes,
                 cache_max_entry_bytes: r.cache_max_entry_bytes,
+                cache_min_entry_bytes: r.cache_min_entry_bytes,
+                // `Config::load` has refused a value that does not parse.
+                cache_entry_bytes_by_family: entry_bytes_by_family(&r.cache_entry_bytes_by_family).unwrap_or_default(),
+                cdn_purge_url: set(r.cdn_purge_url),
+                cdn_purge_format: r.cdn_purge_format,
+                cdn_purge_token: set(r.cdn_purge_token),
                 cache_strict: r.cache_strict,
                 cache_front_door: r.cache_front_door,
                 cache_redis_timeout_ms: r.cache_redis_timeout_ms,
@@ -412,7 +452,9 @@ impl Config {
         // which a `String` field then refuses; give every value to it as text instead.
         let env: std::collections::BTreeMap<String, String> =
             Env::raw().only(ENV_VARS).iter().map(|(k, v)| (k.as_str().to_ascii_lowercase(), v)).collect();
-        fig.merge(Serialized::globals(env)).extract_lossy::<RawConfig>().map(Config::from).map_err(Box::new)
+        let raw = fig.merge(Serialized::globals(env)).extract_lossy::<RawConfig>().map_err(Box::new)?;
+        entry_bytes_by_family(&raw.cache_entry_bytes_by_family).map_err(|e| Box::new(figment::Error::from(e)))?;
+        Ok(Config::from(raw))
     }
 
     /// `BACKEND_CORS_ORIGINS` as a list (JSON list or comma list; trailing `/` stripped).
@@ -433,6 +475,56 @@ impl Config {
             })
             .collect()
     }
+}
+
+/// How a purge request names its tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PurgeFormat {
+    /// `POST` with the tags space-separated in a `Surrogate-Key` header, and the token as
+    /// `Fastly-Key` (Fastly's batch purge, at most 256 keys a request).
+    Fastly,
+    /// `POST` of `{"tags": […]}`, and the token as a bearer token (Cloudflare's purge by
+    /// cache tag, at most 30 tags a request).
+    Cloudflare,
+}
+
+/// The sizes of one endpoint family's responses that are stored: either bound replaces
+/// `CACHE_MIN_ENTRY_BYTES` / `CACHE_MAX_ENTRY_BYTES` there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryBytes {
+    pub min: Option<usize>,
+    pub max: Option<usize>,
+}
+
+/// `CACHE_ENTRY_BYTES_BY_FAMILY`: `family=min..max` items, comma-separated, either bound left
+/// out where the global one stands (`trig=..65536, logs=512..`).
+pub fn entry_bytes_by_family(raw: &str) -> Result<BTreeMap<String, EntryBytes>, String> {
+    let bound = |b: &str, item: &str| -> Result<Option<usize>, String> {
+        let b = b.trim();
+        if b.is_empty() {
+            return Ok(None);
+        }
+        b.parse().map(Some).map_err(|_| format!("cache_entry_bytes_by_family: {b:?} in {item:?} is not a byte count"))
+    };
+    let mut families = BTreeMap::new();
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let malformed = || format!("cache_entry_bytes_by_family: {item:?} is not `family=min..max`");
+        let (family, range) = item.split_once('=').ok_or_else(malformed)?;
+        let (min, max) = range.split_once("..").ok_or_else(malformed)?;
+        let family = family.trim();
+        if family.is_empty() {
+            return Err(malformed());
+        }
+        let sizes = EntryBytes { min: bound(min, item)?, max: bound(max, item)? };
+        if let (Some(min), Some(max)) = (sizes.min, sizes.max)
+            && min > max
+        {
+            return Err(format!("cache_entry_bytes_by_family: {item:?} has its minimum above its maximum"));
+        }
+        families.insert(family.to_owned(), sizes);
+    }
+    Ok(families)
 }
 
 /// A JSON list or a comma list, items trimmed, empty ones dropped.
@@ -459,6 +551,23 @@ mod tests {
         let c = loaded.expect("valid config");
         assert_eq!((c.database.db_max_connections, c.server.log_format), (3, LogFormat::Pretty));
         assert_eq!(c.server.bind_addr, Config::default().server.bind_addr, "unset keys keep their defaults");
+    }
+
+    #[test]
+    fn entry_bytes_by_family_reads_ranges_and_refuses_the_rest() {
+        let families = entry_bytes_by_family(" trig=..65536, logs=512.. ,stats=10..20").expect("valid");
+        assert_eq!(families["trig"], EntryBytes { min: None, max: Some(65536) });
+        assert_eq!(families["logs"], EntryBytes { min: Some(512), max: None });
+        assert_eq!(families["stats"], EntryBytes { min: Some(10), max: Some(20) });
+        assert_eq!(entry_bytes_by_family("").expect("empty"), BTreeMap::new());
+        for bad in ["trig", "trig=12", "=1..2", "trig=a..2", "trig=5..1", "trig=-1.."] {
+            assert!(entry_bytes_by_family(bad).is_err(), "{bad}");
+        }
+        let path = std::env::temp_dir().join(format!("trigapi-config-sizes-{}.toml", std::process::id()));
+        std::fs::write(&path, "cache_entry_bytes_by_family = \"trig=9..1\"\n").expect("write config");
+        let err = Config::load(Some(&path)).expect_err("minimum above maximum");
+        let _ = std::fs::remove_file(&path);
+        assert!(err.to_string().contains("cache_entry_bytes_by_family"), "{err}");
     }
 
     #[test]

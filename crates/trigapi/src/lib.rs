@@ -11,7 +11,8 @@
 //! * [`cache`]: the response cache (crate `trigapi-cache`) as the API uses it: key shape, TTL
 //!   table, and `Cached`, which every cacheable handler goes through; admin endpoints in
 //!   `routes/admin.rs`.
-//! * [`invalidation`]: the table from each write to the cache tags it invalidates.
+//! * [`invalidation`]: the table from each write to the cache tags it invalidates; [`cdn`]
+//!   sends those tags on to a CDN in front, to purge.
 //! * [`error`]: `ApiError`, the single mapping from errors to HTTP.
 //! * [`imaging`], [`storage`]: uploaded photos decoded, turned upright and re-encoded; the
 //!   directory or S3 bucket their files go to.
@@ -24,6 +25,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cdn;
 pub mod cli;
 pub mod config;
 pub mod cpu;

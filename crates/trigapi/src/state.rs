@@ -27,6 +27,8 @@ pub struct AppState {
     pub proxies: Arc<[ipnet::IpNet]>,
     /// The queues of CPU-heavy work (renders, photo processing).
     pub cpu: Arc<crate::cpu::CpuQueues>,
+    /// The CDN purger's counters, when `CDN_PURGE_URL` is set.
+    pub cdn: Option<Arc<crate::cdn::PurgeStats>>,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
         let auth = Arc::new(Authenticator::from_config(&config).context("configuring authentication")?);
         let photos = PhotoStore::from_config(&config).context("configuring the photo store")?;
         let proxies = config.trusted_proxies().map_err(anyhow::Error::msg)?.into();
+        let cdn = crate::cdn::spawn(&cache, &config.cache).context("configuring the CDN purge")?;
         Ok(Self {
             db,
             config: Arc::new(config),
@@ -50,6 +53,7 @@ impl AppState {
             writes: Default::default(),
             proxies,
             cpu: Default::default(),
+            cdn,
         })
     }
 }

@@ -36,11 +36,18 @@ pub async fn stats(_: Admin, State(app): State<AppState>) -> Result<Json<CacheSt
     if !app.cache.is_enabled() {
         return Err(ApiError::Unavailable("Cache unavailable or not configured"));
     }
-    Ok(Json(stats_body(&app, &app.cache.stats().await)))
+    let body = stats_body(&namespace(&app.config), &app.cache.stats().await, &app.cache, app.writes.count());
+    Ok(Json(body))
 }
 
-fn stats_body(app: &AppState, s: &Stats) -> CacheStatsBody {
-    let namespace = namespace(&app.config);
+/// The stats of `cache` (in `namespace`) as the admin endpoint and `trigapi cache stats` show
+/// them; `writes_in_flight` is the serving process's.
+pub(crate) fn stats_body(
+    namespace: &str,
+    s: &Stats,
+    cache: &trigapi_cache::Cache,
+    writes_in_flight: usize,
+) -> CacheStatsBody {
     let redis = s.redis.as_ref();
     let counters = s.counters.pairs().into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
     CacheStatsBody {
@@ -68,8 +75,8 @@ fn stats_body(app: &AppState, s: &Stats) -> CacheStatsBody {
             bytes: s.local_bytes,
             max_bytes: s.local_max_bytes,
         },
-        front_door_routes: app.cache.front_door_routes(),
-        writes_in_flight: app.writes.count(),
+        front_door_routes: cache.front_door_routes(),
+        writes_in_flight,
         counters,
     }
 }

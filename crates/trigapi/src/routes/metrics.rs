@@ -1,4 +1,5 @@
-//! `GET /metrics`: the response cache's counters and tier sizes in Prometheus text format.
+//! `GET /metrics`: the response cache's counters and tier sizes in Prometheus text format, and
+//! the CDN purger's counters when it runs.
 //!
 //! The counters live in the cache (`trigapi_cache::stats`); each scrape copies a snapshot into a
 //! fresh Prometheus recorder and renders it, so nothing is installed process-wide.
@@ -30,6 +31,9 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("trigapi_writes_in_flight").set(app.writes.count() as f64);
         metrics::gauge!("trigapi_cache_eviction_may_drop_generations")
             .set(f64::from(u8::from(stats.eviction_may_drop_generations())));
+        for (name, value) in app.cdn.iter().flat_map(|cdn| cdn.pairs()) {
+            metrics::counter!(format!("trigapi_cdn_purge_{name}_total")).absolute(value);
+        }
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], recorder.handle().render())
 }

@@ -16,7 +16,7 @@
 //! | `metrics.rs` | `GET /metrics` (Prometheus) |
 //! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs`, `GET /redoc` |
 
-mod admin;
+pub(crate) mod admin;
 mod docs;
 pub(crate) mod extract;
 mod health;

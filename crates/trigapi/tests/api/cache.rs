@@ -286,6 +286,8 @@ async fn personalised_lists_are_never_shared() {
 
     let a1 = get_as(&app, uri, &ta).await;
     assert_eq!((cache_status(&a1), header(&a1, "cache-control")), ("MISS", "private"));
+    // A CDN in front must not keep one caller's list.
+    assert_eq!((header(&a1, "surrogate-control"), header(&a1, "cdn-cache-control")), ("no-store", "no-store"));
     assert_eq!(
         a1.body["pagination"]["total"].as_i64(),
         Some(anonymous_total - alice_logged),
@@ -298,6 +300,7 @@ async fn personalised_lists_are_never_shared() {
     let anonymous = app.get(uri).await;
     assert_eq!(anonymous.body["pagination"]["total"].as_i64(), Some(anonymous_total), "anonymous: nothing excluded");
     assert_ne!(header(&anonymous, "cache-control"), "private");
+    assert!(header(&anonymous, "surrogate-control").starts_with("max-age="), "{:?}", anonymous.headers);
     // Hits stay with their caller.
     for _ in 0..2 {
         let (a, b, anon) = (get_as(&app, uri, &ta).await, get_as(&app, uri, &tb).await, app.get(uri).await);
@@ -414,6 +417,243 @@ async fn entries_over_the_size_limit_are_not_stored() {
     assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "MISS", "5 MB is over the 10 kB limit");
     app.get("/v1/trigs/1").await;
     assert_eq!(cache_status(&app.get("/v1/trigs/1").await), "HIT", "small entries are stored");
+}
+
+#[tokio::test]
+async fn entries_under_the_size_floor_are_not_stored_unless_their_family_says_otherwise() {
+    let server = redis_available().then(RedisServer::start);
+    let database = private_database();
+    // Two answers of the `trig` family (one trig and what hangs off it), of known sizes.
+    let (small, large) = ("/v1/trigs/1", "/v1/trigs/1?include=details,stats,attrs");
+    let sizes = app(&database, None, |_| {}).await;
+    let (small_bytes, large_bytes) = (sizes.get(small).await.text.len(), sizes.get(large).await.text.len());
+    assert!(small_bytes < large_bytes && large_bytes < 100_000, "{small_bytes} and {large_bytes} bytes");
+    let app = app(&database, server.as_ref(), |c| {
+        c.cache.cache_min_entry_bytes = 100_000;
+        let family = format!("trig=0..{small_bytes}");
+        c.cache.cache_entry_bytes_by_family = trigapi::config::entry_bytes_by_family(&family).expect("valid sizes");
+    })
+    .await;
+    let stored = |r: &TestResponse| header(r, "cache-status").contains("stored");
+    // The site's stats are a few hundred bytes: under the floor, answered every time, never kept.
+    for _ in 0..2 {
+        let r = app.get("/v1/stats/site").await;
+        assert_eq!((r.status, cache_status(&r), stored(&r)), (StatusCode::OK, "MISS", false), "{:?}", r.headers);
+        assert!(r.text.len() < 100_000);
+    }
+    // Over the floor: kept.
+    assert!(stored(&app.get("/v1/trigs/export").await));
+    assert_eq!(cache_status(&app.get("/v1/trigs/export").await), "HIT");
+    // The `trig` family has no floor, and a ceiling of its own.
+    assert!(stored(&app.get(small).await));
+    assert_eq!(cache_status(&app.get(small).await), "HIT");
+    let over = app.get(large).await;
+    assert!(!stored(&over), "{:?}", over.headers);
+    assert_eq!(cache_status(&app.get(large).await), "MISS");
+}
+
+#[tokio::test]
+async fn cdn_headers_name_the_tags_and_the_remaining_ttl() {
+    let server = redis_available().then(RedisServer::start);
+    let app = app(&private_database(), server.as_ref(), |_| {}).await;
+    for (uri, ttl, _) in CACHEABLE {
+        let miss = app.get(uri).await;
+        let keys = header(&miss, "surrogate-key");
+        assert!(!keys.is_empty(), "{uri}");
+        assert_eq!(header(&miss, "cache-tag"), keys.replace(' ', ","), "{uri}");
+        assert_eq!(header(&miss, "surrogate-control"), format!("max-age={ttl}"), "{uri}");
+        assert_eq!(header(&miss, "cdn-cache-control"), format!("max-age={ttl}"), "{uri}");
+        let hit = app.get(uri).await;
+        assert_eq!(cache_status(&hit), "HIT", "{uri}");
+        let remaining = header(&hit, "x-cache-ttl").parse::<u64>().expect("ttl");
+        assert!(remaining <= *ttl, "{uri}");
+        assert_eq!(header(&hit, "surrogate-control"), format!("max-age={remaining}"), "{uri}");
+        assert_eq!(header(&hit, "cache-tag"), header(&miss, "cache-tag"), "{uri}");
+    }
+}
+
+/// A CDN's purge API, as a test sees it: every request it accepted (path, headers, body), after
+/// answering the first `failing` with 503, each answer taking `delay`.
+struct PurgeApi {
+    base: String,
+    accepted: Arc<std::sync::Mutex<Vec<(String, axum::http::HeaderMap, String)>>>,
+}
+
+impl PurgeApi {
+    async fn start(failing: usize, delay: Duration) -> Self {
+        let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let failing = Arc::new(AtomicUsize::new(failing));
+        let seen = Arc::clone(&accepted);
+        let purge = move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| async move {
+            tokio::time::sleep(delay).await;
+            if failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+            seen.lock().expect("lock").push((uri.path().to_owned(), headers, body));
+            StatusCode::OK
+        };
+        let router = axum::Router::new().route("/{*path}", axum::routing::post(purge));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { base, accepted }
+    }
+
+    /// The accepted requests once `enough` says they are all there (at most 10 s).
+    async fn wait_until(
+        &self,
+        enough: impl Fn(&[(String, axum::http::HeaderMap, String)]) -> bool,
+    ) -> Vec<(String, axum::http::HeaderMap, String)> {
+        for _ in 0..500 {
+            let got = self.accepted.lock().expect("lock").clone();
+            if enough(&got) {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the CDN got only {:?}", self.accepted.lock().expect("lock"));
+    }
+}
+
+#[tokio::test]
+async fn invalidations_purge_a_fastly_cdn_by_tag_with_retries() {
+    let server = redis_available().then(RedisServer::start);
+    let cdn = PurgeApi::start(2, Duration::ZERO).await;
+    let app = app(&private_database(), server.as_ref(), |c| {
+        c.cache.cdn_purge_url = Some(format!("{}/service/svc1/purge", cdn.base));
+        c.cache.cdn_purge_token = Some("cdn-secret".into());
+    })
+    .await;
+    // What a CDN stored under the export's tags is what the purge names.
+    let export = app.get("/v1/trigs/export").await;
+    assert!(header(&export, "surrogate-key").split(' ').any(|t| t == "trigs:export"), "{:?}", export.headers);
+    assert_eq!(admin(&app, Method::DELETE, "/v1/admin/cache/trigs/export").await.status, StatusCode::OK);
+    let got = cdn.wait_until(|got| !got.is_empty()).await;
+    let (path, headers, _) = &got[0];
+    assert_eq!(path, "/service/svc1/purge");
+    assert_eq!(headers["fastly-key"], "cdn-secret");
+    let mut keys: Vec<&str> = headers["surrogate-key"].to_str().expect("ascii").split(' ').collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["trigs:export", "trigs:geojson"]);
+    // The two 503s were retried, and counted.
+    let metrics = app.get("/metrics").await.text;
+    for line in
+        ["trigapi_cdn_purge_retries_total 2", "trigapi_cdn_purge_requests_total 1", "trigapi_cdn_purge_tags_total 2"]
+    {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
+    // A flush of everything purges everything.
+    admin(&app, Method::DELETE, "/v1/admin/cache").await;
+    let got = cdn.wait_until(|got| got.len() == 2).await;
+    assert_eq!(got[1].0, "/service/svc1/purge_all");
+}
+
+#[tokio::test]
+async fn invalidations_purge_a_cloudflare_cdn_in_batches_of_thirty() {
+    let server = redis_available().then(RedisServer::start);
+    // A slow CDN: what is invalidated during one purge waits for the next, in batches.
+    let cdn = PurgeApi::start(0, Duration::from_millis(300)).await;
+    let app = app(&private_database(), server.as_ref(), |c| {
+        c.cache.cdn_purge_url = Some(format!("{}/client/v4/zones/zone1/purge_cache", cdn.base));
+        c.cache.cdn_purge_format = trigapi::config::PurgeFormat::Cloudflare;
+        c.cache.cdn_purge_token = Some("cf-secret".into());
+    })
+    .await;
+    let expected: std::collections::BTreeSet<String> = (1..=75).map(|i| format!("trig:{i}")).collect();
+    for i in 1..=75 {
+        admin(&app, Method::DELETE, &format!("/v1/admin/cache?pattern=trig:{i}:*")).await;
+    }
+    let tags_of = |body: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(body).expect("json");
+        v["tags"].as_array().expect("tags").iter().map(|t| t.as_str().expect("tag").to_owned()).collect()
+    };
+    let got = cdn
+        .wait_until(|got| {
+            got.iter().flat_map(|(_, _, b)| tags_of(b)).collect::<std::collections::BTreeSet<_>>() == expected
+        })
+        .await;
+    for (path, headers, body) in &got {
+        assert_eq!(path, "/client/v4/zones/zone1/purge_cache");
+        assert_eq!(headers["authorization"], "Bearer cf-secret");
+        assert_eq!(headers["content-type"], "application/json");
+        assert!((1..=30).contains(&tags_of(body).len()), "{body}");
+    }
+    assert!(got.iter().any(|(_, _, body)| tags_of(body).len() == 30), "full batches: {got:?}");
+}
+
+#[tokio::test]
+async fn the_dashboard_and_the_alert_rules_read_metrics_that_exist() {
+    let cdn = PurgeApi::start(0, Duration::ZERO).await;
+    let app = app(&private_database(), None, |c| c.cache.cdn_purge_url = Some(format!("{}/purge", cdn.base))).await;
+    app.get("/v1/trigs/1").await;
+    let metrics = app.get("/metrics").await.text;
+    let exposed: std::collections::BTreeSet<&str> =
+        metrics.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split([' ', '{']).next()).collect();
+    let name = regex::Regex::new(r"\btrigapi_[a-z0-9_]+").expect("pattern");
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    for file in ["grafana/trigapi-cache.json", "prometheus/trigapi-alerts.yml", "prometheus/trigapi-alerts.test.yml"] {
+        let text = std::fs::read_to_string(deploy.join(file)).expect("a deploy file");
+        let named: Vec<&str> = name.find_iter(&text).map(|m| m.as_str()).collect();
+        assert!(named.len() >= 5, "{file} names metrics");
+        for metric in named {
+            assert!(exposed.contains(metric), "{file} reads {metric}, which /metrics does not expose");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_cache_command_shows_and_flushes_the_shared_tier_without_a_server() {
+    if !redis_available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let database = private_database();
+    let app = app(&database, Some(&server), |_| {}).await;
+    for uri in ["/v1/trigs/1", "/v1/trigs/2", "/v1/trigs/1", "/v1/trigs/2"] {
+        app.get(uri).await;
+    }
+    assert_eq!(statuses(&app, &["/v1/trigs/1", "/v1/trigs/2"]).await, ["HIT", "HIT"]);
+    let dir = std::env::temp_dir();
+    let cli = |args: &[&str], redis: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trigapi"))
+            .args(args)
+            .current_dir(&dir)
+            .env("DATABASE_URL", &database)
+            .env("REDIS_URL", redis)
+            .env_remove("TRIGAPI_CONFIG")
+            .output()
+            .expect("run trigapi")
+    };
+
+    let out = cli(&["cache", "stats"], &server.url());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON stats");
+    assert_eq!(stats["redis_available"], true, "{stats}");
+    assert!(stats["app_env_keys_count"].as_u64() >= Some(2), "{stats}");
+
+    let out = cli(&["cache", "flush", "trig:1:*"], &server.url());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("invalidated trigapi:development:trig:1:*"), "{err}");
+    // The running server heard of it; the other trig stays.
+    let mut flushed = false;
+    for _ in 0..100 {
+        if cache_status(&app.get("/v1/trigs/1").await) == "MISS" {
+            flushed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(flushed, "trig 1 was invalidated");
+    assert_eq!(statuses(&app, &["/v1/trigs/2"]).await, ["HIT"]);
+
+    // A pattern the cache cannot flush, and a Redis that is not there: errors, never a quiet
+    // success.
+    let out = cli(&["cache", "flush", "trig*1"], &server.url());
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let nowhere = format!("redis://127.0.0.1:{}", crate::redis_harness::free_port());
+    let out = cli(&["cache", "flush"], &nowhere);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("Redis did not answer"), "{err}");
 }
 
 #[tokio::test]

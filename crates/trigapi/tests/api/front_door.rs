@@ -50,8 +50,10 @@ async fn door_hits(cache: &Cache) -> u64 {
 }
 
 /// The headers that may differ between two hits a moment apart (the seconds of TTL and age
-/// tick) and the request id (a new one per request unless the client sent one).
-const MOMENTARY: [&str; 4] = ["x-cache-ttl", "x-cache-age", "cache-status", "x-request-id"];
+/// tick, also in what a CDN is told) and the request id (a new one per request unless the
+/// client sent one).
+const MOMENTARY: [&str; 6] =
+    ["x-cache-ttl", "x-cache-age", "cache-status", "x-request-id", "surrogate-control", "cdn-cache-control"];
 
 fn lasting(headers: &HeaderMap) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = headers
@@ -72,6 +74,12 @@ fn assert_same(what: &str, full: &TestResponse, door: &TestResponse) {
     }
     let ttl = |r: &TestResponse| header(r, "x-cache-ttl").parse::<i64>().unwrap_or(-1);
     assert!((ttl(door) - ttl(full)).abs() <= 1, "{what}: TTL {} against {}", ttl(door), ttl(full));
+    // A CDN is told the TTL each answer reports.
+    for r in [full, door] {
+        let cdn = header(r, "surrogate-control");
+        assert!(cdn == "no-store" || cdn == format!("max-age={}", ttl(r)), "{what}: {cdn} with TTL {}", ttl(r));
+        assert_eq!(header(r, "cdn-cache-control"), cdn, "{what}");
+    }
 }
 
 #[tokio::test]
