@@ -434,15 +434,18 @@ impl Cache {
             Some(remote) => remote.invalidate(&tags, &self.inner.local, &self.inner.counters).await,
         }
         tracing::info!(event = events::CACHE_INVALIDATED, tags = ?tags);
-        // No subscriber is not an error.
-        let _ = self.inner.announced.send(tags.into());
+        if self.inner.announced.receiver_count() > 0 {
+            // A subscriber gone meanwhile is not an error.
+            let _ = self.inner.announced.send(tags.into());
+        }
     }
 
     /// The tags of every invalidation this instance makes from now on, after its bumps are
     /// done: for those who must hear of them too, such as a CDN purged by tag. Invalidations
     /// other instances make (heard through Redis) are not repeated here, so across a fleet
-    /// each is announced once. A flush of everything is announced as [`crate::GLOBAL`]. A subscriber that falls more than 1,024 behind gets
-    /// `RecvError::Lagged` with the number it missed.
+    /// each is announced once. A flush of everything is announced as [`crate::GLOBAL`]. A
+    /// subscriber that falls more than 1,024 behind gets `RecvError::Lagged` with the number
+    /// it missed.
     pub fn subscribe_invalidations(&self) -> tokio::sync::broadcast::Receiver<Arc<[String]>> {
         self.inner.announced.subscribe()
     }

@@ -16,7 +16,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use crate::generations::GLOBAL;
+use crate::policy::TagHeaders;
 use crate::stored::{Stored, names_body};
 
 /// `X-Cache-Status`.
@@ -150,9 +150,10 @@ impl Outcome {
 pub(crate) struct Render<'a> {
     pub(crate) name: &'a str,
     pub(crate) key: &'a str,
-    pub(crate) tags: &'a [String],
+    pub(crate) tag_headers: &'a TagHeaders,
     pub(crate) ttl_secs: u64,
     pub(crate) cache_control: Option<&'a HeaderValue>,
+    pub(crate) private: bool,
 }
 
 impl<'a> Render<'a> {
@@ -160,9 +161,10 @@ impl<'a> Render<'a> {
         Self {
             name,
             key: &policy.key,
-            tags: &policy.tags,
+            tag_headers: policy.tag_headers(),
             ttl_secs: policy.ttl.as_secs(),
             cache_control: policy.cache_control.as_ref(),
+            private: policy.private,
         }
     }
 }
@@ -237,33 +239,24 @@ pub(crate) fn render(
     if let Ok(v) = HeaderValue::from_str(&outcome.cache_status(r.name)) {
         h.insert(CACHE_STATUS, v);
     }
-    let keys: Vec<&str> = r.tags.iter().map(String::as_str).filter(|t| *t != GLOBAL).collect();
-    if let Ok(v) = HeaderValue::from_str(&keys.join(" ")) {
-        h.insert(SURROGATE_KEY, v);
+    if let Some(v) = &r.tag_headers.surrogate_key {
+        h.insert(SURROGATE_KEY, v.clone());
     }
-    if let Ok(v) = HeaderValue::from_str(&keys.join(",")) {
-        h.insert(CACHE_TAG, v);
+    if let Some(v) = &r.tag_headers.cache_tag {
+        h.insert(CACHE_TAG, v.clone());
     }
     // A CDN keeps what this cache keeps, for as long as it is fresh here; never an answer
     // the origin marked private (one caller's).
-    let surrogate = match r.cache_control {
-        Some(cc) if is_private(cc) => Some(HeaderValue::from_static("no-store")),
-        _ => HeaderValue::from_str(&format!("max-age={ttl}")).ok(),
+    let surrogate = if r.private {
+        Some(HeaderValue::from_static("no-store"))
+    } else {
+        HeaderValue::from_str(&format!("max-age={ttl}")).ok()
     };
     if let Some(v) = surrogate {
         h.insert(SURROGATE_CONTROL, v.clone());
         h.insert(CDN_CACHE_CONTROL, v);
     }
     response
-}
-
-/// Whether a `Cache-Control` value keeps shared caches out (`private`, `no-store`).
-fn is_private(cache_control: &HeaderValue) -> bool {
-    cache_control.to_str().is_ok_and(|v| {
-        v.split(',').map(str::trim).any(|d| {
-            d.eq_ignore_ascii_case("no-store") || d.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("private"))
-        })
-    })
 }
 
 #[cfg(test)]

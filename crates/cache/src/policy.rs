@@ -2,13 +2,14 @@
 //! its [`Origin`] (how to compute it) and what the origin returns ([`Rendered`]).
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::flight::Aborted;
-use crate::generations::tag_set;
+use crate::generations::{GLOBAL, tag_set};
 
 /// What one response depends on and how long it keeps.
 #[derive(Debug, Clone)]
@@ -17,15 +18,37 @@ pub struct Policy {
     pub(crate) tags: Vec<String>,
     pub(crate) ttl: Duration,
     pub(crate) cache_control: Option<HeaderValue>,
+    /// `cache_control` keeps shared caches out (`private`, `no-store`).
+    pub(crate) private: bool,
     pub(crate) min_entry_bytes: Option<usize>,
     pub(crate) max_entry_bytes: Option<usize>,
+    /// Made the first time a response of this policy is sent; a front-door route keeps its
+    /// policy, so its hits reuse them.
+    tag_headers: OnceLock<TagHeaders>,
+}
+
+/// The tags as a CDN reads them: `Surrogate-Key` (space-separated) and `Cache-Tag`
+/// (comma-separated), without the namespace-wide tag.
+#[derive(Debug, Clone)]
+pub(crate) struct TagHeaders {
+    pub(crate) surrogate_key: Option<HeaderValue>,
+    pub(crate) cache_tag: Option<HeaderValue>,
 }
 
 impl Policy {
     /// `key` (from [`crate::key::KeyBuilder::build`]), the tags it depends on (usually
     /// [`crate::key::KeyBuilder::tags`]) and its TTL.
     pub fn new(key: String, tags: Vec<String>, ttl: Duration) -> Self {
-        Self { key, tags: tag_set(tags), ttl, cache_control: None, min_entry_bytes: None, max_entry_bytes: None }
+        Self {
+            key,
+            tags: tag_set(tags),
+            ttl,
+            cache_control: None,
+            private: false,
+            min_entry_bytes: None,
+            max_entry_bytes: None,
+            tag_headers: OnceLock::new(),
+        }
     }
 
     /// Also depend on `tag`.
@@ -33,6 +56,7 @@ impl Policy {
         let tag = tag.into();
         if !self.tags.contains(&tag) {
             self.tags.push(tag);
+            self.tag_headers = OnceLock::new();
         }
         self
     }
@@ -40,6 +64,9 @@ impl Policy {
     /// `Cache-Control` to send to clients with every response of this policy.
     pub fn cache_control(mut self, value: &'static str) -> Self {
         self.cache_control = Some(HeaderValue::from_static(value));
+        self.private = value.split(',').map(str::trim).any(|d| {
+            d.eq_ignore_ascii_case("no-store") || d.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("private"))
+        });
         self
     }
 
@@ -60,6 +87,17 @@ impl Policy {
     /// The key.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The tag headers ([`TagHeaders`]), made once.
+    pub(crate) fn tag_headers(&self) -> &TagHeaders {
+        self.tag_headers.get_or_init(|| {
+            let tags: Vec<&str> = self.tags.iter().map(String::as_str).filter(|t| *t != GLOBAL).collect();
+            TagHeaders {
+                surrogate_key: HeaderValue::from_str(&tags.join(" ")).ok(),
+                cache_tag: HeaderValue::from_str(&tags.join(",")).ok(),
+            }
+        })
     }
 }
 

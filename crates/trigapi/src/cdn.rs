@@ -147,24 +147,19 @@ impl Purger {
 
     /// The request for `purge` in the configured format.
     fn request(&self, purge: &Purge<'_>) -> reqwest::RequestBuilder {
-        match (self.format, purge) {
-            (PurgeFormat::Fastly, Purge::Tags(tags)) => {
-                let req = self.client.post(&self.url).header("surrogate-key", tags.join(" "));
+        match self.format {
+            PurgeFormat::Fastly => {
+                let req = match purge {
+                    Purge::Tags(tags) => self.client.post(&self.url).header("surrogate-key", tags.join(" ")),
+                    // Fastly purges a service's everything at `/service/{id}/purge_all`.
+                    Purge::Everything => self.client.post(format!("{}_all", self.url.trim_end_matches('/'))),
+                };
                 match &self.token {
                     Some(token) => req.header("fastly-key", token),
                     None => req,
                 }
             }
-            // Fastly purges a service's everything at `/service/{id}/purge_all`.
-            (PurgeFormat::Fastly, Purge::Everything) => {
-                let url = format!("{}_all", self.url.trim_end_matches('/'));
-                let req = self.client.post(url);
-                match &self.token {
-                    Some(token) => req.header("fastly-key", token),
-                    None => req,
-                }
-            }
-            (PurgeFormat::Cloudflare, purge) => {
+            PurgeFormat::Cloudflare => {
                 let body = match purge {
                     Purge::Tags(tags) => serde_json::json!({ "tags": tags }),
                     Purge::Everything => serde_json::json!({ "purge_everything": true }),

@@ -343,29 +343,15 @@ fn comment_text_contains(text: &str) -> Expr {
         .like(sea_query::LikeExpr::new(format!("%{}%", super::like_literal(text))).escape('!'))
 }
 
-/// Logs whose comment contains `text` (ignoring case), through the backend's text index.
-fn comment_contains(db: &Db, text: &str) -> Condition {
-    let comment = Expr::col((Tlog::Table, Tlog::Comment));
-    let id = Expr::col((Tlog::Table, Tlog::Id));
-    match db.backend() {
-        Backend::Sqlite => Condition::all().add(id.in_subquery(fts_rowids(text))),
-        Backend::Postgres => {
-            let ids = Query::select()
-                .column(TlogCommentText::Id)
-                .from(TlogCommentText::Table)
-                .and_where(comment_text_contains(text))
-                .to_owned();
-            Condition::all().add(id.in_subquery(ids))
-        }
-        Backend::MySql => {
-            let mut cond = Condition::all();
-            if let Some(terms) = fulltext_terms(text) {
-                cond =
-                    cond.add(Expr::cust_with_values("MATCH (`tlog`.`comment`) AGAINST (? IN BOOLEAN MODE)", [terms]));
-            }
-            cond.add(super::contains_ignoring_case(comment, text))
-        }
+/// MySQL/MariaDB: logs whose comment contains `text` (ignoring case), narrowed by the
+/// `FULLTEXT` index to the rows holding its words, then checked with `LIKE`. (SQLite reads
+/// its FTS5 table, [`fts_rowids`], and PostgreSQL its text table, [`comment_text_contains`].)
+fn fulltext_contains(text: &str) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(terms) = fulltext_terms(text) {
+        cond = cond.add(Expr::cust_with_values("MATCH (`tlog`.`comment`) AGAINST (? IN BOOLEAN MODE)", [terms]));
     }
+    cond.add(super::contains_ignoring_case(Expr::col((Tlog::Table, Tlog::Comment)), text))
 }
 
 /// A log's id and the number of all the rows its query found.
@@ -424,7 +410,7 @@ pub async fn logs_containing(db: &Db, text: &str, limit: u64, offset: u64) -> Re
             Ok((logs_by_id(db, &ids).await?, total))
         }
         Backend::MySql => {
-            let cond = comment_contains(db, text);
+            let cond = fulltext_contains(text);
             let stmt =
                 logs::select().cond_where(cond.clone()).order_by((Tlog::Table, Tlog::Id), Order::Desc).to_owned();
             page_and_total(db, stmt, Tlog::Table, cond, Window::counted((limit, offset))).await
@@ -444,12 +430,20 @@ pub async fn log_texts_containing(db: &Db, text: &str, cap: u64) -> Result<Vec<L
             .and_where(comment_text_contains(text))
             .limit(cap)
             .to_owned(),
-        _ => Query::select()
-            .columns([(Tlog::Table, Tlog::Id), (Tlog::Table, Tlog::Comment)])
-            .from(Tlog::Table)
-            .cond_where(comment_contains(db, text))
-            .limit(cap)
-            .to_owned(),
+        backend => {
+            let cond = match backend {
+                Backend::Sqlite => {
+                    Condition::all().add(Expr::col((Tlog::Table, Tlog::Id)).in_subquery(fts_rowids(text)))
+                }
+                _ => fulltext_contains(text),
+            };
+            Query::select()
+                .columns([(Tlog::Table, Tlog::Id), (Tlog::Table, Tlog::Comment)])
+                .from(Tlog::Table)
+                .cond_where(cond)
+                .limit(cap)
+                .to_owned()
+        }
     };
     db.fetch_all(&stmt).await
 }
