@@ -75,6 +75,8 @@ pub(crate) struct Inner {
     pub(crate) sequence: AtomicU64,
     /// The tags of each invalidation this instance makes ([`Cache::subscribe_invalidations`]).
     announced: tokio::sync::broadcast::Sender<Arc<[String]>>,
+    /// This instance among those sharing Redis, for the roles it holds ([`Cache::hold`]).
+    instance: String,
 }
 
 /// Invalidations a subscriber may fall behind by before it misses some
@@ -449,6 +451,19 @@ impl Cache {
     pub fn subscribe_invalidations(&self) -> tokio::sync::broadcast::Receiver<Arc<[String]>> {
         self.inner.announced.subscribe()
     }
+
+    /// Whether this instance holds `role` among the instances sharing the cache's Redis, for
+    /// work only one of them should do at a time (reading a change stream, warming): the role
+    /// is taken when nobody holds it and extended when this instance does, for `ttl`. Call it
+    /// again well within `ttl` (a third of it, say) while doing the work, and stop the work
+    /// when it answers false. When the holder dies, another instance gets the role once `ttl`
+    /// has run out. Without Redis the instance is alone and holds every role; while Redis
+    /// cannot be reached it holds none.
+    pub async fn hold(&self, role: &str, ttl: std::time::Duration) -> bool {
+        let Some(remote) = &self.inner.remote else { return self.inner.enabled };
+        let key = format!("{}:role:{role}", self.inner.config.namespace);
+        matches!(remote.store().hold(&key, &self.inner.instance, ttl).await, Ok(true))
+    }
 }
 
 /// Which tier an entry came from (for counters and events).
@@ -479,6 +494,7 @@ impl Inner {
             counters: Counters::default(),
             sequence: AtomicU64::new(0),
             announced: tokio::sync::broadcast::channel(ANNOUNCED).0,
+            instance: format!("{:016x}", fastrand::u64(..)),
         }
     }
 }

@@ -77,6 +77,9 @@ impl Store for NoStore {
     async fn exists(&self, _: &str) -> Answer<bool> {
         match *self {}
     }
+    async fn hold(&self, _: &str, _: &str, _: Duration) -> Answer<bool> {
+        match *self {}
+    }
     async fn bump(&self, _: Bookkeeping<'_>, _: &[String], _: &[String]) -> Answer<Vec<u64>> {
         match *self {}
     }
@@ -156,6 +159,10 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Whether `key` exists.
     fn exists(&self, key: &str) -> impl Future<Output = Answer<bool>> + Send;
+
+    /// Hold `key` for `holder` for `ttl`: take it if nobody holds it, extend it if `holder`
+    /// does. True when `holder` holds it now.
+    fn hold(&self, key: &str, holder: &str, ttl: Duration) -> impl Future<Output = Answer<bool>> + Send;
 
     /// Increment the counters under `counter_keys` and announce the new values for `tags` with
     /// the next change number, atomically. Returns the new values, in order.

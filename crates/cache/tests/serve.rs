@@ -449,3 +449,28 @@ async fn the_origins_status_and_headers_are_kept_in_both_tiers() {
     assert_eq!(serve(&a, conditional).await.status, StatusCode::NOT_FOUND, "a 404 is never a 304");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// A role is held by one instance at a time: taken when free, kept while renewed, and taken
+/// over by another once its holder stops renewing (as a dead instance would).
+#[tokio::test]
+async fn one_instance_holds_a_role_until_it_stops_renewing() {
+    let alone = local_config().build().await.expect("cache");
+    assert!(alone.hold("reader", Duration::from_millis(300)).await, "without Redis an instance is alone");
+    if !redis_available() {
+        return;
+    }
+    let server = RedisServer::start();
+    let (a, b) = (redis_config(&server).build().await.expect("a"), redis_config(&server).build().await.expect("b"));
+    let ttl = Duration::from_millis(300);
+    assert!(a.hold("reader", ttl).await);
+    assert!(!b.hold("reader", ttl).await, "taken");
+    assert!(b.hold("another role", ttl).await, "roles are apart");
+    for _ in 0..4 {
+        tokio::time::sleep(ttl / 3).await;
+        assert!(a.hold("reader", ttl).await, "renewed by its holder");
+        assert!(!b.hold("reader", ttl).await, "still held");
+    }
+    tokio::time::sleep(ttl + ttl / 3).await;
+    assert!(b.hold("reader", ttl).await, "lapsed: taken over");
+    assert!(!a.hold("reader", ttl).await, "the old holder does not get it back");
+}

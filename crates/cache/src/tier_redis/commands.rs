@@ -28,6 +28,20 @@ redis.call('PUBLISH', ARGV[1], table.concat(msg, '\n'))
 return out
 ";
 
+/// Hold KEYS[1] for the holder ARGV[1] for ARGV[2] ms: take it when free, extend it when this
+/// holder has it; 1 when the holder has it now.
+const HOLD_SCRIPT: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+elseif holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// Announce that the entries under ARGV[2..] were deleted: `"#{sequence}"`, then `"D {key}"`
 /// lines. KEYS[1] is the change sequence.
 const DELETED_SCRIPT: &str = r"
@@ -144,6 +158,16 @@ impl Store for RedisTier {
             })
             .await?;
         Ok(taken.is_some())
+    }
+
+    async fn hold(&self, key: &str, holder: &str, ttl: Duration) -> Answer<bool> {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let held: u64 = self
+            .call(|mut c| async move {
+                redis::cmd("EVAL").arg(HOLD_SCRIPT).arg(1).arg(key).arg(holder).arg(ttl_ms).query_async(&mut c).await
+            })
+            .await?;
+        Ok(held == 1)
     }
 
     async fn exists(&self, key: &str) -> Answer<bool> {
