@@ -40,6 +40,8 @@ pub const ENV_VARS: &[&str] = &[
     "CACHE_FRONT_DOOR",
     "CACHE_REDIS_TIMEOUT_MS",
     "CACHE_LEASE_MS",
+    "CHANGE_STREAM",
+    "CHANGE_STREAM_POLL_MS",
     "ADMIN_TOKEN",
     "JWT_HS256_SECRET",
     "JWT_JWKS_URL",
@@ -186,6 +188,10 @@ pub struct CacheSettings {
     pub cache_redis_timeout_ms: u64,
     /// Redis lease on a miss, ms (0 = no lease).
     pub cache_lease_ms: u64,
+    /// Invalidate on every committed change to the database, whoever made it (the `changes` module).
+    pub change_stream: Switch,
+    /// How often the SQLite change stream looks for new commits, ms.
+    pub change_stream_poll_ms: u64,
     /// Test only (not read from the environment): reintroduce the stale-set race so the
     /// consistency checker can prove it catches it. See `trigapi_cache::CacheConfig`.
     pub cache_unsafe_stamp_at_store: bool,
@@ -289,6 +295,10 @@ struct RawConfig {
     cache_redis_timeout_ms: u64,
     /// Redis lease on a miss, ms (0 = no lease).
     cache_lease_ms: u64,
+    /// `on` or `off`: invalidate on every committed change to the database.
+    change_stream: Switch,
+    /// How often the SQLite change stream looks for new commits, ms.
+    change_stream_poll_ms: u64,
     /// Bearer token for the `/v1/admin/cache` endpoints; empty = admin endpoints refuse everyone.
     admin_token: String,
     /// Secret for HS256 bearer tokens (self-hosting and development). Used when no JWKS URL is
@@ -360,6 +370,8 @@ impl Default for RawConfig {
             cache_front_door: true,
             cache_redis_timeout_ms: 50,
             cache_lease_ms: 2000,
+            change_stream: Switch::Off,
+            change_stream_poll_ms: 5,
             admin_token: String::new(),
             jwt_hs256_secret: String::new(),
             jwt_jwks_url: String::new(),
@@ -420,6 +432,8 @@ impl From<RawConfig> for Config {
                 cache_front_door: r.cache_front_door,
                 cache_redis_timeout_ms: r.cache_redis_timeout_ms,
                 cache_lease_ms: r.cache_lease_ms,
+                change_stream: r.change_stream,
+                change_stream_poll_ms: r.change_stream_poll_ms,
                 cache_unsafe_stamp_at_store: r.cache_unsafe_stamp_at_store,
             },
             auth: AuthSettings {
@@ -474,6 +488,20 @@ impl Config {
                     .map_err(|_| format!("TRUSTED_PROXIES: {entry:?} is not an address or CIDR block"))
             })
             .collect()
+    }
+}
+
+/// A feature turned `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub fn is_on(self) -> bool {
+        self == Switch::On
     }
 }
 

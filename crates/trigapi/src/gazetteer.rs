@@ -29,7 +29,7 @@ use flate2::read::GzDecoder;
 use crate::db::Db;
 use crate::db::gazetteer::{self, BATCH, NewArea, NewTown, NewUnit};
 use crate::domain::location::{GridRef, LatLon, PostcodeKind, PostcodeQuery, grid_to_wgs84, wgs84_to_grid};
-use crate::invalidation::{self, Write};
+use crate::invalidation::{self, RowChange};
 
 static PLACES_CSV_GZ: &[u8] = include_bytes!("../assets/gazetteer/places.csv.gz");
 static SECTORS_CSV_GZ: &[u8] = include_bytes!("../assets/gazetteer/postcode_sectors.csv.gz");
@@ -86,7 +86,7 @@ pub async fn load_vendored(db: &Db, cache: &trigapi_cache::Cache) -> anyhow::Res
     let places = load(db, Dataset::Places, Input::bytes(PLACES_CSV_GZ), |_| {}).await?;
     let sectors = load_areas(db, SECTORS_CSV_GZ).await?;
     let districts = load_areas(db, DISTRICTS_CSV_GZ).await?;
-    invalidation::after(cache, &Write::GazetteerLoaded { places: true, postcodes: true }).await;
+    invalidation::after(cache, &[RowChange::Places, RowChange::Postcodes]).await;
     Ok((places.rows, sectors + districts))
 }
 
@@ -104,7 +104,8 @@ pub async fn import(
     let done = load(db, dataset, input, progress).await?;
     let places = dataset == Dataset::Places;
     gazetteer::analyze(db, places).await.context("refreshing the table's statistics")?;
-    invalidation::after(cache, &Write::GazetteerLoaded { places, postcodes: !places }).await;
+    let change = if places { RowChange::Places } else { RowChange::Postcodes };
+    invalidation::after(cache, &[change]).await;
     Ok(done)
 }
 

@@ -26,6 +26,7 @@
 pub mod auth;
 pub mod cache;
 pub mod cdn;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod cpu;
@@ -38,6 +39,7 @@ pub mod imaging;
 pub mod invalidation;
 pub mod render;
 mod request_id;
+pub mod resource;
 pub mod routes;
 pub mod seed;
 pub mod startup;

@@ -29,6 +29,8 @@ pub struct AppState {
     pub cpu: Arc<crate::cpu::CpuQueues>,
     /// The CDN purger's counters, when `CDN_PURGE_URL` is set.
     pub cdn: Option<Arc<crate::cdn::PurgeStats>>,
+    /// The change stream's counters, when `CHANGE_STREAM=on`.
+    pub changes: Option<Arc<crate::changes::ChangeStats>>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
         let photos = PhotoStore::from_config(&config).context("configuring the photo store")?;
         let proxies = config.trusted_proxies().map_err(anyhow::Error::msg)?.into();
         let cdn = crate::cdn::spawn(&cache, &config.cache).context("configuring the CDN purge")?;
+        let changes = crate::changes::spawn(&db, &cache, &config).context("starting the change stream")?;
         Ok(Self {
             db,
             config: Arc::new(config),
@@ -54,6 +57,7 @@ impl AppState {
             proxies,
             cpu: Default::default(),
             cdn,
+            changes,
         })
     }
 }

@@ -218,13 +218,6 @@ pub struct ProfileChanged {
     pub after: MeRow,
 }
 
-impl ProfileChanged {
-    /// Whether the name changed (decided from the rows read under the lock, not the request).
-    pub fn renamed(&self) -> bool {
-        self.before.user.name != self.after.user.name
-    }
-}
-
 /// Apply `c` to user `id` in one transaction, unless another user has the name or e-mail.
 /// The row is locked from the read to the commit, and a change of name or e-mail holds the
 /// identity lock ([`super::Tx::lock_user_identities`]) from the uniqueness check to the

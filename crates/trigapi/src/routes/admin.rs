@@ -36,7 +36,8 @@ pub async fn stats(_: Admin, State(app): State<AppState>) -> Result<Json<CacheSt
     if !app.cache.is_enabled() {
         return Err(ApiError::Unavailable("Cache unavailable or not configured"));
     }
-    let body = stats_body(&namespace(&app.config), &app.cache.stats().await, &app.cache, app.writes.count());
+    let mut body = stats_body(&namespace(&app.config), &app.cache.stats().await, &app.cache, app.writes.count());
+    body.change_stream = app.changes.as_deref().map(Into::into);
     Ok(Json(body))
 }
 
@@ -78,6 +79,7 @@ pub(crate) fn stats_body(
         front_door_routes: cache.front_door_routes(),
         writes_in_flight,
         counters,
+        change_stream: None,
     }
 }
 

@@ -133,6 +133,7 @@ pub async fn user_map(
     };
     Cached::new(Resource::user(id.into()).sub("map"), ttl::USER_MAP)
         .params(key)
+        .tag(crate::invalidation::tag::TRIG_DATA.to_owned())
         .cache_control(USER_MAP_CACHE_CONTROL)
         .png(&app, &request, move |app| async move {
             db::users::get(&app.db, id).await?.ok_or_else(UserId::not_found)?;

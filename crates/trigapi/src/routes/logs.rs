@@ -19,7 +19,7 @@ use crate::domain::log::{LogPatch, NewLog};
 use crate::domain::pagination::{Page, Paginated};
 use crate::domain::params::{QueryParams, as_row_id, filter_id};
 use crate::error::ApiError;
-use crate::invalidation::{self, Write};
+use crate::invalidation::{self, Change, RowChange};
 use crate::routes::extract::{CacheRequest, ClientIp, JsonBytes, LogId, TrigId, Writer};
 use crate::state::AppState;
 use crate::wire::log::{TLogListItem, TLogResponse, TLogWithIncludes};
@@ -148,7 +148,9 @@ pub async fn list(
     let include = include?;
     let order = parse_order(order_raw.as_deref())?;
     let filter = LogFilter { trig_id: trig_id.map(filter_id), user_id: user_id.map(filter_id) };
-    let mut cached = Cached::new(Resource::LOGS_LIST, ttl::LOGS_LIST).tag(invalidation::tag::USER_NAMES.into());
+    let mut cached = Cached::new(Resource::LOGS_LIST, ttl::LOGS_LIST)
+        .tag(invalidation::tag::USER_NAMES.into())
+        .tag(invalidation::tag::TRIG_DATA.into());
     if include.has("photos") {
         cached = cached.tag(invalidation::tag::photos_list());
     }
@@ -188,6 +190,7 @@ pub async fn get_one(
         .params(key)
         .tag(invalidation::tag::log_fields(id))
         .tag(invalidation::tag::USER_NAMES.into())
+        .tag(invalidation::tag::TRIG_DATA.into())
         .json(&app, &request, move |app| async move {
             let row = db::logs::get(&app.db, id).await?.ok_or_else(LogId::not_found)?;
             let include = include?;
@@ -252,7 +255,8 @@ pub async fn create(
     let id = db::logs::create(&app.db, trig_id, caller.user_id, &ip, &fields)
         .await?
         .ok_or(ApiError::Unauthorized("Could not validate credentials"))?;
-    invalidation::after(&app.cache, &Write::LogCreated { trig: trig_id, user: caller.user_id }).await;
+    let log = invalidation::LogRow { id, trig: trig_id, user: caller.user_id, photos: Vec::new() };
+    invalidation::after(&app.cache, &[RowChange::Log(Change::inserted(log))]).await;
     let row = db::logs::get(&app.db, id).await?.ok_or_else(LogId::not_found)?;
     Ok((StatusCode::CREATED, Json(written(row))))
 }
@@ -277,8 +281,9 @@ pub async fn update(
     let changed = db::logs::update(&app.db, id, &patch, |row| caller.may_edit(row.user_id))
         .await?
         .ok_or_else(LogId::not_found)?;
-    let LogRow { trig_id: trig, user_id: user, .. } = changed.before;
-    invalidation::after(&app.cache, &Write::LogEdited { trig, user, log: id, photos: &changed.photos }).await;
+    let before = changed_log(&changed.before, &changed.photos);
+    let after = changed.after.as_ref().map_or_else(|| before.clone(), |row| changed_log(row, &changed.photos));
+    invalidation::after(&app.cache, &[RowChange::Log(Change::updated(before, after))]).await;
     Ok(Json(written(changed.after.ok_or_else(LogId::not_found)?)))
 }
 
@@ -291,7 +296,12 @@ pub async fn delete(State(app): State<AppState>, Writer(caller): Writer, log: Lo
     let id = log.row()?;
     let changed =
         db::logs::delete(&app.db, id, |row| caller.may_edit(row.user_id)).await?.ok_or_else(LogId::not_found)?;
-    let LogRow { trig_id: trig, user_id: user, .. } = changed.before;
-    invalidation::after(&app.cache, &Write::LogDeleted { trig, user, log: id, photos: &changed.photos }).await;
+    let before = changed_log(&changed.before, &changed.photos);
+    invalidation::after(&app.cache, &[RowChange::Log(Change::deleted(before))]).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A log row as the invalidation table reads it.
+fn changed_log(row: &LogRow, photos: &[i32]) -> invalidation::LogRow {
+    invalidation::LogRow { id: row.id, trig: row.trig_id, user: row.user_id, photos: photos.to_vec() }
 }

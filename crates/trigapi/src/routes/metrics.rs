@@ -1,5 +1,5 @@
 //! `GET /metrics`: the response cache's counters and tier sizes in Prometheus text format, and
-//! the CDN purger's counters when it runs.
+//! the CDN purger's and the change stream's when they run.
 //!
 //! The counters live in the cache (`trigapi_cache::stats`); each scrape copies a snapshot into a
 //! fresh Prometheus recorder and renders it, so nothing is installed process-wide.
@@ -33,6 +33,14 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             .set(f64::from(u8::from(stats.eviction_may_drop_generations())));
         for (name, value) in app.cdn.iter().flat_map(|cdn| cdn.pairs()) {
             metrics::counter!(format!("trigapi_cdn_purge_{name}_total")).absolute(value);
+        }
+        if let Some(changes) = &app.changes {
+            for (name, value) in changes.counters() {
+                metrics::counter!(format!("trigapi_change_stream_{name}_total")).absolute(value);
+            }
+            metrics::gauge!("trigapi_change_stream_leading").set(f64::from(u8::from(changes.leading())));
+            metrics::gauge!("trigapi_change_stream_lag_changes").set(changes.lag_changes() as f64);
+            metrics::gauge!("trigapi_change_stream_lag_seconds").set(changes.lag_seconds());
         }
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], recorder.handle().render())

@@ -22,7 +22,7 @@ use crate::domain::params::{QueryParams, as_row_id};
 use crate::domain::photo::PhotoPatch;
 use crate::error::ApiError;
 use crate::imaging::{self, ImagingError, MAX_UPLOAD_BYTES, Processed, Turn};
-use crate::invalidation::{self, Write};
+use crate::invalidation::{self, Change, RowChange};
 use crate::routes::extract::{ClientIp, JsonBytes, LogId, PhotoId, Writer};
 use crate::state::AppState;
 use crate::storage::{self, PHOTOS_SERVER_ID};
@@ -122,13 +122,14 @@ impl Owner {
 
     /// Invalidate what a change (`deleted` or not) of photo `photo` changed.
     async fn invalidate(self, app: &AppState, photo: i32, deleted: bool) {
-        let Owner { trig, user, log } = self;
-        let write = if deleted {
-            Write::PhotoDeleted { trig, user, log, photo }
-        } else {
-            Write::PhotoChanged { trig, user, log, photo }
-        };
-        invalidation::after(&app.cache, &write).await;
+        let row = self.row(photo);
+        let change = if deleted { Change::deleted(row) } else { Change::updated(row, row) };
+        invalidation::after(&app.cache, &[RowChange::Photo(change)]).await;
+    }
+
+    /// Photo `photo` of this owner's log, as the invalidation table reads it.
+    fn row(self, photo: i32) -> invalidation::PhotoRow {
+        invalidation::PhotoRow { id: photo, log: self.log, owner: Some((self.trig, self.user)) }
     }
 }
 
@@ -222,7 +223,8 @@ pub async fn create(
     let id = db::photos::insert(&mut tx, log_id, &text, &files_of(&processed, Default::default()), &ip).await?;
     let files = files_of(&processed, storage::photo_keys(id, 0));
     put_and_commit(&app, tx, id, log.trig_id, processed, &files, None).await?;
-    invalidation::after(&app.cache, &Write::PhotoAdded { trig: log.trig_id, user: log.user_id, log: log_id }).await;
+    let owner = Owner { trig: log.trig_id, user: log.user_id, log: log_id };
+    invalidation::after(&app.cache, &[RowChange::Photo(Change::inserted(owner.row(id)))]).await;
     Ok((StatusCode::CREATED, Json(written(&app, id).await?)))
 }
 

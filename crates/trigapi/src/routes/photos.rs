@@ -94,6 +94,7 @@ pub async fn list(
     let filter = PhotoFilter { trig_id: id(trig_id), log_id: id(log_id), user_id: id(user_id), log_ids: None };
     Cached::new(Resource::PHOTOS_LIST, ttl::PHOTOS_LIST)
         .tag(crate::invalidation::tag::USER_NAMES.into())
+        .tag(crate::invalidation::tag::TRIG_DATA.into())
         .params(key)
         .json(&app, &request, move |app| async move {
             let (limit, offset) = page.sql();
@@ -116,6 +117,7 @@ pub async fn get_one(State(app): State<AppState>, photo: PhotoId, request: Cache
     let id = photo.row()?;
     Cached::new(Resource::photo(id.into()), ttl::PHOTO)
         .tag(crate::invalidation::tag::USER_NAMES.into())
+        .tag(crate::invalidation::tag::TRIG_DATA.into())
         .json(&app, &request, move |app| async move {
             let row = db::photos::get(&app.db, id).await?.ok_or_else(PhotoId::not_found)?;
             Ok(TPhotoResponse::new(row, false))

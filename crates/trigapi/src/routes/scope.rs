@@ -41,10 +41,10 @@ impl Scope {
         };
         let cached = Cached::new(resource.sub(list.segment()), ttl);
         match self {
-            // A trig's lists show their authors' names; a user's show only the user's own,
-            // which their own lists' tags cover.
+            // A trig's lists show their authors' names (and the trig's own fields, which its
+            // tags cover); a user's show the trigs logged (and only the user's own name).
             Scope::Trig(_) => cached.tag(tag::USER_NAMES.into()),
-            Scope::User(_) => cached,
+            Scope::User(_) => cached.tag(tag::TRIG_DATA.into()),
         }
     }
 

@@ -76,6 +76,7 @@ pub async fn search(
     let text = text.unwrap_or_default();
     Cached::new(Resource::LOCATION_SEARCH, ttl::LOCATION_SEARCH)
         .params(key)
+        .tag(tag::TRIG_DATA.to_owned())
         .tag(Resource::USERS_LIST.tag())
         .tag(tag::PLACES.to_owned())
         .tag(tag::POSTCODES.to_owned())
@@ -120,6 +121,7 @@ pub async fn all(
     let text = text.unwrap_or_default();
     Cached::new(Resource::UNIFIED_SEARCH, ttl::UNIFIED_SEARCH)
         .params(key)
+        .tag(tag::TRIG_DATA.to_owned())
         .tag(Resource::USERS_LIST.tag())
         .tag(tag::PLACES.to_owned())
         .tag(tag::POSTCODES.to_owned())
@@ -204,15 +206,16 @@ impl Category {
         }
     }
 
-    /// The content tags of the category's entries (see the module docs). Trig points and
-    /// station numbers have none: this API writes no trig.
+    /// The content tags of the category's entries (see the module docs).
     fn tags(self) -> Vec<String> {
         match self {
-            Category::Trigpoints | Category::StationNumbers => Vec::new(),
+            Category::Trigpoints | Category::StationNumbers => vec![tag::TRIG_DATA.to_owned()],
             Category::Places => vec![tag::PLACES.to_owned()],
             Category::Postcodes => vec![tag::POSTCODES.to_owned()],
             Category::Users => vec![Resource::USERS_LIST.tag()],
-            Category::LogSubstring | Category::LogRegex => vec![Resource::LOGS_LIST.tag(), tag::USER_NAMES.to_owned()],
+            Category::LogSubstring | Category::LogRegex => {
+                vec![Resource::LOGS_LIST.tag(), tag::USER_NAMES.to_owned(), tag::TRIG_DATA.to_owned()]
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use crate::domain::pagination::{Page, Paginated};
 use crate::domain::params::QueryParams;
 use crate::domain::profile::{ProfilePatch, email, user_name, visible_text};
 use crate::error::ApiError;
-use crate::invalidation::{self, Write, tag};
+use crate::invalidation::{self, Change, RowChange, UserRow, tag};
 use crate::routes::extract::{CacheRequest, JsonBytes, UserId, Writer};
 use crate::state::AppState;
 use crate::wire::log::TLogListItem;
@@ -204,8 +204,9 @@ pub async fn update_me(
             return Err(ApiError::Conflict(format!("Email '{}' is already in use", changes.email.unwrap_or_default())));
         }
     };
-    let renamed = changed.renamed();
-    invalidation::after(&app.cache, &Write::ProfileChanged { user: id, renamed }).await;
+    let (before, after) = (&changed.before.user.name, &changed.after.user.name);
+    let change = Change::updated(UserRow { id, name: before.clone() }, UserRow { id, name: after.clone() });
+    invalidation::after(&app.cache, &[RowChange::User(change)]).await;
     Ok(Json(own_profile(changed.after, true)))
 }
 
@@ -257,7 +258,8 @@ pub async fn register(
             return Err(ApiError::Conflict(format!("Auth0 user ID '{auth0}' already exists")));
         }
     };
-    invalidation::after(&app.cache, &Write::UserRegistered).await;
+    let row = UserRow { id, name: username.clone() };
+    invalidation::after(&app.cache, &[RowChange::User(Change::inserted(row))]).await;
     let created = serde_json::json!({ "id": id, "name": username, "email": email, "auth0_user_id": auth0 });
     Ok((axum::http::StatusCode::CREATED, Json(created)))
 }

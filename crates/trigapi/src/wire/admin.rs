@@ -36,6 +36,45 @@ pub struct CacheStatsBody {
     /// This process's counters, by name (`local_hits`, `misses`, …).
     #[schema(value_type = Object)]
     pub counters: serde_json::Map<String, serde_json::Value>,
+    /// The change stream, when `CHANGE_STREAM=on`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_stream: Option<ChangeStreamBody>,
+}
+
+/// The change stream of `CacheStatsBody`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeStreamBody {
+    /// Whether this instance reads the stream (one instance does at a time).
+    pub leading: bool,
+    /// Row changes applied, batches, fallbacks to invalidating everything, failed reads.
+    pub changes: u64,
+    pub batches: u64,
+    pub fallbacks: u64,
+    pub errors: u64,
+    /// Changes committed and not yet applied, as of the last read.
+    pub lag_changes: u64,
+    /// From the commit to the bump of the last change applied.
+    pub lag_seconds: f64,
+    /// The delay from commit to bump over the latest changes (up to 4,096), ms.
+    pub delay_p50_ms: Option<u64>,
+    pub delay_p99_ms: Option<u64>,
+}
+
+impl From<&crate::changes::ChangeStats> for ChangeStreamBody {
+    fn from(s: &crate::changes::ChangeStats) -> Self {
+        let [changes, batches, fallbacks, errors] = s.counters().map(|(_, v)| v);
+        Self {
+            leading: s.leading(),
+            changes,
+            batches,
+            fallbacks,
+            errors,
+            lag_changes: s.lag_changes(),
+            lag_seconds: s.lag_seconds(),
+            delay_p50_ms: s.delay_quantile_ms(0.5),
+            delay_p99_ms: s.delay_quantile_ms(0.99),
+        }
+    }
 }
 
 /// The in-process tier of `CacheStatsBody`.

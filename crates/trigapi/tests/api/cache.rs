@@ -18,7 +18,7 @@ use trigapi::db::{Backend, Trig};
 use crate::helpers::{TestApp, TestResponse, seeded_database, test_config};
 use crate::redis_harness::{RedisServer, redis_available};
 
-const ADMIN: &str = "test-admin-token";
+pub(crate) const ADMIN: &str = "test-admin-token";
 
 /// A private copy of the seeded SQLite database.
 pub(crate) fn private_database() -> String {

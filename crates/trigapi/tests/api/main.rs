@@ -7,6 +7,7 @@ mod redis_harness;
 
 mod auth;
 mod cache;
+mod changes;
 
 mod cli;
 mod counts;

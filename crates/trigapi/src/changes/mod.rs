@@ -1,0 +1,269 @@
+//! The change stream (`CHANGE_STREAM=on`): every committed change to a table the cache reads,
+//! from any program that writes the database (the legacy site, an administrator's SQL, a batch
+//! job), bumps the tags it affects, in milliseconds rather than at the end of a TTL.
+//!
+//! A source reads the database's own record of committed row changes, with the old and new
+//! values the invalidation table needs ([`RowChange`]), and the same table the API's own writes
+//! use ([`crate::invalidation::tags`]) turns them into tags. So the two cannot disagree, and a
+//! write whose handler died between its commit and its invalidation is still caught.
+//!
+//! - Delivery is at least once: a source's position moves only after the bumps for the changes
+//!   before it are done. A change applied twice costs a recomputation, never a stale read.
+//! - Losing the position is never silent: when changes may have been missed (the change table
+//!   was trimmed past the reader, or recreated), everything is invalidated at once, logged
+//!   (`cache_change_stream_fallback`) and counted.
+//! - One reader at a time among the instances sharing Redis: the `change-stream` role
+//!   ([`trigapi_cache::Cache::hold`]), renewed every second and given up after five without
+//!   renewal, so another instance takes over within seconds, from the stored position.
+//! - A batch too broad to be worth naming tag by tag (a bulk update of a whole table) bumps
+//!   everything instead: one bump rather than hundreds of thousands.
+//!
+//! Sources: SQLite (triggers into a change table, read when `PRAGMA data_version` moves).
+
+mod sqlite;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use trigapi_cache::{Cache, GLOBAL, Target};
+
+use crate::config::Config;
+use crate::db::{Backend, Db};
+use crate::invalidation::{self, RowChange};
+
+/// The role only one instance holds at a time.
+const ROLE: &str = "change-stream";
+/// How long the role lasts without renewal.
+const ROLE_TTL: Duration = Duration::from_secs(5);
+/// How often it is renewed (and how often a waiting instance asks for it).
+const ROLE_RENEW: Duration = Duration::from_secs(1);
+/// Beyond this many distinct tags in one batch, everything is bumped instead.
+const MAX_BATCH_TAGS: usize = 10_000;
+/// Changes read at once.
+const BATCH: i64 = 5_000;
+/// Pause after a failed read before the next try.
+const RETRY: Duration = Duration::from_secs(1);
+/// Delays kept for the percentiles.
+const DELAYS_KEPT: usize = 4_096;
+
+/// Start the change stream if `CHANGE_STREAM=on`: `Ok(None)` when it is off, an error when
+/// this database cannot carry one.
+pub fn spawn(db: &Db, cache: &Cache, config: &Config) -> anyhow::Result<Option<Arc<ChangeStats>>> {
+    if !config.cache.change_stream.is_on() {
+        return Ok(None);
+    }
+    let Db::Sqlite(pool) = db else {
+        anyhow::bail!(
+            "CHANGE_STREAM=on is not available on {} yet: only SQLite has a change stream",
+            db.backend().name()
+        );
+    };
+    debug_assert_eq!(db.backend(), Backend::Sqlite);
+    let stats = Arc::new(ChangeStats::default());
+    // One reader for the fleet when instances share Redis; without Redis each process has a
+    // cache of its own and reads every change itself.
+    let reader = if config.cache.redis_url.is_some() {
+        "fleet".to_owned()
+    } else {
+        format!("process-{:016x}", fastrand::u64(..))
+    };
+    let poll = Duration::from_millis(config.cache.change_stream_poll_ms.max(1));
+    let source = sqlite::Source::new(pool.clone(), reader, poll);
+    tokio::spawn(run(source, cache.clone(), Arc::downgrade(&stats)));
+    Ok(Some(stats))
+}
+
+/// What one read of a source gave.
+struct Batch {
+    /// The changes, oldest first, each with when it was committed (Unix ms).
+    changes: Vec<(RowChange, i64)>,
+    /// Changes may have been missed before these: invalidate everything.
+    lost: bool,
+    /// More changes wait to be read.
+    more: bool,
+}
+
+/// Where the consumer is, for `/metrics` and `/v1/admin/cache/stats`.
+#[derive(Default)]
+pub struct ChangeStats {
+    changes: AtomicU64,
+    batches: AtomicU64,
+    fallbacks: AtomicU64,
+    errors: AtomicU64,
+    /// Whether this instance reads the stream now.
+    leading: AtomicBool,
+    /// Changes committed and not yet applied, as of the last read.
+    lag_changes: AtomicU64,
+    /// Milliseconds between the commit and the bump of the last change applied.
+    lag_millis: AtomicU64,
+    /// The same, for the latest changes (one sample per change, at most [`DELAYS_KEPT`]).
+    delays: Mutex<VecDeque<u64>>,
+}
+
+impl ChangeStats {
+    /// Counters, as `(name, value)`: `trigapi_change_stream_{name}_total`.
+    pub fn counters(&self) -> [(&'static str, u64); 4] {
+        [
+            ("changes", self.changes.load(Ordering::Relaxed)),
+            ("batches", self.batches.load(Ordering::Relaxed)),
+            ("fallbacks", self.fallbacks.load(Ordering::Relaxed)),
+            ("errors", self.errors.load(Ordering::Relaxed)),
+        ]
+    }
+
+    /// Whether this instance reads the stream now.
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
+    }
+
+    /// Changes not applied yet, as of the last read.
+    pub fn lag_changes(&self) -> u64 {
+        self.lag_changes.load(Ordering::Relaxed)
+    }
+
+    /// Seconds from the commit to the bump of the last change applied.
+    pub fn lag_seconds(&self) -> f64 {
+        self.lag_millis.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// The `q` quantile (0..=1) of the delay from commit to bump over the latest changes, ms.
+    pub fn delay_quantile_ms(&self, q: f64) -> Option<u64> {
+        let mut delays: Vec<u64> = self.delays.lock().unwrap_or_else(PoisonError::into_inner).iter().copied().collect();
+        if delays.is_empty() {
+            return None;
+        }
+        delays.sort_unstable();
+        let rank = ((delays.len() as f64 * q).ceil() as usize).clamp(1, delays.len());
+        Some(delays[rank - 1])
+    }
+
+    fn record(&self, applied: &[(RowChange, i64)], now_ms: i64) {
+        let mut delays = self.delays.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, at_ms) in applied {
+            if delays.len() == DELAYS_KEPT {
+                delays.pop_front();
+            }
+            delays.push_back(u64::try_from(now_ms - at_ms).unwrap_or(0));
+        }
+        if let Some(last) = delays.back() {
+            self.lag_millis.store(*last, Ordering::Relaxed);
+        }
+        self.changes.fetch_add(applied.len() as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Read the stream while this instance holds the role, until the server that started it is
+/// gone (its state, which holds the stats, dropped): then the role lapses and another instance
+/// takes over, as it would after a crash.
+async fn run(mut source: sqlite::Source, cache: Cache, stats: std::sync::Weak<ChangeStats>) {
+    let mut renew_at = tokio::time::Instant::now();
+    let mut failing = false;
+    while let Some(stats) = stats.upgrade() {
+        if tokio::time::Instant::now() >= renew_at {
+            let held = cache.hold(ROLE, ROLE_TTL).await;
+            renew_at = tokio::time::Instant::now() + ROLE_RENEW;
+            if held != stats.leading.swap(held, Ordering::Relaxed) {
+                if held {
+                    tracing::info!(
+                        event = "cache_change_stream_started",
+                        source = "sqlite",
+                        "reading the change stream"
+                    );
+                    // Another instance may have moved the position meanwhile.
+                    source.forget_version();
+                } else {
+                    tracing::warn!(event = "cache_change_stream_stopped", "another instance reads the change stream");
+                }
+            }
+        }
+        if !stats.leading() {
+            tokio::time::sleep_until(renew_at).await;
+            continue;
+        }
+        match read_and_apply(&mut source, &cache, &stats).await {
+            Ok(more) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(event = "cache_change_stream_resumed", "the change stream is read again");
+                }
+                if !more {
+                    tokio::time::sleep(source.poll_interval()).await;
+                }
+            }
+            Err(error) => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(event = "cache_change_stream_error", error = %error, "reading the change stream failed; retrying");
+                }
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
+/// Apply what the source has; true when more waits.
+async fn read_and_apply(source: &mut sqlite::Source, cache: &Cache, stats: &ChangeStats) -> anyhow::Result<bool> {
+    let Some(batch) = source.read().await? else { return Ok(false) };
+    stats.lag_changes.store(source.behind(), Ordering::Relaxed);
+    if batch.lost {
+        stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            event = "cache_change_stream_fallback",
+            reason = source.lost_reason(),
+            "changes may have been missed: invalidating everything"
+        );
+        cache.flush(&Target::All).await;
+    }
+    let tags = batch_tags(&batch.changes);
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    cache.invalidate(&tags).await;
+    source.applied().await?;
+    stats.record(&batch.changes, now_ms());
+    let lag = stats.lag_millis.load(Ordering::Relaxed);
+    if lag > 1_000 {
+        tracing::warn!(
+            event = "cache_change_stream_lag",
+            lag_ms = lag,
+            behind = source.behind(),
+            "the change stream is behind"
+        );
+    }
+    Ok(batch.more)
+}
+
+/// The tags of a batch: photo owners the source could not read are taken from the batch's own
+/// log changes (a log deleted with its photos), and a batch naming too many tags bumps
+/// everything instead.
+fn batch_tags(changes: &[(RowChange, i64)]) -> Vec<String> {
+    let owners: HashMap<i32, (i32, i32)> = changes
+        .iter()
+        .filter_map(|(c, _)| match c {
+            RowChange::Log(change) => change.old.as_ref().or(change.new.as_ref()).map(|l| (l.id, (l.trig, l.user))),
+            _ => None,
+        })
+        .collect();
+    let changes: Vec<RowChange> = changes
+        .iter()
+        .map(|(change, _)| match change {
+            RowChange::Photo(photo) => {
+                let mut photo = photo.clone();
+                for row in [&mut photo.old, &mut photo.new].into_iter().flatten() {
+                    row.owner = row.owner.or_else(|| owners.get(&row.log).copied());
+                }
+                RowChange::Photo(photo)
+            }
+            other => other.clone(),
+        })
+        .collect();
+    let tags = invalidation::tags(&changes);
+    if tags.len() > MAX_BATCH_TAGS { vec![GLOBAL.to_owned()] } else { tags }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
