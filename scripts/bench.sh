@@ -9,6 +9,8 @@
 #   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
 #   scripts/bench.sh writers [backend] # concurrent writers (PATCH /v1/logs over 400k logs): req/s, p99, non-2xx (default sqlite)
 #   scripts/bench.sh search sqlite ... # location search, cache off (or postgres, mysql); first imports the 1.74M GB unit postcodes
+#   scripts/bench.sh changes           # change stream (SQLite, a copy of the full scale): delay from another program's
+#                                      # commit to the bump and to a fresh read, CPU at 1,000 changes/s, a 100k-row update
 #
 # For each backend: builds the release binary, seeds the full scale once (reused while its
 # counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
@@ -486,6 +488,61 @@ search_bench() {
     trap - EXIT
   done
 }
+
+# CPU seconds (user + system) process $1 has used.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# The change stream's block of the admin stats, one field.
+stream_field() { # field
+  curl -sf -H "Authorization: Bearer bench-admin" "http://127.0.0.1:$PORT/v1/admin/cache/stats" \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['change_stream']['$1'])"
+}
+
+changes_bench() {
+  local url redis_port=$((PORT + 9)) db="$WORK/changes.db" writer="scripts/change-writer.py"
+  url=$(url_for sqlite)
+  seed_if_needed sqlite "$url"
+  rm -f "$db" "$db-wal" "$db-shm"
+  python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d)" "$WORK/full.db" "$db"
+  echo
+  echo "### Change stream on SQLite (full scale; another program writes the file)"
+  echo
+  local plain
+  plain=$(python3 "$writer" "$db" bulk 100000)
+  CHANGE_STREAM=on ADMIN_TOKEN=bench-admin start_with_redis "sqlite://$db" "$redis_port"
+  sleep 1
+  local before after idle busy changes0 changes1
+  before=$(cpu_seconds "$SERVER_PID"); sleep 10; after=$(cpu_seconds "$SERVER_PID")
+  idle=$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.1f", (a - b) * 10}')
+  python3 "$writer" "$db" rate 10 10 >/dev/null
+  echo "- 100 commits at 10/s: delay from commit to bump p50 $(stream_field delay_p50_ms) ms, p99 $(stream_field delay_p99_ms) ms"
+  echo "- $(python3 "$writer" "$db" fresh "http://127.0.0.1:$PORT" 200) (HTTP reads included)"
+  changes0=$(stream_field changes)
+  before=$(cpu_seconds "$SERVER_PID")
+  python3 "$writer" "$db" rate 1000 10 >/dev/null
+  after=$(cpu_seconds "$SERVER_PID")
+  sleep 1
+  changes1=$(stream_field changes)
+  busy=$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.1f", (a - b) * 10}')
+  echo "- $((changes1 - changes0)) commits at 1,000/s for 10 s: delay p50 $(stream_field delay_p50_ms) ms, p99 $(stream_field delay_p99_ms) ms;" \
+       "server CPU ${busy}% of one core (idle, polling every 5 ms: ${idle}%)"
+  changes0=$(stream_field changes)
+  local streamed started settled
+  streamed=$(python3 "$writer" "$db" bulk 100000)
+  started=$(date +%s%N)
+  while [ "$(stream_field changes)" -lt $((changes0 + 100000)) ] || [ "$(stream_field lag_changes)" != 0 ]; do sleep 0.05; done
+  settled=$(( ($(date +%s%N) - started) / 1000000 ))
+  echo "- one UPDATE of 100,000 logs: ${plain} ms without the triggers, ${streamed} ms with them;" \
+       "applied ${settled} ms after its commit (one bump of everything: over 10,000 tags);" \
+       "fallbacks $(stream_field fallbacks)"
+  kill "$SERVER_PID" "$REDIS_PID"; wait 2>/dev/null || true
+  trap - EXIT
+}
+
+if [ "${1:-}" = changes ]; then
+  changes_bench
+  exit 0
+fi
 
 if [ "${1:-}" = search ]; then
   shift

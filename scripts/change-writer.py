@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Another program writing trigapi's SQLite file, for the change-stream benchmark
+(scripts/bench.sh changes).
+
+  change-writer.py DB rate RATE SECONDS      commit one log edit at a time, RATE a second
+  change-writer.py DB fresh URL N            commit N edits one by one; after each, read the log
+                                             through the server until it shows the edit: the
+                                             delay from commit to a fresh read, p50/p99 in ms
+  change-writer.py DB bulk N                 one UPDATE of N logs; prints its time in ms
+"""
+import json
+import sqlite3
+import sys
+import time
+import urllib.request
+
+
+def connect(path):
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    db.execute("PRAGMA busy_timeout = 30000")
+    # What the server's own pool uses: WAL without a sync per commit.
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def log_ids(db, n):
+    return [r[0] for r in db.execute("SELECT id FROM tlog ORDER BY id LIMIT ?", (n,))]
+
+
+def rate(db, per_second, seconds):
+    ids = log_ids(db, 5000)
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < seconds:
+        due = start + n / per_second
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        db.execute("UPDATE tlog SET comment = ? WHERE id = ?", (f"rate {n}", ids[n % len(ids)]))
+        n += 1
+    print(f"{n} commits in {time.monotonic() - start:.1f} s")
+
+
+def fresh(db, url, count):
+    ids = log_ids(db, count)
+    delays = []
+    for n, log in enumerate(ids):
+        uri = f"{url}/v1/logs/{log}"
+        urllib.request.urlopen(uri).read()  # warm
+        urllib.request.urlopen(uri).read()
+        text = f"fresh {time.time()} {n}"
+        db.execute("UPDATE tlog SET comment = ? WHERE id = ?", (text, log))
+        committed = time.monotonic()
+        while json.loads(urllib.request.urlopen(uri).read())["comment"] != text:
+            if time.monotonic() - committed > 10:
+                sys.exit(f"log {log} still stale after 10 s")
+        delays.append((time.monotonic() - committed) * 1000)
+        time.sleep(0.02)
+    delays.sort()
+    pick = lambda q: delays[min(len(delays) - 1, max(0, int(len(delays) * q + 0.999999) - 1))]
+    print(f"{len(delays)} edits: commit to fresh read p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms, max {delays[-1]:.1f} ms")
+
+
+def bulk(db, n):
+    started = time.monotonic()
+    db.execute(
+        "UPDATE tlog SET upd_timestamp = datetime('now', ?) WHERE id IN (SELECT id FROM tlog ORDER BY id LIMIT ?)",
+        (f"+{int(time.time()) % 100000} seconds", n),
+    )
+    print(f"{(time.monotonic() - started) * 1000:.0f}")
+
+
+if __name__ == "__main__":
+    db = connect(sys.argv[1])
+    mode = sys.argv[2]
+    if mode == "rate":
+        rate(db, float(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "fresh":
+        fresh(db, sys.argv[3], int(sys.argv[4]))
+    elif mode == "bulk":
+        bulk(db, int(sys.argv[3]))
+    else:
+        sys.exit(__doc__)
