@@ -96,7 +96,8 @@ pub struct ChangeStats {
     leading: AtomicBool,
     /// Changes committed and not yet applied, as of the last read.
     lag_changes: AtomicU64,
-    /// Milliseconds between the commit and the bump of the last change applied.
+    /// How far behind the commits the cache is, ms: the age of the last change applied while
+    /// more wait; 0 once caught up.
     lag_millis: AtomicU64,
     /// The same, for the latest changes (one sample per change, at most [`DELAYS_KEPT`]).
     delays: Mutex<VecDeque<u64>>,
@@ -123,7 +124,7 @@ impl ChangeStats {
         self.lag_changes.load(Ordering::Relaxed)
     }
 
-    /// Seconds from the commit to the bump of the last change applied.
+    /// How far behind the commits the cache is, seconds (0 once caught up).
     pub fn lag_seconds(&self) -> f64 {
         self.lag_millis.load(Ordering::Relaxed) as f64 / 1000.0
     }
@@ -139,7 +140,9 @@ impl ChangeStats {
         Some(delays[rank - 1])
     }
 
-    fn record(&self, applied: &[(RowChange, i64)], now_ms: i64) {
+    /// Count a batch applied at `now_ms`; `behind`: changes committed after it. The lag is the
+    /// age of the last change applied while more wait, and nothing once the stream caught up.
+    fn record(&self, applied: &[(RowChange, i64)], now_ms: i64, behind: u64) {
         let mut delays = self.delays.lock().unwrap_or_else(PoisonError::into_inner);
         for (_, at_ms) in applied {
             if delays.len() == DELAYS_KEPT {
@@ -147,11 +150,17 @@ impl ChangeStats {
             }
             delays.push_back(u64::try_from(now_ms - at_ms).unwrap_or(0));
         }
-        if let Some(last) = delays.back() {
-            self.lag_millis.store(*last, Ordering::Relaxed);
-        }
+        let last = applied.last().map_or(0, |(_, at_ms)| u64::try_from(now_ms - at_ms).unwrap_or(0));
+        self.lag_millis.store(if behind > 0 { last } else { 0 }, Ordering::Relaxed);
+        self.lag_changes.store(behind, Ordering::Relaxed);
         self.changes.fetch_add(applied.len() as u64, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Nothing was committed since the last read: caught up.
+    fn idle(&self) {
+        self.lag_millis.store(0, Ordering::Relaxed);
+        self.lag_changes.store(0, Ordering::Relaxed);
     }
 }
 
@@ -205,8 +214,10 @@ async fn run(mut source: sqlite::Source, cache: Cache, stats: std::sync::Weak<Ch
 
 /// Apply what the source has; true when more waits.
 async fn read_and_apply(source: &mut sqlite::Source, cache: &Cache, stats: &ChangeStats) -> anyhow::Result<bool> {
-    let Some(batch) = source.read().await? else { return Ok(false) };
-    stats.lag_changes.store(source.behind(), Ordering::Relaxed);
+    let Some(batch) = source.read().await? else {
+        stats.idle();
+        return Ok(false);
+    };
     if batch.lost {
         stats.fallbacks.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
@@ -220,7 +231,7 @@ async fn read_and_apply(source: &mut sqlite::Source, cache: &Cache, stats: &Chan
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     cache.invalidate(&tags).await;
     source.applied().await?;
-    stats.record(&batch.changes, now_ms());
+    stats.record(&batch.changes, now_ms(), source.behind());
     let lag = stats.lag_millis.load(Ordering::Relaxed);
     if lag > 1_000 {
         tracing::warn!(

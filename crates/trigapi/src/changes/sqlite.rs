@@ -47,12 +47,17 @@ const ROWS: &[(&str, &str)] = &[
 /// committed) before it bumps the tags, so the bump follows every write that relied on it.
 const WHOLE: &[&str] = &["town", "postcode6", "postcodes"];
 
+/// The triggers installed: one per table and kind of change.
+const TRIGGERS: i64 = ((ROWS.len() + WHOLE.len()) * 3) as i64;
+
 /// The change table and the triggers: plain SQL that any SQLite from 3.38 (JSON built in)
-/// runs, so an older `sqlite3` shell writing the file still fires them. An update is recorded
+/// runs, so an older `sqlite3` shell writing the file still fires them. The triggers are made
+/// anew at every start, in one transaction (no write runs between the drop and the create),
+/// so they follow the tables' columns after a migration. An update is recorded
 /// only when it changed a column: SQLite fires update triggers for rows set to what they were
 /// (a recount that found the same numbers), and those change no entry.
 async fn capture(pool: &SqlitePool) -> anyhow::Result<String> {
-    let mut sql = TABLES.to_owned();
+    let mut sql = format!("BEGIN IMMEDIATE;\n{TABLES}");
     for (table, row) in ROWS {
         let columns: Vec<String> =
             sqlx::query_scalar("SELECT name FROM pragma_table_info(?)").bind(table).fetch_all(pool).await?;
@@ -65,7 +70,8 @@ async fn capture(pool: &SqlitePool) -> anyhow::Result<String> {
             let values = |r: Option<&str>| r.map_or_else(|| "NULL".to_owned(), |r| row.replace("{r}", r));
             let when = if event == "UPDATE" { changed.as_str() } else { "" };
             sql.push_str(&format!(
-                "CREATE TRIGGER IF NOT EXISTS trigapi_{table}_{event} AFTER {event} ON \"{table}\" {when} BEGIN \
+                "DROP TRIGGER IF EXISTS trigapi_{table}_{event}; \
+                 CREATE TRIGGER trigapi_{table}_{event} AFTER {event} ON \"{table}\" {when} BEGIN \
                  INSERT INTO trigapi_change (tbl, old, new) VALUES ('{table}', {}, {}); END;\n",
                 values(old),
                 values(new),
@@ -75,13 +81,15 @@ async fn capture(pool: &SqlitePool) -> anyhow::Result<String> {
     for table in WHOLE {
         for event in ["INSERT", "UPDATE", "DELETE"] {
             sql.push_str(&format!(
-                "CREATE TRIGGER IF NOT EXISTS trigapi_{table}_{event} AFTER {event} ON {table} \
+                "DROP TRIGGER IF EXISTS trigapi_{table}_{event}; \
+                 CREATE TRIGGER trigapi_{table}_{event} AFTER {event} ON {table} \
                  WHEN NOT EXISTS (SELECT 1 FROM trigapi_change WHERE tbl = '{table}' \
                  AND seq > (SELECT coalesce(max(claimed), 0) FROM trigapi_change_reader)) \
                  BEGIN INSERT INTO trigapi_change (tbl) VALUES ('{table}'); END;\n"
             ));
         }
     }
+    sql.push_str("COMMIT;\n");
     Ok(sql)
 }
 
@@ -105,6 +113,8 @@ pub(super) struct Source {
     /// Changes committed after the last one read.
     behind: u64,
     lost_reason: &'static str,
+    /// Changes were lost for this reason (the triggers were removed): say so with the next batch.
+    lose: Option<&'static str>,
     seen: Instant,
 }
 
@@ -121,6 +131,7 @@ impl Source {
             more: false,
             behind: 0,
             lost_reason: "",
+            lose: None,
             seen: Instant::now(),
         }
     }
@@ -161,6 +172,17 @@ impl Source {
                     .execute(&mut *conn)
                     .await?;
                 self.seen = Instant::now();
+                let triggers: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'trigapi\\_%' ESCAPE '\\'",
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                if triggers < TRIGGERS {
+                    // Whatever was written since they went was not recorded.
+                    self.register().await?;
+                    self.lose = Some("the change triggers were removed");
+                    self.data_version = None;
+                }
             }
             return Ok(None);
         }
@@ -201,6 +223,10 @@ impl Source {
                 .bind(BATCH)
                 .fetch_all(&mut *tx)
                 .await?;
+        if let Some(reason) = self.lose.take().filter(|_| !lost) {
+            self.lost_reason = reason;
+            lost = true;
+        }
         let first = rows.first().map(|r| r.get::<i64, _>(0));
         if first.map_or(newest > position, |f| f != position + 1) && !lost {
             self.lost_reason = "the change table was trimmed past this reader";

@@ -53,7 +53,8 @@ pub struct ChangeStreamBody {
     pub errors: u64,
     /// Changes committed and not yet applied, as of the last read.
     pub lag_changes: u64,
-    /// From the commit to the bump of the last change applied.
+    /// How far behind the commits the cache is: the age of the last change applied while more
+    /// wait; 0 once caught up.
     pub lag_seconds: f64,
     /// The delay from commit to bump over the latest changes (up to 4,096), ms.
     pub delay_p50_ms: Option<u64>,

@@ -9,7 +9,7 @@ use axum::http::Method;
 use serde_json::Value;
 use trigapi::config::Switch;
 
-use crate::cache::{admin, app, private_database};
+use crate::cache::{Invalidation, admin, app, private_database};
 use crate::helpers::TestApp;
 use crate::redis_harness::{RedisServer, redis_available};
 
@@ -60,6 +60,15 @@ async fn stream_stats(app: &TestApp) -> Value {
     stats.body["change_stream"].clone()
 }
 
+/// A private copy of the seeded database and a server over it (with Redis at `redis`) that
+/// reads the change stream.
+async fn reading(redis: Option<&RedisServer>) -> (String, TestApp) {
+    let database = private_database();
+    let app = app(&database, redis, streaming).await;
+    leading(&app, WINDOW).await;
+    (database, app)
+}
+
 /// Wait until `app` reads the stream.
 async fn leading(app: &TestApp, within: Duration) {
     let started = Instant::now();
@@ -101,9 +110,7 @@ async fn ids(app: &TestApp) -> Ids {
 }
 
 async fn writes_from_another_program_reach_warm_reads(redis: Option<&RedisServer>) {
-    let database = private_database();
-    let app = app(&database, redis, streaming).await;
-    leading(&app, WINDOW).await;
+    let (database, app) = reading(redis).await;
     // A second server over the same file without the stream: the control, which stays stale.
     let control = crate::cache::app(&database, None, |_| {}).await;
     let Ids { log, trig, user, photo, other_trig } = ids(&app).await;
@@ -174,9 +181,7 @@ async fn writes_from_another_program_reach_warm_reads_through_redis() {
 /// invalidates everything, and says so in `/metrics`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_lost_changes_invalidates_everything() {
-    let database = private_database();
-    let app = app(&database, None, streaming).await;
-    leading(&app, WINDOW).await;
+    let (database, app) = reading(None).await;
     let Ids { log, other_trig, .. } = ids(&app).await;
     let unrelated = format!("/v1/trigs/{other_trig}");
     warm(&app, &unrelated).await;
@@ -206,9 +211,7 @@ async fn another_instance_takes_over_and_misses_nothing() {
         return;
     }
     let redis = RedisServer::start();
-    let database = private_database();
-    let first = app(&database, Some(&redis), streaming).await;
-    leading(&first, WINDOW).await;
+    let (database, first) = reading(Some(&redis)).await;
     let second = app(&database, Some(&redis), streaming).await;
     let logs: Vec<i64> = second.ok("/v1/logs?limit=5").await["items"]
         .as_array()
@@ -235,4 +238,49 @@ async fn another_instance_takes_over_and_misses_nothing() {
         until(&second, &format!("/v1/logs/{l}"), WINDOW, |b| b["comment"] == "Round 9").await;
     }
     assert_eq!(stream_stats(&second).await["fallbacks"], 0, "it resumed from the stored position");
+}
+
+/// Another program drops a trigger and writes: that write was never recorded. The reader
+/// notices at its next heartbeat (ten seconds), puts the triggers back and invalidates
+/// everything; the writes after that are recorded again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_triggers_are_put_back_and_everything_invalidated() {
+    let (database, app) = reading(None).await;
+    let Ids { log, user, .. } = ids(&app).await;
+    let log_uri = format!("/v1/logs/{log}");
+    warm(&app, &log_uri).await;
+    outside(
+        &database,
+        &format!("DROP TRIGGER trigapi_tlog_UPDATE; UPDATE tlog SET comment = 'Unrecorded' WHERE id = {log}"),
+    )
+    .await;
+    until(&app, &log_uri, Duration::from_secs(20), |b| b["comment"] == "Unrecorded").await;
+    assert_eq!(stream_stats(&app).await["fallbacks"], 1);
+    let user_uri = format!("/v1/users/{user}");
+    warm(&app, &user_uri).await;
+    outside(&database, &format!(r#"UPDATE "user" SET name = 'Recorded Again' WHERE id = {user}"#)).await;
+    until(&app, &user_uri, WINDOW, |b| b["name"] == "Recorded Again").await;
+    outside(&database, &format!("UPDATE tlog SET comment = 'Recorded' WHERE id = {log}")).await;
+    until(&app, &log_uri, WINDOW, |b| b["comment"] == "Recorded").await;
+}
+
+/// The consistency checker with writers that never invalidate (they write the database behind
+/// the API's back, as the legacy site does), two instances sharing Redis, the change stream on:
+/// no read returns a version older than one committed more than the window before it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_read_past_the_window_when_only_the_stream_invalidates() {
+    if !redis_available() {
+        return;
+    }
+    let redis = RedisServer::start();
+    let (database, writer) = reading(Some(&redis)).await;
+    let writer = std::sync::Arc::new(writer);
+    let other = std::sync::Arc::new(app(&database, Some(&redis), streaming).await);
+    let readers = vec![std::sync::Arc::clone(&writer), other];
+    let report =
+        crate::cache::check_writes(std::sync::Arc::clone(&writer), readers, 6_000, async {}, Invalidation::Stream)
+            .await;
+    eprintln!("writers behind the API's back, the change stream invalidating: {report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert!(report.max_staleness < Duration::from_millis(500), "stale past the window: {report:?}");
 }
