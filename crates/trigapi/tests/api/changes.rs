@@ -17,17 +17,27 @@ use crate::redis_harness::{RedisServer, redis_available};
 /// for a loaded CI machine).
 const WINDOW: Duration = Duration::from_secs(3);
 
-/// Run `sql` in the `sqlite3` shell on `database`: another program writing the file.
-async fn outside(database: &str, sql: &str) {
+/// Run `sql` in the `sqlite3` shell on `database`: another program writing the file. Like
+/// any writer of a shared SQLite file it tries again when the database stays locked past its
+/// busy timeout (a script that failed left nothing behind: `-bail` ends it, and an open
+/// transaction rolls back when the shell exits).
+pub(crate) async fn outside(database: &str, sql: &str) {
     let path = database.trim_start_matches("sqlite://").to_owned();
-    let text = sql.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("sqlite3").args(["-bail", "-cmd", ".timeout 10000", &path, &text]).output()
-    })
-    .await
-    .expect("sqlite3 thread")
-    .expect("the sqlite3 shell (Debian's sqlite3 package) runs");
-    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    for attempt in 1.. {
+        let (path, text) = (path.clone(), sql.to_owned());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("sqlite3").args(["-bail", "-cmd", ".timeout 10000", &path, &text]).output()
+        })
+        .await
+        .expect("sqlite3 thread")
+        .expect("the sqlite3 shell (Debian's sqlite3 package) runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            return;
+        }
+        assert!(err.contains("database is locked") && attempt < 5, "sqlite3 {sql}: {err}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Read `uri` until `fresh` holds for its body; panics after `within`. Returns how long it took.
@@ -188,7 +198,9 @@ async fn a_reader_that_lost_changes_invalidates_everything() {
     // The change and its record, then the record deleted: all in one transaction.
     outside(
         &database,
-        &format!("BEGIN; UPDATE tlog SET comment = 'Lost' WHERE id = {log}; DELETE FROM trigapi_change; COMMIT;"),
+        &format!(
+            "BEGIN IMMEDIATE; UPDATE tlog SET comment = 'Lost' WHERE id = {log}; DELETE FROM trigapi_change; COMMIT;"
+        ),
     )
     .await;
     let started = Instant::now();
@@ -251,7 +263,7 @@ async fn removed_triggers_are_put_back_and_everything_invalidated() {
     warm(&app, &log_uri).await;
     outside(
         &database,
-        &format!("DROP TRIGGER trigapi_tlog_UPDATE; UPDATE tlog SET comment = 'Unrecorded' WHERE id = {log}"),
+        &format!("DROP TRIGGER IF EXISTS trigapi_tlog_UPDATE; UPDATE tlog SET comment = 'Unrecorded' WHERE id = {log}"),
     )
     .await;
     until(&app, &log_uri, Duration::from_secs(20), |b| b["comment"] == "Unrecorded").await;
