@@ -570,13 +570,23 @@ fn list(raw: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// `Config::load` of a file holding `toml`, inside figment's `Jail`: it serialises the
+    /// tests that set environment variables, so none of theirs (`LOG_FORMAT=xml`) leaks in.
+    #[expect(clippy::result_large_err, reason = "figment's Jail closures return figment::Error")]
+    fn load_toml(toml: &str) -> Result<Config, String> {
+        let mut loaded = Err("the jail did not run".to_owned());
+        figment::Jail::expect_with(|jail| {
+            let path = jail.directory().join("trigapi.toml");
+            jail.create_file(&path, toml)?;
+            loaded = Config::load(Some(&path)).map_err(|e| format!("{e:#}"));
+            Ok(())
+        });
+        loaded
+    }
+
     #[test]
     fn a_toml_file_overrides_the_defaults() {
-        let path = std::env::temp_dir().join(format!("trigapi-config-{}.toml", std::process::id()));
-        std::fs::write(&path, "db_max_connections = 3\nlog_format = \"pretty\"\n").expect("write config");
-        let loaded = Config::load(Some(&path));
-        let _ = std::fs::remove_file(&path);
-        let c = loaded.expect("valid config");
+        let c = load_toml("db_max_connections = 3\nlog_format = \"pretty\"\n").expect("valid config");
         assert_eq!((c.database.db_max_connections, c.server.log_format), (3, LogFormat::Pretty));
         assert_eq!(c.server.bind_addr, Config::default().server.bind_addr, "unset keys keep their defaults");
     }
@@ -591,20 +601,14 @@ mod tests {
         for bad in ["trig", "trig=12", "=1..2", "trig=a..2", "trig=5..1", "trig=-1.."] {
             assert!(entry_bytes_by_family(bad).is_err(), "{bad}");
         }
-        let path = std::env::temp_dir().join(format!("trigapi-config-sizes-{}.toml", std::process::id()));
-        std::fs::write(&path, "cache_entry_bytes_by_family = \"trig=9..1\"\n").expect("write config");
-        let err = Config::load(Some(&path)).expect_err("minimum above maximum");
-        let _ = std::fs::remove_file(&path);
-        assert!(err.to_string().contains("cache_entry_bytes_by_family"), "{err}");
+        let err = load_toml("cache_entry_bytes_by_family = \"trig=9..1\"\n").expect_err("minimum above maximum");
+        assert!(err.contains("cache_entry_bytes_by_family"), "{err}");
     }
 
     #[test]
     fn a_bad_value_is_a_clear_error() {
-        let path = std::env::temp_dir().join(format!("trigapi-config-bad-{}.toml", std::process::id()));
-        std::fs::write(&path, "db_max_connections = \"many\"\n").expect("write config");
-        let err = Config::load(Some(&path)).expect_err("a string is not a pool size");
-        let _ = std::fs::remove_file(&path);
-        assert!(err.to_string().contains("db_max_connections"), "{err}");
+        let err = load_toml("db_max_connections = \"many\"\n").expect_err("a string is not a pool size");
+        assert!(err.contains("db_max_connections"), "{err}");
     }
 
     /// Through the real loader, with real environment variables (figment's `Jail` serialises
