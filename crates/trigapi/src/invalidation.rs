@@ -215,7 +215,7 @@ pub struct UserRow {
 }
 
 /// The tags `changes` invalidate, each once.
-pub fn tags(changes: &[RowChange]) -> Vec<String> {
+pub fn tags<'a>(changes: impl IntoIterator<Item = &'a RowChange>) -> Vec<String> {
     let mut tags = Vec::new();
     for change in changes {
         change_tags(change, &mut tags);

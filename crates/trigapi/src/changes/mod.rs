@@ -27,10 +27,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use trigapi_cache::{Cache, GLOBAL, Target};
+use trigapi_cache::{Cache, Clock, GLOBAL, Target};
 
 use crate::config::Config;
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use crate::invalidation::{self, RowChange};
 
 /// The role only one instance holds at a time.
@@ -60,7 +60,6 @@ pub fn spawn(db: &Db, cache: &Cache, config: &Config) -> anyhow::Result<Option<A
             db.backend().name()
         );
     };
-    debug_assert_eq!(db.backend(), Backend::Sqlite);
     let stats = Arc::new(ChangeStats::default());
     // One reader for the fleet when instances share Redis; without Redis each process has a
     // cache of its own and reads every change itself.
@@ -79,10 +78,12 @@ pub fn spawn(db: &Db, cache: &Cache, config: &Config) -> anyhow::Result<Option<A
 struct Batch {
     /// The changes, oldest first, each with when it was committed (Unix ms).
     changes: Vec<(RowChange, i64)>,
-    /// Changes may have been missed before these: invalidate everything.
-    lost: bool,
+    /// Why changes may have been missed before these: then everything is invalidated.
+    lost: Option<&'static str>,
     /// More changes wait to be read.
     more: bool,
+    /// Changes committed after the last one read.
+    behind: u64,
 }
 
 /// Where the consumer is, for `/metrics` and `/v1/admin/cache/stats`.
@@ -214,30 +215,32 @@ async fn run(mut source: sqlite::Source, cache: Cache, stats: std::sync::Weak<Ch
 
 /// Apply what the source has; true when more waits.
 async fn read_and_apply(source: &mut sqlite::Source, cache: &Cache, stats: &ChangeStats) -> anyhow::Result<bool> {
-    let Some(batch) = source.read().await? else {
+    let Some(mut batch) = source.read().await? else {
         stats.idle();
         return Ok(false);
     };
-    if batch.lost {
+    if let Some(reason) = batch.lost {
         stats.fallbacks.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             event = "cache_change_stream_fallback",
-            reason = source.lost_reason(),
+            reason,
             "changes may have been missed: invalidating everything"
         );
+        // Everything, this batch's changes included.
         cache.flush(&Target::All).await;
+    } else {
+        let tags = batch_tags(&mut batch.changes);
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        cache.invalidate(&tags).await;
     }
-    let tags = batch_tags(&batch.changes);
-    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
-    cache.invalidate(&tags).await;
     source.applied().await?;
-    stats.record(&batch.changes, now_ms(), source.behind());
+    stats.record(&batch.changes, now_ms(), batch.behind);
     let lag = stats.lag_millis.load(Ordering::Relaxed);
     if lag > 1_000 {
         tracing::warn!(
             event = "cache_change_stream_lag",
             lag_ms = lag,
-            behind = source.behind(),
+            behind = batch.behind,
             "the change stream is behind"
         );
     }
@@ -247,7 +250,7 @@ async fn read_and_apply(source: &mut sqlite::Source, cache: &Cache, stats: &Chan
 /// The tags of a batch: photo owners the source could not read are taken from the batch's own
 /// log changes (a log deleted with its photos), and a batch naming too many tags bumps
 /// everything instead.
-fn batch_tags(changes: &[(RowChange, i64)]) -> Vec<String> {
+fn batch_tags(changes: &mut [(RowChange, i64)]) -> Vec<String> {
     let owners: HashMap<i32, (i32, i32)> = changes
         .iter()
         .filter_map(|(c, _)| match c {
@@ -255,26 +258,18 @@ fn batch_tags(changes: &[(RowChange, i64)]) -> Vec<String> {
             _ => None,
         })
         .collect();
-    let changes: Vec<RowChange> = changes
-        .iter()
-        .map(|(change, _)| match change {
-            RowChange::Photo(photo) => {
-                let mut photo = photo.clone();
-                for row in [&mut photo.old, &mut photo.new].into_iter().flatten() {
-                    row.owner = row.owner.or_else(|| owners.get(&row.log).copied());
-                }
-                RowChange::Photo(photo)
+    for (change, _) in changes.iter_mut() {
+        if let RowChange::Photo(photo) = change {
+            for row in [&mut photo.old, &mut photo.new].into_iter().flatten() {
+                row.owner = row.owner.or_else(|| owners.get(&row.log).copied());
             }
-            other => other.clone(),
-        })
-        .collect();
-    let tags = invalidation::tags(&changes);
+        }
+    }
+    let tags = invalidation::tags(changes.iter().map(|(change, _)| change));
     if tags.len() > MAX_BATCH_TAGS { vec![GLOBAL.to_owned()] } else { tags }
 }
 
+/// Now, in Unix milliseconds (the triggers stamp changes with the same wall clock).
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    i64::try_from(Clock::system().now_millis()).unwrap_or(i64::MAX)
 }

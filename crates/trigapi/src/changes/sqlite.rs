@@ -110,9 +110,6 @@ pub(super) struct Source {
     claimed: Option<i64>,
     /// Whether the last read left rows unread.
     more: bool,
-    /// Changes committed after the last one read.
-    behind: u64,
-    lost_reason: &'static str,
     /// Changes were lost for this reason (the triggers were removed): say so with the next batch.
     lose: Option<&'static str>,
     seen: Instant,
@@ -129,8 +126,6 @@ impl Source {
             data_version: None,
             claimed: None,
             more: false,
-            behind: 0,
-            lost_reason: "",
             lose: None,
             seen: Instant::now(),
         }
@@ -143,14 +138,6 @@ impl Source {
     /// Read again even if nothing seems to have changed (another instance may have read).
     pub(super) fn forget_version(&mut self) {
         self.data_version = None;
-    }
-
-    pub(super) fn behind(&self) -> u64 {
-        self.behind
-    }
-
-    pub(super) fn lost_reason(&self) -> &'static str {
-        self.lost_reason
     }
 
     /// The changes after this reader's position, claimed; `None` when nothing was committed
@@ -195,18 +182,12 @@ impl Source {
             sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'trigapi_change'")
                 .fetch_one(&mut *tx)
                 .await?;
-        let (position, mut lost) = match position {
-            Some(p) if p <= newest => (p, false),
-            Some(_) => {
-                self.lost_reason = "the change table was recreated";
-                (newest, true)
-            }
-            None => {
-                self.lost_reason = "this reader was dropped after a minute of silence";
-                (newest, true)
-            }
+        let (position, reset) = match position {
+            Some(p) if p <= newest => (p, None),
+            Some(_) => (newest, Some("the change table was recreated")),
+            None => (newest, Some("this reader was dropped after a minute of silence")),
         };
-        if lost {
+        if reset.is_some() {
             sqlx::query(
                 "INSERT OR REPLACE INTO trigapi_change_reader (name, seq, claimed, seen_ms) VALUES (?, ?, ?, ?)",
             )
@@ -223,15 +204,9 @@ impl Source {
                 .bind(BATCH)
                 .fetch_all(&mut *tx)
                 .await?;
-        if let Some(reason) = self.lose.take().filter(|_| !lost) {
-            self.lost_reason = reason;
-            lost = true;
-        }
         let first = rows.first().map(|r| r.get::<i64, _>(0));
-        if first.map_or(newest > position, |f| f != position + 1) && !lost {
-            self.lost_reason = "the change table was trimmed past this reader";
-            lost = true;
-        }
+        let trimmed = first.map_or(newest > position, |f| f != position + 1);
+        let lost = reset.or(self.lose.take()).or(trimmed.then_some("the change table was trimmed past this reader"));
         let last = rows.last().map_or(newest.max(position), |r| r.get::<i64, _>(0));
         sqlx::query("UPDATE trigapi_change_reader SET claimed = ?, seen_ms = ? WHERE name = ?")
             .bind(last)
@@ -243,7 +218,6 @@ impl Source {
         self.seen = Instant::now();
         self.data_version = Some(version);
         self.more = rows.len() as i64 == BATCH;
-        self.behind = u64::try_from(newest - last).unwrap_or(0);
         self.claimed = Some(last);
         let changes = rows
             .iter()
@@ -252,7 +226,8 @@ impl Source {
                 (change, r.get::<i64, _>(1))
             })
             .collect();
-        Ok(Some(Batch { changes, lost, more: self.more }))
+        let behind = u64::try_from(newest - last).unwrap_or(0);
+        Ok(Some(Batch { changes, lost, more: self.more, behind }))
     }
 
     /// Record the claimed changes as applied, and trim what every reader has applied.

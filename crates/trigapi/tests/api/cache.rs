@@ -726,9 +726,9 @@ struct History {
 
 #[derive(Debug, Default)]
 pub(crate) struct Report {
-    pub(crate) reads: u64,
-    pub(crate) writes: u64,
-    pub(crate) stale: u64,
+    reads: u64,
+    writes: u64,
+    stale: u64,
     /// Of those, reads served by another instance than the writer's.
     stale_elsewhere: u64,
     /// The largest time between a version's completion and the start of a read that still
@@ -762,7 +762,7 @@ async fn check(writer: Arc<TestApp>, readers: Vec<Arc<TestApp>>, ops: u64, fault
 }
 
 /// How the checker's writes reach the cache.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 pub(crate) enum Invalidation {
     /// The writer invalidates through the admin endpoint after its commit, as a write endpoint
     /// does: the write is complete when that call returns.

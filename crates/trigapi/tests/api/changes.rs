@@ -81,10 +81,19 @@ async fn reading(redis: Option<&RedisServer>) -> (String, TestApp) {
 
 /// Wait until `app` reads the stream.
 async fn leading(app: &TestApp, within: Duration) {
+    stream_until(app, within, "never took the change stream", |s| s["leading"] == true).await;
+}
+
+/// Wait until `app`'s change-stream stats satisfy `done`; fail with `failure` after `within`.
+async fn stream_until(app: &TestApp, within: Duration, failure: &str, done: impl Fn(&Value) -> bool) {
     let started = Instant::now();
-    while stream_stats(app).await["leading"] != true {
-        assert!(started.elapsed() < within, "never took the change stream: {}", stream_stats(app).await);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    loop {
+        let stats = stream_stats(app).await;
+        if done(&stats) {
+            return;
+        }
+        assert!(started.elapsed() < within, "{failure}: {stats}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -203,11 +212,7 @@ async fn a_reader_that_lost_changes_invalidates_everything() {
         ),
     )
     .await;
-    let started = Instant::now();
-    while stream_stats(&app).await["fallbacks"] != 1 {
-        assert!(started.elapsed() < WINDOW, "no fallback: {}", stream_stats(&app).await);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    stream_until(&app, WINDOW, "no fallback", |s| s["fallbacks"] == 1).await;
     assert_eq!(app.get(&unrelated).await.headers["x-cache-status"], "MISS", "everything was invalidated");
     assert_eq!(app.ok(&format!("/v1/logs/{log}")).await["comment"], "Lost");
     let metrics = app.get("/metrics").await.text;
