@@ -36,6 +36,26 @@ if ! port_open 3306; then
   as_root mariadb -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" 2>/dev/null || true
 fi
 
+# A PostgreSQL cluster of the tests' own with wal_level=logical, on a free port, for the
+# change-stream tests (the machine's server keeps the default wal_level=replica). Debian's
+# postgresql-common makes and starts it; its data is throwaway (fsync off).
+logical_port() { pg_lsclusters -h 2>/dev/null | awk '$2 == "trigapi_logical" { print $3 }'; }
+if command -v pg_createcluster >/dev/null; then
+  version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  if [ -z "$(logical_port)" ]; then
+    port=5433
+    while port_open "$port"; do port=$((port + 1)); done
+    as_root pg_createcluster "$version" trigapi_logical -p "$port" -- --auth=trust >/dev/null
+    printf '%s\n' "wal_level = logical" "max_replication_slots = 40" "max_wal_senders = 40" \
+      "listen_addresses = '127.0.0.1'" "fsync = off" "synchronous_commit = off" "full_page_writes = off" \
+      | as_root tee -a "/etc/postgresql/$version/trigapi_logical/postgresql.conf" >/dev/null
+  fi
+  port=$(logical_port)
+  port_open "$port" || as_root pg_ctlcluster --skip-systemctl-redirect "$version" trigapi_logical start >&2
+  wait_port "$port"
+  logical_url="postgres://postgres@127.0.0.1:$port/postgres"
+fi
+
 command -v redis-server >/dev/null || apt_install redis-server
 command -v redis-cli >/dev/null || apt_install redis-tools
 command -v openssl >/dev/null || apt_install openssl   # the TLS test makes a certificate
@@ -49,5 +69,6 @@ fi
 
 echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
 echo "export TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql"
+[ -n "${logical_url:-}" ] && echo "export TEST_POSTGRES_LOGICAL_URL=$logical_url"
 echo "export TRIGAPI_REQUIRE_REDIS=1"
 echo "export TRIGAPI_REQUIRE_S3=1"

@@ -61,6 +61,7 @@ impl Application {
                 crate::gazetteer::load_vendored(&db, &cache).await.context("loading places and postcodes")?;
             tracing::info!(places, postcode_areas = areas, "loaded the vendored places and postcode areas");
         }
+        crate::changes::prepare(&db, &config).await.context("preparing the change stream")?;
         let state = AppState::new(db.clone(), config, cache)?;
         tracing::info!(
             mode = state.auth.mode(),

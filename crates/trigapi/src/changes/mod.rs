@@ -18,8 +18,10 @@
 //! - A batch too broad to be worth naming tag by tag (a bulk update of a whole table) bumps
 //!   everything instead: one bump rather than hundreds of thousands.
 //!
-//! Sources: SQLite (triggers into a change table, read when `PRAGMA data_version` moves).
+//! Sources: SQLite (triggers into a change table, read when `PRAGMA data_version` moves) and
+//! PostgreSQL (logical replication with `pgoutput`, through a replication slot).
 
+mod postgres;
 mod sqlite;
 
 use std::collections::{HashMap, VecDeque};
@@ -54,24 +56,92 @@ pub fn spawn(db: &Db, cache: &Cache, config: &Config) -> anyhow::Result<Option<A
     if !config.cache.change_stream.is_on() {
         return Ok(None);
     }
-    let Db::Sqlite(pool) = db else {
-        anyhow::bail!(
-            "CHANGE_STREAM=on is not available on {} yet: only SQLite has a change stream",
-            db.backend().name()
-        );
-    };
-    let stats = Arc::new(ChangeStats::default());
     // One reader for the fleet when instances share Redis; without Redis each process has a
     // cache of its own and reads every change itself.
-    let reader = if config.cache.redis_url.is_some() {
-        "fleet".to_owned()
-    } else {
-        format!("process-{:016x}", fastrand::u64(..))
+    let fleet = config.cache.redis_url.is_some();
+    let source = match db {
+        Db::Sqlite(pool) => {
+            let reader = if fleet { "fleet".to_owned() } else { format!("process-{:016x}", fastrand::u64(..)) };
+            let poll = Duration::from_millis(config.cache.change_stream_poll_ms.max(1));
+            Source::Sqlite(sqlite::Source::new(pool.clone(), reader, poll))
+        }
+        Db::Postgres(pool) => {
+            let replication = postgres::replication_config(config.database.database_url.expose(), fleet)?;
+            Source::Postgres(Box::new(postgres::Source::new(pool.clone(), replication, !fleet)))
+        }
+        Db::MySql(_) => anyhow::bail!("CHANGE_STREAM=on is not available on MySQL/MariaDB yet"),
     };
-    let poll = Duration::from_millis(config.cache.change_stream_poll_ms.max(1));
-    let source = sqlite::Source::new(pool.clone(), reader, poll);
+    let stats = Arc::new(ChangeStats::default());
     tokio::spawn(run(source, cache.clone(), Arc::downgrade(&stats)));
     Ok(Some(stats))
+}
+
+/// Check, before the server starts, that this database can carry the change stream when it is
+/// on, and make what it needs (on PostgreSQL: the publication and the tables' replica
+/// identity); the error says everything that is missing.
+pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<()> {
+    match db {
+        Db::Postgres(pool) if config.cache.change_stream.is_on() => postgres::prepare(pool).await,
+        _ => Ok(()),
+    }
+}
+
+/// Where committed changes are read from.
+enum Source {
+    Sqlite(sqlite::Source),
+    Postgres(Box<postgres::Source>),
+}
+
+impl Source {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The changes committed since the last read, claimed; `None` when there are none.
+    async fn read(&mut self) -> anyhow::Result<Option<Batch>> {
+        match self {
+            Self::Sqlite(source) => source.read().await,
+            Self::Postgres(source) => source.read().await,
+        }
+    }
+
+    /// The changes read last are applied: move the position past them.
+    async fn applied(&mut self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(source) => source.applied().await,
+            Self::Postgres(source) => {
+                source.applied();
+                Ok(())
+            }
+        }
+    }
+
+    /// This instance reads the stream now (another one may have moved the position).
+    fn resume(&mut self) {
+        match self {
+            Self::Sqlite(source) => source.forget_version(),
+            Self::Postgres(_) => {}
+        }
+    }
+
+    /// Another instance reads the stream now: let go of what it needs.
+    fn release(&mut self) {
+        match self {
+            Self::Sqlite(_) => {}
+            Self::Postgres(source) => source.release(),
+        }
+    }
+
+    /// How long to wait after a read that found nothing (a PostgreSQL read waits itself).
+    fn idle(&self) -> Duration {
+        match self {
+            Self::Sqlite(source) => source.poll_interval(),
+            Self::Postgres(_) => Duration::ZERO,
+        }
+    }
 }
 
 /// What one read of a source gave.
@@ -168,7 +238,7 @@ impl ChangeStats {
 /// Read the stream while this instance holds the role, until the server that started it is
 /// gone (its state, which holds the stats, dropped): then the role lapses and another instance
 /// takes over, as it would after a crash.
-async fn run(mut source: sqlite::Source, cache: Cache, stats: std::sync::Weak<ChangeStats>) {
+async fn run(mut source: Source, cache: Cache, stats: std::sync::Weak<ChangeStats>) {
     let mut renew_at = tokio::time::Instant::now();
     let mut failing = false;
     while let Some(stats) = stats.upgrade() {
@@ -179,13 +249,13 @@ async fn run(mut source: sqlite::Source, cache: Cache, stats: std::sync::Weak<Ch
                 if held {
                     tracing::info!(
                         event = "cache_change_stream_started",
-                        source = "sqlite",
+                        source = source.name(),
                         "reading the change stream"
                     );
-                    // Another instance may have moved the position meanwhile.
-                    source.forget_version();
+                    source.resume();
                 } else {
                     tracing::warn!(event = "cache_change_stream_stopped", "another instance reads the change stream");
+                    source.release();
                 }
             }
         }
@@ -199,7 +269,7 @@ async fn run(mut source: sqlite::Source, cache: Cache, stats: std::sync::Weak<Ch
                     tracing::info!(event = "cache_change_stream_resumed", "the change stream is read again");
                 }
                 if !more {
-                    tokio::time::sleep(source.poll_interval()).await;
+                    tokio::time::sleep(source.idle()).await;
                 }
             }
             Err(error) => {
@@ -214,7 +284,7 @@ async fn run(mut source: sqlite::Source, cache: Cache, stats: std::sync::Weak<Ch
 }
 
 /// Apply what the source has; true when more waits.
-async fn read_and_apply(source: &mut sqlite::Source, cache: &Cache, stats: &ChangeStats) -> anyhow::Result<bool> {
+async fn read_and_apply(source: &mut Source, cache: &Cache, stats: &ChangeStats) -> anyhow::Result<bool> {
     let Some(mut batch) = source.read().await? else {
         stats.idle();
         return Ok(false);

@@ -1,8 +1,13 @@
-//! The change stream on SQLite (`CHANGE_STREAM=on`): writes made by another program (the
-//! `sqlite3` shell, as the legacy site or an administrator would) reach warm cached reads in
-//! milliseconds; a reader that lost changes invalidates everything; when the instance reading
-//! the stream dies, another takes over from its position and misses nothing.
+//! The change stream (`CHANGE_STREAM=on`) on SQLite and PostgreSQL: writes made by another
+//! program (the `sqlite3` shell or `psql`, as the legacy site or an administrator would) reach
+//! warm cached reads in milliseconds; a reader that lost changes invalidates everything; when
+//! the instance reading the stream dies, another takes over from its position and misses
+//! nothing.
+//!
+//! PostgreSQL's tests run on a server of their own with `wal_level=logical`
+//! (`TEST_POSTGRES_LOGICAL_URL`, which `scripts/test-services.sh` starts on a free port).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
@@ -10,18 +15,104 @@ use serde_json::Value;
 use trigapi::config::Switch;
 
 use crate::cache::{Invalidation, admin, app, private_database};
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, replace_database, seed_demo};
 use crate::redis_harness::{RedisServer, redis_available};
 
 /// How long a change may take to reach the cache here (the goal is milliseconds; the margin is
 /// for a loaded CI machine).
 const WINDOW: Duration = Duration::from_secs(3);
 
+/// Where a test's database lives.
+#[derive(Clone, Copy, Debug)]
+enum Server {
+    Sqlite,
+    /// The server with `wal_level=logical`.
+    Postgres,
+}
+
+impl Server {
+    /// A private copy of the seeded database; `None` when this server is not configured here.
+    async fn database(self) -> Option<String> {
+        match self {
+            Self::Sqlite => Some(private_database()),
+            Self::Postgres => logical_database().await,
+        }
+    }
+}
+
+/// A database of its own on the PostgreSQL server with `wal_level=logical`, copied from one
+/// seeded once per test process.
+pub(crate) async fn logical_database() -> Option<String> {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let Some(server) = std::env::var("TEST_POSTGRES_LOGICAL_URL").ok().filter(|v| !v.is_empty()) else {
+        eprintln!("skipped: TEST_POSTGRES_LOGICAL_URL is not set");
+        return None;
+    };
+    let pid = std::process::id();
+    let template = TEMPLATE
+        .get_or_init(|| async {
+            drop_orphans(&server).await;
+            let name = format!("trigapi_test_{pid}_template");
+            outside(&server, &format!("DROP DATABASE IF EXISTS {name}")).await;
+            outside(&server, &format!("CREATE DATABASE {name}")).await;
+            seed_demo(&replace_database(&server, &name)).await.expect("seed the template database");
+            name
+        })
+        .await;
+    let name = format!("trigapi_test_{pid}_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    outside(&server, &format!("DROP DATABASE IF EXISTS {name}")).await;
+    outside(&server, &format!("CREATE DATABASE {name} TEMPLATE {template}")).await;
+    Some(replace_database(&server, &name))
+}
+
+/// Drop the databases, and their replication slots, of test processes that have exited.
+async fn drop_orphans(server: &str) {
+    let db = trigapi::db::Db::connect(server, 1).await.expect("connect to the logical server");
+    let trigapi::db::Db::Postgres(pool) = &db else { panic!("TEST_POSTGRES_LOGICAL_URL names PostgreSQL") };
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'trigapi\\_test\\_%'")
+            .fetch_all(pool)
+            .await
+            .expect("list test databases");
+    for name in names {
+        let pid = name.split('_').nth(2).unwrap_or("");
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let _ = sqlx::query(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active",
+        )
+        .bind(&name)
+        .execute(pool)
+        .await;
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(pool).await;
+    }
+    db.close().await;
+}
+
+/// Run `sql` on `database` as another program: the `sqlite3` shell on a SQLite file, `psql`
+/// on PostgreSQL.
+pub(crate) async fn outside(database: &str, sql: &str) {
+    if database.starts_with("postgres") {
+        let (url, text) = (database.to_owned(), sql.to_owned());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", &text]).output()
+        })
+        .await
+        .expect("psql thread")
+        .expect("psql runs");
+        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    sqlite_shell(database, sql).await;
+}
+
 /// Run `sql` in the `sqlite3` shell on `database`: another program writing the file. Like
 /// any writer of a shared SQLite file it tries again when the database stays locked past its
 /// busy timeout (a script that failed left nothing behind: `-bail` ends it, and an open
 /// transaction rolls back when the shell exits).
-pub(crate) async fn outside(database: &str, sql: &str) {
+async fn sqlite_shell(database: &str, sql: &str) {
     let path = database.trim_start_matches("sqlite://").to_owned();
     for attempt in 1.. {
         let (path, text) = (path.clone(), sql.to_owned());
@@ -71,12 +162,31 @@ async fn stream_stats(app: &TestApp) -> Value {
 }
 
 /// A private copy of the seeded database and a server over it (with Redis at `redis`) that
-/// reads the change stream.
-async fn reading(redis: Option<&RedisServer>) -> (String, TestApp) {
-    let database = private_database();
+/// reads the change stream, once it has started reading; `None` when `server` is not
+/// configured here.
+async fn reading_on(server: Server, redis: Option<&RedisServer>) -> Option<(String, TestApp)> {
+    let database = server.database().await?;
     let app = app(&database, redis, streaming).await;
-    leading(&app, WINDOW).await;
-    (database, app)
+    started(&app).await;
+    Some((database, app))
+}
+
+async fn reading(redis: Option<&RedisServer>) -> (String, TestApp) {
+    reading_on(Server::Sqlite, redis).await.expect("SQLite is always configured")
+}
+
+/// Wait until `app` reads the stream and has made its start (on PostgreSQL, a slot made anew
+/// bumps everything once).
+pub(crate) async fn started(app: &TestApp) {
+    leading(app, WINDOW).await;
+    let start = start_fallbacks(app);
+    stream_until(app, WINDOW, "never started reading", |s| s["fallbacks"] == start).await;
+}
+
+/// The fallbacks a new reader counts: a PostgreSQL slot made anew cannot say what was
+/// committed before it.
+fn start_fallbacks(app: &TestApp) -> u64 {
+    u64::from(app.db.backend() == trigapi::db::Backend::Postgres)
 }
 
 /// Wait until `app` reads the stream.
@@ -128,8 +238,8 @@ async fn ids(app: &TestApp) -> Ids {
     }
 }
 
-async fn writes_from_another_program_reach_warm_reads(redis: Option<&RedisServer>) {
-    let (database, app) = reading(redis).await;
+async fn writes_from_another_program_reach_warm_reads(server: Server, redis: Option<&RedisServer>) {
+    let Some((database, app)) = reading_on(server, redis).await else { return };
     // A second server over the same file without the stream: the control, which stays stale.
     let control = crate::cache::app(&database, None, |_| {}).await;
     let Ids { log, trig, user, photo, other_trig } = ids(&app).await;
@@ -176,7 +286,7 @@ async fn writes_from_another_program_reach_warm_reads(redis: Option<&RedisServer
     until(&app, &places, WINDOW, |b| b["total"].as_i64() > Some(0)).await;
 
     let stats = stream_stats(&app).await;
-    assert_eq!(stats["fallbacks"], 0, "{stats}");
+    assert_eq!(stats["fallbacks"], start_fallbacks(&app), "{stats}");
     assert!(stats["changes"].as_u64() >= Some(6), "{stats}");
     let metrics = app.get("/metrics").await.text;
     assert!(metrics.contains("trigapi_change_stream_changes_total"), "{metrics}");
@@ -184,7 +294,21 @@ async fn writes_from_another_program_reach_warm_reads(redis: Option<&RedisServer
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_from_another_program_reach_warm_reads_in_process() {
-    writes_from_another_program_reach_warm_reads(None).await;
+    writes_from_another_program_reach_warm_reads(Server::Sqlite, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_from_psql_reach_warm_reads_in_process() {
+    writes_from_another_program_reach_warm_reads(Server::Postgres, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_from_psql_reach_warm_reads_through_redis() {
+    if !redis_available() {
+        return;
+    }
+    let redis = RedisServer::start();
+    writes_from_another_program_reach_warm_reads(Server::Postgres, Some(&redis)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +317,7 @@ async fn writes_from_another_program_reach_warm_reads_through_redis() {
         return;
     }
     let redis = RedisServer::start();
-    writes_from_another_program_reach_warm_reads(Some(&redis)).await;
+    writes_from_another_program_reach_warm_reads(Server::Sqlite, Some(&redis)).await;
 }
 
 /// Changes deleted before the reader saw them: it cannot know what they touched, so it
@@ -224,11 +348,21 @@ async fn a_reader_that_lost_changes_invalidates_everything() {
 /// nothing was lost (no fallback).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_instance_takes_over_and_misses_nothing() {
+    takes_over(Server::Sqlite).await;
+}
+
+/// The same on PostgreSQL: the slot keeps what the dead reader had not confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_takes_over_the_slot_and_misses_nothing() {
+    takes_over(Server::Postgres).await;
+}
+
+async fn takes_over(server: Server) {
     if !redis_available() {
         return;
     }
     let redis = RedisServer::start();
-    let (database, first) = reading(Some(&redis)).await;
+    let Some((database, first)) = reading_on(server, Some(&redis)).await else { return };
     let second = app(&database, Some(&redis), streaming).await;
     let logs: Vec<i64> = second.ok("/v1/logs?limit=5").await["items"]
         .as_array()
@@ -255,6 +389,52 @@ async fn another_instance_takes_over_and_misses_nothing() {
         until(&second, &format!("/v1/logs/{l}"), WINDOW, |b| b["comment"] == "Round 9").await;
     }
     assert_eq!(stream_stats(&second).await["fallbacks"], 0, "it resumed from the stored position");
+}
+
+/// The replication slot dropped (by an administrator, or invalidated): what was committed
+/// meanwhile is unknown, so the reader makes a new slot and invalidates everything once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_slot_invalidates_everything() {
+    let redis = redis_available().then(RedisServer::start);
+    let Some((database, app)) = reading_on(Server::Postgres, redis.as_ref()).await else { return };
+    let Ids { log, other_trig, .. } = ids(&app).await;
+    let unrelated = format!("/v1/trigs/{other_trig}");
+    warm(&app, &unrelated).await;
+    // End the reader's session and drop its slot before it reconnects (it waits a second).
+    outside(
+        &database,
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = current_database()",
+    )
+    .await;
+    outside(
+        &database,
+        "DO $$ BEGIN FOR i IN 1..50 LOOP BEGIN \
+           PERFORM pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database(); \
+           RETURN; EXCEPTION WHEN object_in_use THEN PERFORM pg_sleep(0.01); END; END LOOP; \
+           RAISE 'the slot stayed in use'; END $$",
+    )
+    .await;
+    outside(&database, &format!("UPDATE tlog SET comment = 'While dropped' WHERE id = {log}")).await;
+    stream_until(&app, Duration::from_secs(10), "no fallback", |s| s["fallbacks"] == 2).await;
+    assert_eq!(app.get(&unrelated).await.headers["x-cache-status"], "MISS", "everything was invalidated");
+    assert_eq!(app.ok(&format!("/v1/logs/{log}")).await["comment"], "While dropped");
+    let metrics = app.get("/metrics").await.text;
+    assert!(metrics.contains("trigapi_change_stream_fallbacks_total 2"), "{metrics}");
+}
+
+/// A server whose PostgreSQL cannot carry the stream (the machine's own: `wal_level=replica`)
+/// refuses to start, and says what is missing.
+#[tokio::test]
+async fn a_server_without_logical_replication_refuses_to_start() {
+    let Some(url) = crate::helpers::seeded_database(trigapi::db::Backend::Postgres) else { return };
+    let mut config = crate::helpers::test_config(&url);
+    config.server.bind_addr = "127.0.0.1:0".into();
+    streaming(&mut config);
+    let error = match trigapi::startup::Application::build(config).await {
+        Ok(_) => panic!("started with CHANGE_STREAM=on and wal_level=replica"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("wal_level = logical"), "{error}");
 }
 
 /// Another program drops a trigger and writes: that write was never recorded. The reader
@@ -286,18 +466,27 @@ async fn removed_triggers_are_put_back_and_everything_invalidated() {
 /// no read returns a version older than one committed more than the window before it started.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_stale_read_past_the_window_when_only_the_stream_invalidates() {
+    only_the_stream_invalidates(Server::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_read_past_the_window_when_only_the_stream_invalidates_on_postgres() {
+    only_the_stream_invalidates(Server::Postgres).await;
+}
+
+async fn only_the_stream_invalidates(server: Server) {
     if !redis_available() {
         return;
     }
     let redis = RedisServer::start();
-    let (database, writer) = reading(Some(&redis)).await;
+    let Some((database, writer)) = reading_on(server, Some(&redis)).await else { return };
     let writer = std::sync::Arc::new(writer);
     let other = std::sync::Arc::new(app(&database, Some(&redis), streaming).await);
     let readers = vec![std::sync::Arc::clone(&writer), other];
     let report =
         crate::cache::check_writes(std::sync::Arc::clone(&writer), readers, 6_000, async {}, Invalidation::Stream)
             .await;
-    eprintln!("writers behind the API's back, the change stream invalidating: {report:?}");
+    eprintln!("writers behind the API's back, the change stream invalidating on {server:?}: {report:?}");
     assert_eq!(report.errors, 0, "{report:?}");
     assert!(report.max_staleness < Duration::from_millis(500), "stale past the window: {report:?}");
 }

@@ -122,11 +122,18 @@ pub async fn blank_database(backend: Backend) -> anyhow::Result<String> {
 
 async fn prepare(backend: Backend) -> anyhow::Result<String> {
     let url = new_database(backend).await?;
-    let db = Db::connect(&url, 4).await?;
-    seed::run(&db, &test_config(&url), Scale::Demo, &mut NoProgress).await?;
+    seed_demo(&url).await?;
+    Ok(url)
+}
+
+/// Migrate the database at `url` and fill it with the demo data set, places and postcodes.
+pub async fn seed_demo(url: &str) -> anyhow::Result<()> {
+    let db = Db::connect(url, 4).await?;
+    trigapi::db::migrate::run(&db).await?;
+    seed::run(&db, &test_config(url), Scale::Demo, &mut NoProgress).await?;
     trigapi::gazetteer::load_vendored(&db, &trigapi_cache::Cache::disabled()).await?;
     db.close().await;
-    Ok(url)
+    Ok(())
 }
 
 struct NoProgress;
@@ -135,7 +142,7 @@ impl seed::Progress for NoProgress {
 }
 
 /// Swap the database name in a server URL (`…/postgres` → `…/name`, keeping any query).
-fn replace_database(server: &str, name: &str) -> String {
+pub fn replace_database(server: &str, name: &str) -> String {
     let (base, query) = server.split_once('?').map_or((server, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[scheme_end..].find('/') {

@@ -357,15 +357,28 @@ backend_tests!(writes: every_write_invalidates_exactly_what_it_changes);
 /// the reads the write's row changes reach were invalidated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_made_in_sql_reaches_exactly_what_it_changes() {
-    let config = crate::helpers::writable_config(trigapi::db::Backend::Sqlite, |c| {
-        c.auth.jwt_hs256_secret = Some(crate::helpers::TOKEN_SECRET.into());
-        c.auth.admin_token = Some(crate::cache::ADMIN.into());
-        c.cache.change_stream = trigapi::config::Switch::On;
-    })
-    .await
-    .expect("SQLite is always configured");
+    let config = crate::helpers::writable_config(trigapi::db::Backend::Sqlite, |_| {})
+        .await
+        .expect("SQLite is always configured");
+    writes_in_sql(config, "BEGIN IMMEDIATE").await;
+}
+
+/// The same on PostgreSQL, written with `psql` and read back through logical replication.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_made_in_psql_reaches_exactly_what_it_changes() {
+    let Some(database) = crate::changes::logical_database().await else { return };
+    writes_in_sql(crate::helpers::test_config(&database), "BEGIN").await;
+}
+
+/// The matrix's writes in SQL on `config`'s database (`begin` opens a transaction there).
+async fn writes_in_sql(mut config: trigapi::config::Config, begin: &str) {
+    config.auth.jwt_hs256_secret = Some(crate::helpers::TOKEN_SECRET.into());
+    config.auth.admin_token = Some(crate::cache::ADMIN.into());
+    config.cache.change_stream = trigapi::config::Switch::On;
     let database = config.database.database_url.expose().to_owned();
     let app = TestApp::with_config(config).await;
+    // The stream has started (on PostgreSQL, with the bump of a slot made anew).
+    crate::changes::started(&app).await;
     let ids = ids(&app).await;
     let (t, u, l, p) = (ids.t as i32, ids.u as i32, ids.l as i32, ids.p as i32);
     let sql = async |statements: String| {
@@ -397,7 +410,7 @@ async fn every_write_made_in_sql_reaches_exactly_what_it_changes() {
     let mut deleted: Vec<RowChange> = photos.iter().map(|p| RowChange::Photo(Change::deleted(photo(*p)))).collect();
     deleted.push(RowChange::Log(Change::deleted(log(l, &[]))));
     let delete = format!(
-        "BEGIN IMMEDIATE; UPDATE tphoto SET deleted_ind = 'Y' WHERE tlog_id = {l} AND deleted_ind <> 'Y'; \
+        "{begin}; UPDATE tphoto SET deleted_ind = 'Y' WHERE tlog_id = {l} AND deleted_ind <> 'Y'; \
          DELETE FROM tlog WHERE id = {l}; COMMIT;"
     );
     check_changes(&app, &ids, "delete", &deleted, false, async || sql(delete).await).await;
