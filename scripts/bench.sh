@@ -11,6 +11,8 @@
 #   scripts/bench.sh search sqlite ... # location search, cache off (or postgres, mysql); first imports the 1.74M GB unit postcodes
 #   scripts/bench.sh changes           # change stream (SQLite, a copy of the full scale): delay from another program's
 #                                      # commit to the bump and to a fresh read, CPU at 1,000 changes/s, a 100k-row update
+#   scripts/bench.sh changes postgres  # the same on PostgreSQL with wal_level=logical ($BENCH_POSTGRES_LOGICAL_URL, by
+#                                      # default test-services.sh's cluster), written through psycopg2
 #
 # For each backend: builds the release binary, seeds the full scale once (reused while its
 # counts match), starts the server, then runs wrk per endpoint: latency at 1 connection (p50,
@@ -498,22 +500,57 @@ stream_field() { # field
     | python3 -c "import json,sys; print(json.load(sys.stdin)['change_stream']['$1'])"
 }
 
-changes_bench() {
-  local url redis_port=$((PORT + 9)) db="$WORK/changes.db" writer="scripts/change-writer.py"
-  url=$(url_for sqlite)
-  seed_if_needed sqlite "$url"
-  rm -f "$db" "$db-wal" "$db-shm"
-  python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d)" "$WORK/full.db" "$db"
+# The full scale on the PostgreSQL server with wal_level=logical, seeded once; prints its URL.
+logical_postgres() {
+  local server port
+  port=$(pg_lsclusters -h 2>/dev/null | awk '$2 == "trigapi_logical" { print $3 }')
+  server="${BENCH_POSTGRES_LOGICAL_URL:-postgres://postgres@127.0.0.1:${port:-5433}/postgres}"
+  local url="${server%/*}/trigapi_bench_changes" logs
+  psql -q "$server" -tc "SELECT 1 FROM pg_database WHERE datname = 'trigapi_bench_changes'" | grep -q 1 \
+    || psql -q "$server" -c "CREATE DATABASE trigapi_bench_changes" >&2
+  DATABASE_URL="$url" "$BIN" migrate >/dev/null 2>&1
+  logs=$(psql "$url" -Atc "SELECT count(*) FROM tlog")
+  if [ "$logs" != 470000 ]; then
+    echo "== seeding full scale on the logical PostgreSQL server" >&2
+    env DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" "$BIN" seed --scale full --reset >&2
+  fi
+  echo "$url"
+}
+
+changes_bench() { # [postgres]
+  local url redis_port=$((PORT + 9)) db="$WORK/changes.db" writer="scripts/change-writer.py" backend="${1:-sqlite}"
+  local plain idle_note without
+  if [ "$backend" = postgres ]; then
+    python3 -c "import psycopg2" 2>/dev/null || python3 -m pip install --quiet psycopg2-binary
+    db=$(logical_postgres)
+    url="$db"
+    # The cost without the stream: the table's own replica identity (the server sets FULL).
+    psql -q "$db" -c "ALTER TABLE tlog REPLICA IDENTITY DEFAULT"
+    echo
+    echo "### Change stream on PostgreSQL (full scale; another program writes through psycopg2)"
+    without="with REPLICA IDENTITY DEFAULT"
+  else
+    url=$(url_for sqlite)
+    seed_if_needed sqlite "$url"
+    rm -f "$db" "$db-wal" "$db-shm"
+    python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d)" "$WORK/full.db" "$db"
+    url="sqlite://$db"
+    echo
+    echo "### Change stream on SQLite (full scale; another program writes the file)"
+    without="without the triggers"
+  fi
   echo
-  echo "### Change stream on SQLite (full scale; another program writes the file)"
-  echo
-  local plain
   plain=$(python3 "$writer" "$db" bulk 100000)
-  CHANGE_STREAM=on ADMIN_TOKEN=bench-admin start_with_redis "sqlite://$db" "$redis_port"
+  if [ "$backend" = postgres ]; then
+    # A slot of an earlier run would replay that update into the delays measured below.
+    psql -q "$db" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()" >/dev/null
+  fi
+  CHANGE_STREAM=on ADMIN_TOKEN=bench-admin start_with_redis "$url" "$redis_port"
   sleep 1
   local before after idle busy changes0 changes1
   before=$(cpu_seconds "$SERVER_PID"); sleep 10; after=$(cpu_seconds "$SERVER_PID")
   idle=$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.1f", (a - b) * 10}')
+  if [ "$backend" = postgres ]; then idle_note="idle: ${idle}%"; else idle_note="idle, polling every 5 ms: ${idle}%"; fi
   python3 "$writer" "$db" rate 10 10 >/dev/null
   echo "- 100 commits at 10/s: delay from commit to bump p50 $(stream_field delay_p50_ms) ms, p99 $(stream_field delay_p99_ms) ms"
   echo "- $(python3 "$writer" "$db" fresh "http://127.0.0.1:$PORT" 200) (HTTP reads included)"
@@ -525,14 +562,14 @@ changes_bench() {
   changes1=$(stream_field changes)
   busy=$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.1f", (a - b) * 10}')
   echo "- $((changes1 - changes0)) commits at 1,000/s for 10 s: delay p50 $(stream_field delay_p50_ms) ms, p99 $(stream_field delay_p99_ms) ms;" \
-       "server CPU ${busy}% of one core (idle, polling every 5 ms: ${idle}%)"
+       "server CPU ${busy}% of one core (${idle_note})"
   changes0=$(stream_field changes)
   local streamed started settled
   streamed=$(python3 "$writer" "$db" bulk 100000)
   started=$(date +%s%N)
   while [ "$(stream_field changes)" -lt $((changes0 + 100000)) ] || [ "$(stream_field lag_changes)" != 0 ]; do sleep 0.05; done
   settled=$(( ($(date +%s%N) - started) / 1000000 ))
-  echo "- one UPDATE of 100,000 logs: ${plain} ms without the triggers, ${streamed} ms with them;" \
+  echo "- one UPDATE of 100,000 logs: ${plain} ms ${without}, ${streamed} ms with the stream on;" \
        "applied ${settled} ms after its commit (one bump of everything: over 10,000 tags);" \
        "fallbacks $(stream_field fallbacks)"
   kill "$SERVER_PID" "$REDIS_PID"; wait 2>/dev/null || true
@@ -540,7 +577,7 @@ changes_bench() {
 }
 
 if [ "${1:-}" = changes ]; then
-  changes_bench
+  changes_bench "${2:-sqlite}"
   exit 0
 fi
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Another program writing trigapi's SQLite file, for the change-stream benchmark
-(scripts/bench.sh changes).
+"""Another program writing trigapi's database (a SQLite file, or PostgreSQL when DB is a
+postgres:// URL, through psycopg2), for the change-stream benchmark (scripts/bench.sh changes).
 
   change-writer.py DB rate RATE SECONDS      commit one log edit at a time, RATE a second
   change-writer.py DB fresh URL N            commit N edits one by one; after each, read the log
@@ -15,8 +15,28 @@ import time
 import urllib.request
 
 
-def connect(path):
-    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+class Postgres:
+    """psycopg2 in autocommit, with sqlite3's `execute(sql, params)` and `?` placeholders."""
+
+    def __init__(self, url):
+        import psycopg2
+
+        self.conn = psycopg2.connect(url)
+        self.conn.autocommit = True
+        # A commit reaches logical decoding once its WAL is flushed: the default, whatever the
+        # server's own setting (test-services.sh's cluster may not flush at each commit).
+        self.execute("SET synchronous_commit = on")
+
+    def execute(self, sql, params=()):
+        cur = self.conn.cursor()
+        cur.execute(sql.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []
+
+
+def connect(target):
+    if target.startswith("postgres"):
+        return Postgres(target)
+    db = sqlite3.connect(target, isolation_level=None, timeout=30)
     db.execute("PRAGMA busy_timeout = 30000")
     # What the server's own pool uses: WAL without a sync per commit.
     db.execute("PRAGMA synchronous = NORMAL")
@@ -63,10 +83,17 @@ def fresh(db, url, count):
 
 def bulk(db, n):
     started = time.monotonic()
-    db.execute(
-        "UPDATE tlog SET upd_timestamp = datetime('now', ?) WHERE id IN (SELECT id FROM tlog ORDER BY id LIMIT ?)",
-        (f"+{int(time.time()) % 100000} seconds", n),
-    )
+    if isinstance(db, Postgres):
+        db.execute(
+            "UPDATE tlog SET upd_timestamp = now() + make_interval(secs => ?) "
+            "WHERE id IN (SELECT id FROM tlog ORDER BY id LIMIT ?)",
+            (int(time.time()) % 100000, n),
+        )
+    else:
+        db.execute(
+            "UPDATE tlog SET upd_timestamp = datetime('now', ?) WHERE id IN (SELECT id FROM tlog ORDER BY id LIMIT ?)",
+            (f"+{int(time.time()) % 100000} seconds", n),
+        )
     print(f"{(time.monotonic() - started) * 1000:.0f}")
 
 

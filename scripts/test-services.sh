@@ -38,7 +38,8 @@ fi
 
 # A PostgreSQL cluster of the tests' own with wal_level=logical, on a free port, for the
 # change-stream tests (the machine's server keeps the default wal_level=replica). Debian's
-# postgresql-common makes and starts it; its data is throwaway (fsync off).
+# postgresql-common makes and starts it; its data is throwaway (fsync off). Commits stay
+# synchronous: logical decoding sends a commit only once its WAL is flushed.
 logical_port() { pg_lsclusters -h 2>/dev/null | awk '$2 == "trigapi_logical" { print $3 }'; }
 if command -v pg_createcluster >/dev/null; then
   version=$(ls /usr/lib/postgresql | sort -V | tail -1)
@@ -47,7 +48,7 @@ if command -v pg_createcluster >/dev/null; then
     while port_open "$port"; do port=$((port + 1)); done
     as_root pg_createcluster "$version" trigapi_logical -p "$port" -- --auth=trust >/dev/null
     printf '%s\n' "wal_level = logical" "max_replication_slots = 40" "max_wal_senders = 40" \
-      "listen_addresses = '127.0.0.1'" "fsync = off" "synchronous_commit = off" "full_page_writes = off" \
+      "listen_addresses = '127.0.0.1'" "fsync = off" "full_page_writes = off" \
       | as_root tee -a "/etc/postgresql/$version/trigapi_logical/postgresql.conf" >/dev/null
   fi
   port=$(logical_port)

@@ -343,14 +343,21 @@ async fn fill(pool: &PgPool, changes: &mut [(RowChange, i64)]) -> anyhow::Result
             _ => {}
         }
     }
-    let photos: Vec<(i32, i32)> = if logs.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_as("SELECT tlog_id, id FROM tphoto WHERE tlog_id = ANY($1) AND deleted_ind <> 'Y' ORDER BY id")
-            .bind(&logs)
-            .fetch_all(pool)
-            .await?
-    };
+    logs.sort_unstable();
+    logs.dedup();
+    photo_logs.sort_unstable();
+    photo_logs.dedup();
+    let mut photos: HashMap<i32, Vec<i32>> = HashMap::new();
+    if !logs.is_empty() {
+        let rows: Vec<(i32, i32)> =
+            sqlx::query_as("SELECT tlog_id, id FROM tphoto WHERE tlog_id = ANY($1) AND deleted_ind <> 'Y' ORDER BY id")
+                .bind(&logs)
+                .fetch_all(pool)
+                .await?;
+        for (log, photo) in rows {
+            photos.entry(log).or_default().push(photo);
+        }
+    }
     let owners: HashMap<i32, (i32, i32)> = if photo_logs.is_empty() {
         HashMap::new()
     } else {
@@ -366,7 +373,7 @@ async fn fill(pool: &PgPool, changes: &mut [(RowChange, i64)]) -> anyhow::Result
         match change {
             RowChange::Log(c) => {
                 for row in [&mut c.old, &mut c.new].into_iter().flatten() {
-                    row.photos = photos.iter().filter(|(log, _)| *log == row.id).map(|(_, id)| *id).collect();
+                    row.photos = photos.get(&row.id).cloned().unwrap_or_default();
                 }
             }
             RowChange::Photo(c) => {
