@@ -20,7 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent};
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgSslMode};
 
 use super::{BATCH, Batch};
@@ -105,20 +105,33 @@ async fn run(pool: &PgPool, sql: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{sql}: {e} (the change stream's user must own the tables, or make this itself)"))
 }
 
-/// How the replication session connects: `DATABASE_URL`'s server, user and database, and the
-/// fleet's slot or (`fleet` false) a temporary slot of this process's own.
+/// How the replication session connects: `DATABASE_URL`'s server, user, database and TLS
+/// (`sslmode`, `sslrootcert`), and the fleet's slot or (`fleet` false) a temporary slot of this
+/// process's own.
 pub(super) fn replication_config(url: &str, fleet: bool) -> anyhow::Result<ReplicationConfig> {
     let options: PgConnectOptions = url.parse()?;
     anyhow::ensure!(
         options.get_socket().is_none() && !options.get_host().starts_with('/'),
         "CHANGE_STREAM=on on PostgreSQL connects over TCP: give DATABASE_URL a host name"
     );
-    anyhow::ensure!(
-        matches!(options.get_ssl_mode(), PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer),
-        "CHANGE_STREAM=on on PostgreSQL does not speak TLS on its replication connection yet: \
-         DATABASE_URL's sslmode must be disable, allow or prefer"
-    );
     let parsed = url::Url::parse(url)?;
+    let root = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "sslrootcert" || k == "ssl-root-cert")
+        .map(|(_, v)| std::path::PathBuf::from(v.as_ref()))
+        .or_else(|| std::env::var_os("PGSSLROOTCERT").map(Into::into));
+    let tls = match options.get_ssl_mode() {
+        PgSslMode::Disable | PgSslMode::Allow => TlsConfig::disabled(),
+        PgSslMode::Prefer => TlsConfig { mode: pgwire_replication::SslMode::Prefer, ..TlsConfig::default() },
+        PgSslMode::Require => TlsConfig::require(),
+        PgSslMode::VerifyCa => TlsConfig::verify_ca(root),
+        PgSslMode::VerifyFull => TlsConfig::verify_full(root),
+    };
+    if tls.mode != pgwire_replication::SslMode::Disable {
+        // One crypto provider for the process, the one sqlx and the Redis tier use; the
+        // replication client would otherwise install its own.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
     let password = parsed
         .password()
         .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
@@ -135,6 +148,7 @@ pub(super) fn replication_config(url: &str, fleet: bool) -> anyhow::Result<Repli
     config.publication = PUBLICATION.into();
     config.status_interval = STATUS_INTERVAL;
     config.application_name = Some("trigapi-change-stream".to_owned());
+    config.tls = tls;
     Ok(config)
 }
 

@@ -302,6 +302,30 @@ async fn writes_from_psql_reach_warm_reads_in_process() {
     writes_from_another_program_reach_warm_reads(Server::Postgres, None).await;
 }
 
+/// With `sslmode=require` in `DATABASE_URL` the replication session runs over TLS too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replication_session_speaks_tls_when_the_url_asks() {
+    let Some(database) = logical_database().await else { return };
+    let database = format!("{database}?sslmode=require");
+    let app = app(&database, None, streaming).await;
+    started(&app).await;
+    let trigapi::db::Db::Postgres(pool) = &app.db else { panic!("a PostgreSQL app") };
+    let ssl: Option<bool> = sqlx::query_scalar(
+        "SELECT bool_and(s.ssl) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) \
+         WHERE r.application_name = 'trigapi-change-stream' AND s.pid IN \
+           (SELECT active_pid FROM pg_replication_slots WHERE database = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("pg_stat_ssl");
+    assert_eq!(ssl, Some(true), "the replication session is encrypted");
+    let Ids { log, .. } = ids(&app).await;
+    let uri = format!("/v1/logs/{log}");
+    warm(&app, &uri).await;
+    outside(&database, &format!("UPDATE tlog SET comment = 'Over TLS' WHERE id = {log}")).await;
+    until(&app, &uri, WINDOW, |b| b["comment"] == "Over TLS").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_from_psql_reach_warm_reads_through_redis() {
     if !redis_available() {
