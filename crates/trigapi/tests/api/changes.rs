@@ -445,6 +445,44 @@ async fn a_dropped_slot_invalidates_everything() {
     assert!(metrics.contains("trigapi_change_stream_fallbacks_total 2"), "{metrics}");
 }
 
+/// The replication session is cut again and again (the server ends it) while another program
+/// writes: the reader reconnects to its slot each time and resumes from the position it
+/// confirmed, so every write arrives and nothing counts as lost. (With Redis: the fleet's slot
+/// is permanent. A process without Redis has a temporary slot, gone with the session, so there
+/// each cut is a fallback.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_replication_session_resumes_and_misses_nothing() {
+    if !redis_available() {
+        return;
+    }
+    let redis = RedisServer::start();
+    let Some((database, app)) = reading_on(Server::Postgres, Some(&redis)).await else { return };
+    let logs: Vec<i64> = app.ok("/v1/logs?limit=5").await["items"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter_map(|l| l["id"].as_i64())
+        .collect();
+    for l in &logs {
+        warm(&app, &format!("/v1/logs/{l}")).await;
+    }
+    let cut = "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
+               WHERE database = current_database() AND active_pid IS NOT NULL";
+    for round in 0..6 {
+        for l in &logs {
+            outside(&database, &format!("UPDATE tlog SET comment = 'Cut {round}' WHERE id = {l}")).await;
+        }
+        outside(&database, cut).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    for l in &logs {
+        until(&app, &format!("/v1/logs/{l}"), Duration::from_secs(10), |b| b["comment"] == "Cut 5").await;
+    }
+    let stats = stream_stats(&app).await;
+    assert_eq!(stats["fallbacks"], start_fallbacks(&app), "the slot kept what was not confirmed: {stats}");
+    assert!(stats["errors"].as_u64() >= Some(1), "the session was cut: {stats}");
+}
+
 /// A server whose PostgreSQL cannot carry the stream (the machine's own: `wal_level=replica`)
 /// refuses to start, and says what is missing.
 #[tokio::test]
