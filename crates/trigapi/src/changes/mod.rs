@@ -49,6 +49,10 @@ const BATCH: i64 = 5_000;
 const RETRY: Duration = Duration::from_secs(1);
 /// Delays kept for the percentiles.
 const DELAYS_KEPT: usize = 4_096;
+/// How often the reader looks at what its source holds back (PostgreSQL: the slot's WAL).
+const LOOK: Duration = Duration::from_secs(10);
+/// `slot_retained_bytes` not known (not PostgreSQL, or not looked at yet).
+const UNKNOWN: u64 = u64::MAX;
 
 /// Start the change stream if `CHANGE_STREAM=on`: `Ok(None)` when it is off, an error when
 /// this database cannot carry one.
@@ -135,6 +139,14 @@ impl Source {
         }
     }
 
+    /// What the source holds back on the database server, bytes: a PostgreSQL slot's WAL.
+    async fn retained_bytes(&self) -> anyhow::Result<Option<u64>> {
+        match self {
+            Self::Sqlite(_) => Ok(None),
+            Self::Postgres(source) => source.retained_bytes().await.map(Some),
+        }
+    }
+
     /// How long to wait after a read that found nothing (a PostgreSQL read waits itself).
     fn idle(&self) -> Duration {
         match self {
@@ -157,7 +169,6 @@ struct Batch {
 }
 
 /// Where the consumer is, for `/metrics` and `/v1/admin/cache/stats`.
-#[derive(Default)]
 pub struct ChangeStats {
     changes: AtomicU64,
     batches: AtomicU64,
@@ -172,6 +183,25 @@ pub struct ChangeStats {
     lag_millis: AtomicU64,
     /// The same, for the latest changes (one sample per change, at most [`DELAYS_KEPT`]).
     delays: Mutex<VecDeque<u64>>,
+    /// The WAL the PostgreSQL slot holds back, bytes ([`UNKNOWN`] elsewhere); 0 on an
+    /// instance that does not read the stream.
+    slot_retained: AtomicU64,
+}
+
+impl Default for ChangeStats {
+    fn default() -> Self {
+        Self {
+            changes: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            leading: AtomicBool::new(false),
+            lag_changes: AtomicU64::new(0),
+            lag_millis: AtomicU64::new(0),
+            delays: Mutex::default(),
+            slot_retained: AtomicU64::new(UNKNOWN),
+        }
+    }
 }
 
 impl ChangeStats {
@@ -188,6 +218,12 @@ impl ChangeStats {
     /// Whether this instance reads the stream now.
     pub fn leading(&self) -> bool {
         self.leading.load(Ordering::Relaxed)
+    }
+
+    /// PostgreSQL: the WAL the replication slot holds back on the database server, bytes (0
+    /// on an instance that does not read the stream); `None` elsewhere.
+    pub fn slot_retained_bytes(&self) -> Option<u64> {
+        Some(self.slot_retained.load(Ordering::Relaxed)).filter(|b| *b != UNKNOWN)
     }
 
     /// Changes not applied yet, as of the last read.
@@ -240,6 +276,7 @@ impl ChangeStats {
 /// takes over, as it would after a crash.
 async fn run(mut source: Source, cache: Cache, stats: std::sync::Weak<ChangeStats>) {
     let mut renew_at = tokio::time::Instant::now();
+    let mut look_at = tokio::time::Instant::now();
     let mut failing = false;
     while let Some(stats) = stats.upgrade() {
         if tokio::time::Instant::now() >= renew_at {
@@ -256,12 +293,25 @@ async fn run(mut source: Source, cache: Cache, stats: std::sync::Weak<ChangeStat
                 } else {
                     tracing::warn!(event = "cache_change_stream_stopped", "another instance reads the change stream");
                     source.release();
+                    if stats.slot_retained_bytes().is_some() {
+                        stats.slot_retained.store(0, Ordering::Relaxed);
+                    }
                 }
             }
         }
         if !stats.leading() {
             tokio::time::sleep_until(renew_at).await;
             continue;
+        }
+        if tokio::time::Instant::now() >= look_at {
+            look_at = tokio::time::Instant::now() + LOOK;
+            match source.retained_bytes().await {
+                Ok(Some(bytes)) => stats.slot_retained.store(bytes.min(UNKNOWN - 1), Ordering::Relaxed),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(event = "cache_change_stream_error", error = %error, "looking at the slot failed")
+                }
+            }
         }
         match read_and_apply(&mut source, &cache, &stats).await {
             Ok(more) => {

@@ -154,12 +154,11 @@ pub(super) fn replication_config(url: &str, fleet: bool) -> anyhow::Result<Repli
 
 /// The fleet's slot for `database`: lower-case letters, digits and `_`, at most 63 bytes.
 fn fleet_slot(database: &str) -> String {
-    let name: String = format!("trigapi_{database}")
+    format!("trigapi_{database}")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
         .take(63)
-        .collect();
-    name
+        .collect()
 }
 
 pub(super) struct Source {
@@ -336,6 +335,19 @@ impl Source {
             }
         }
         Ok(())
+    }
+
+    /// The WAL the slot holds back on the server, bytes (0 when the slot is not there yet).
+    pub(super) async fn retained_bytes(&self) -> anyhow::Result<u64> {
+        let bytes: Option<i64> = sqlx::query_scalar(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint FROM pg_replication_slots \
+             WHERE slot_name = $1",
+        )
+        .bind(&self.config.slot)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten();
+        Ok(bytes.map_or(0, |b| u64::try_from(b).unwrap_or(0)))
     }
 
     /// The changes read last are applied: confirm them to the slot.

@@ -41,6 +41,9 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
             metrics::gauge!("trigapi_change_stream_leading").set(f64::from(u8::from(changes.leading())));
             metrics::gauge!("trigapi_change_stream_lag_changes").set(changes.lag_changes() as f64);
             metrics::gauge!("trigapi_change_stream_lag_seconds").set(changes.lag_seconds());
+            if let Some(bytes) = changes.slot_retained_bytes() {
+                metrics::gauge!("trigapi_change_stream_slot_retained_bytes").set(bytes as f64);
+            }
         }
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], recorder.handle().render())

@@ -59,6 +59,9 @@ pub struct ChangeStreamBody {
     /// The delay from commit to bump over the latest changes (up to 4,096), ms.
     pub delay_p50_ms: Option<u64>,
     pub delay_p99_ms: Option<u64>,
+    /// PostgreSQL: the WAL the replication slot holds back on the database server, bytes, as
+    /// the reading instance last looked (every ten seconds); `null` elsewhere.
+    pub slot_retained_bytes: Option<u64>,
 }
 
 impl From<&crate::changes::ChangeStats> for ChangeStreamBody {
@@ -74,6 +77,7 @@ impl From<&crate::changes::ChangeStats> for ChangeStreamBody {
             lag_seconds: s.lag_seconds(),
             delay_p50_ms: s.delay_quantile_ms(0.5),
             delay_p99_ms: s.delay_quantile_ms(0.99),
+            slot_retained_bytes: s.slot_retained_bytes(),
         }
     }
 }

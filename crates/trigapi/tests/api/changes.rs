@@ -290,6 +290,12 @@ async fn writes_from_another_program_reach_warm_reads(server: Server, redis: Opt
     assert!(stats["changes"].as_u64() >= Some(6), "{stats}");
     let metrics = app.get("/metrics").await.text;
     assert!(metrics.contains("trigapi_change_stream_changes_total"), "{metrics}");
+    // PostgreSQL: the WAL the slot holds back, for the alert on a slot nobody reads.
+    let postgres = app.db.backend() == trigapi::db::Backend::Postgres;
+    assert_eq!(stats["slot_retained_bytes"].is_u64(), postgres, "{stats}");
+    // (The exporter is the process's: a gauge another test's app set stays, so only its
+    // presence is checked.)
+    assert!(!postgres || metrics.contains("trigapi_change_stream_slot_retained_bytes "), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
