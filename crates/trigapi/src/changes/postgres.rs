@@ -435,14 +435,13 @@ enum Value<'a> {
 fn decode(relations: &mut HashMap<u32, Relation>, data: &[u8]) -> Option<RowChange> {
     let mut message = Message(data);
     let parsed = match message.u8() {
-        Some(b'R') => {
-            let relation = message.relation();
-            if let Some((id, relation)) = relation {
+        Some(b'R') => match message.relation() {
+            Some((id, relation)) => {
                 relations.insert(id, relation);
                 return None;
             }
-            None
-        }
+            None => None,
+        },
         Some(b'I' | b'U' | b'D') => row_change(relations, data),
         Some(b'T') => truncated(relations, &mut message),
         Some(_) => return None,
@@ -501,39 +500,40 @@ fn row_change(relations: &HashMap<u32, Relation>, data: &[u8]) -> Option<RowChan
             (Some(message.tuple()?), None)
         }
     };
-    let row = Row { relation };
+    let (old, new) = (old.as_deref(), new.as_deref());
+    let r = relation;
     match relation.table.as_str() {
-        "tlog" => {
-            let log = |t: &Vec<Value>| {
-                Some(LogRow {
-                    id: row.int(t, "id")?,
-                    trig: row.int(t, "trig_id")?,
-                    user: row.int(t, "user_id")?,
-                    photos: Vec::new(),
-                })
-            };
-            Some(RowChange::Log(Change { old: row.read(old.as_ref(), log)?, new: row.read(new.as_ref(), log)? }))
-        }
-        "tphoto" => {
-            // A photo flagged deleted is gone, as far as any entry shows.
-            let photo = |t: &Vec<Value>| {
-                let live = row.text(t, "deleted_ind") != Some("Y");
-                Some(live.then_some(PhotoRow { id: row.int(t, "id")?, log: row.int(t, "tlog_id")?, owner: None }))
-            };
-            let read = |t: Option<&Vec<Value>>| t.map_or(Some(None), photo);
-            Some(RowChange::Photo(Change { old: read(old.as_ref())?, new: read(new.as_ref())? }))
-        }
+        "tlog" => change(old, new, |t| {
+            let (id, trig, user) = (r.int(t, "id")?, r.int(t, "trig_id")?, r.int(t, "user_id")?);
+            Some(Some(LogRow { id, trig, user, photos: Vec::new() }))
+        })
+        .map(RowChange::Log),
+        // A photo flagged deleted is gone, as far as any entry shows.
+        "tphoto" => change(old, new, |t| {
+            let live = r.text(t, "deleted_ind") != Some("Y");
+            Some(live.then_some(PhotoRow { id: r.int(t, "id")?, log: r.int(t, "tlog_id")?, owner: None }))
+        })
+        .map(RowChange::Photo),
         "user" => {
-            let user = |t: &Vec<Value>| Some(UserRow { id: row.int(t, "id")?, name: row.text(t, "name")?.to_owned() });
-            Some(RowChange::User(Change { old: row.read(old.as_ref(), user)?, new: row.read(new.as_ref(), user)? }))
+            change(old, new, |t| Some(Some(UserRow { id: r.int(t, "id")?, name: r.text(t, "name")?.to_owned() })))
+                .map(RowChange::User)
         }
-        "trig" | "trigstats" => {
-            let id = |t: &Vec<Value>| row.int(t, "id");
-            let change = Change { old: row.read(old.as_ref(), id)?, new: row.read(new.as_ref(), id)? };
-            Some(if relation.table == "trig" { RowChange::Trig(change) } else { RowChange::TrigStats(change) })
-        }
+        "trig" => change(old, new, |t| Some(Some(r.int(t, "id")?))).map(RowChange::Trig),
+        "trigstats" => change(old, new, |t| Some(Some(r.int(t, "id")?))).map(RowChange::TrigStats),
         other => whole(other),
     }
+}
+
+/// The change from `old` to `new` (either absent for an insert or a delete), each tuple read by
+/// `row`: `Some(None)` for a tuple that is no row (a photo flagged deleted), `None` for one that
+/// cannot be read (then neither can the change).
+fn change<'v, R>(
+    old: Option<&[Value<'v>]>,
+    new: Option<&[Value<'v>]>,
+    row: impl Fn(&[Value<'v>]) -> Option<Option<R>>,
+) -> Option<Change<R>> {
+    let read = |tuple: Option<&[Value<'v>]>| tuple.map_or(Some(None), &row);
+    Some(Change { old: read(old)?, new: read(new)? })
 }
 
 /// A table whose rows are invalidated together.
@@ -561,14 +561,10 @@ fn truncated(relations: &HashMap<u32, Relation>, message: &mut Message) -> Optio
     change
 }
 
-/// Reads named columns of a relation's rows.
-struct Row<'r> {
-    relation: &'r Relation,
-}
-
-impl Row<'_> {
+impl Relation {
+    /// The text of `column` in `tuple`; `None` when it is null, not sent, or not a column.
     fn text<'v>(&self, tuple: &[Value<'v>], column: &str) -> Option<&'v str> {
-        let i = self.relation.columns.iter().position(|c| c == column)?;
+        let i = self.columns.iter().position(|c| c == column)?;
         match tuple.get(i)? {
             Value::Text(text) => Some(text),
             Value::Null | Value::Unchanged => None,
@@ -577,18 +573,6 @@ impl Row<'_> {
 
     fn int(&self, tuple: &[Value], column: &str) -> Option<i32> {
         self.text(tuple, column)?.parse().ok()
-    }
-
-    /// `row` of `tuple`, or no row when there is no tuple; `None` when it cannot be read.
-    fn read<'v, R>(
-        &self,
-        tuple: Option<&Vec<Value<'v>>>,
-        row: impl Fn(&Vec<Value<'v>>) -> Option<R>,
-    ) -> Option<Option<R>> {
-        match tuple {
-            None => Some(None),
-            Some(t) => row(t).map(Some),
-        }
     }
 }
 

@@ -207,6 +207,18 @@ async fn stream_until(app: &TestApp, within: Duration, failure: &str, done: impl
     }
 }
 
+/// The ids of the first five logs.
+async fn five_logs(app: &TestApp) -> Vec<i64> {
+    let logs: Vec<i64> = app.ok("/v1/logs?limit=5").await["items"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter_map(|l| l["id"].as_i64())
+        .collect();
+    assert_eq!(logs.len(), 5);
+    logs
+}
+
 /// A log with a photo, its trig and user, and another trig.
 struct Ids {
     log: i64,
@@ -394,13 +406,7 @@ async fn takes_over(server: Server) {
     let redis = RedisServer::start();
     let Some((database, first)) = reading_on(server, Some(&redis)).await else { return };
     let second = app(&database, Some(&redis), streaming).await;
-    let logs: Vec<i64> = second.ok("/v1/logs?limit=5").await["items"]
-        .as_array()
-        .expect("logs")
-        .iter()
-        .filter_map(|l| l["id"].as_i64())
-        .collect();
-    assert_eq!(logs.len(), 5);
+    let logs = five_logs(&second).await;
     for l in &logs {
         warm(&second, &format!("/v1/logs/{l}")).await;
     }
@@ -463,12 +469,7 @@ async fn a_cut_replication_session_resumes_and_misses_nothing() {
     }
     let redis = RedisServer::start();
     let Some((database, app)) = reading_on(Server::Postgres, Some(&redis)).await else { return };
-    let logs: Vec<i64> = app.ok("/v1/logs?limit=5").await["items"]
-        .as_array()
-        .expect("logs")
-        .iter()
-        .filter_map(|l| l["id"].as_i64())
-        .collect();
+    let logs = five_logs(&app).await;
     for l in &logs {
         warm(&app, &format!("/v1/logs/{l}")).await;
     }
