@@ -11,6 +11,7 @@
 #   scripts/bench.sh search sqlite ... # location search, cache off (or postgres, mysql); first imports the 1.74M GB unit postcodes
 #   scripts/bench.sh changes           # change stream (SQLite, a copy of the full scale): delay from another program's
 #                                      # commit to the bump and to a fresh read, CPU at 1,000 changes/s, a 100k-row update
+#   scripts/bench.sh changes mysql     # the same on MariaDB with a row-based binlog (test-services.sh's server)
 #   scripts/bench.sh changes postgres  # the same on PostgreSQL with wal_level=logical ($BENCH_POSTGRES_LOGICAL_URL, by
 #                                      # default test-services.sh's cluster), written through psycopg2
 #
@@ -517,7 +518,24 @@ logical_postgres() {
   echo "$url"
 }
 
-changes_bench() { # [postgres]
+# The full scale on the MariaDB server with a row-based binlog (test-services.sh's), seeded
+# once; prints its URL.
+binlog_mariadb() {
+  local port server url logs
+  port=$(cat /var/tmp/trigapi-binlog-mariadb/port 2>/dev/null || echo 3307)
+  server="${BENCH_MYSQL_BINLOG_URL:-mysql://root@127.0.0.1:$port/mysql}"
+  url="${server%/*}/trigapi_bench_changes"
+  mariadb --protocol=TCP -h 127.0.0.1 -P "$port" -u root -e "CREATE DATABASE IF NOT EXISTS trigapi_bench_changes"
+  DATABASE_URL="$url" "$BIN" migrate >/dev/null 2>&1
+  logs=$(mariadb --protocol=TCP -h 127.0.0.1 -P "$port" -u root -N trigapi_bench_changes -e "SELECT count(*) FROM tlog")
+  if [ "$logs" != 470000 ]; then
+    echo "== seeding full scale on the binlog MariaDB server" >&2
+    env DATABASE_URL="$url" PHOTOS_DIR="$WORK/photos" "$BIN" seed --scale full --reset >&2
+  fi
+  echo "$url"
+}
+
+changes_bench() { # [postgres|mysql]
   local url redis_port=$((PORT + 9)) db="$WORK/changes.db" writer="scripts/change-writer.py" backend="${1:-sqlite}"
   local plain idle_note without
   if [ "$backend" = postgres ]; then
@@ -529,6 +547,13 @@ changes_bench() { # [postgres]
     echo
     echo "### Change stream on PostgreSQL (full scale; another program writes through psycopg2)"
     without="with REPLICA IDENTITY DEFAULT"
+  elif [ "$backend" = mysql ]; then
+    python3 -c "import pymysql" 2>/dev/null || python3 -m pip install --quiet pymysql
+    db=$(binlog_mariadb)
+    url="$db"
+    echo
+    echo "### Change stream on MariaDB (full scale; another program writes through PyMySQL)"
+    without="before the server reads the binlog"
   else
     url=$(url_for sqlite)
     seed_if_needed sqlite "$url"
@@ -544,13 +569,15 @@ changes_bench() { # [postgres]
   if [ "$backend" = postgres ]; then
     # A slot of an earlier run would replay that update into the delays measured below.
     psql -q "$db" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()" >/dev/null
+  elif [ "$backend" = mysql ]; then
+    python3 "$writer" "$db" sql "DROP TABLE IF EXISTS trigapi_binlog_position"
   fi
   CHANGE_STREAM=on ADMIN_TOKEN=bench-admin start_with_redis "$url" "$redis_port"
   sleep 1
   local before after idle busy changes0 changes1
   before=$(cpu_seconds "$SERVER_PID"); sleep 10; after=$(cpu_seconds "$SERVER_PID")
   idle=$(awk -v a="$after" -v b="$before" 'BEGIN{printf "%.1f", (a - b) * 10}')
-  if [ "$backend" = postgres ]; then idle_note="idle: ${idle}%"; else idle_note="idle, polling every 5 ms: ${idle}%"; fi
+  if [ "$backend" != sqlite ]; then idle_note="idle: ${idle}%"; else idle_note="idle, polling every 5 ms: ${idle}%"; fi
   python3 "$writer" "$db" rate 10 10 >/dev/null
   echo "- 100 commits at 10/s: delay from commit to bump p50 $(stream_field delay_p50_ms) ms, p99 $(stream_field delay_p99_ms) ms"
   echo "- $(python3 "$writer" "$db" fresh "http://127.0.0.1:$PORT" 200) (HTTP reads included)"

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Another program writing trigapi's database (a SQLite file, or PostgreSQL when DB is a
-postgres:// URL, through psycopg2), for the change-stream benchmark (scripts/bench.sh changes).
+"""Another program writing trigapi's database (a SQLite file; PostgreSQL when DB is a
+postgres:// URL, through psycopg2; MySQL/MariaDB when it is a mysql:// URL, through PyMySQL), for
+the change-stream benchmark (scripts/bench.sh changes).
 
   change-writer.py DB rate RATE SECONDS      commit one log edit at a time, RATE a second
   change-writer.py DB fresh URL N            commit N edits one by one; after each, read the log
                                              through the server until it shows the edit: the
                                              delay from commit to a fresh read, p50/p99 in ms
   change-writer.py DB bulk N                 one UPDATE of N logs; prints its time in ms
+  change-writer.py DB sql STATEMENT          run one statement
 """
 import json
 import sqlite3
@@ -33,9 +35,30 @@ class Postgres:
         return cur.fetchall() if cur.description else []
 
 
+class MySql(Postgres):
+    """PyMySQL in autocommit, with the same `execute`."""
+
+    def __init__(self, url):
+        import urllib.parse
+
+        import pymysql
+
+        u = urllib.parse.urlparse(url)
+        self.conn = pymysql.connect(
+            host=u.hostname or "127.0.0.1",
+            port=u.port or 3306,
+            user=urllib.parse.unquote(u.username or "root"),
+            password=urllib.parse.unquote(u.password or ""),
+            database=u.path.lstrip("/"),
+            autocommit=True,
+        )
+
+
 def connect(target):
     if target.startswith("postgres"):
         return Postgres(target)
+    if target.startswith("mysql"):
+        return MySql(target)
     db = sqlite3.connect(target, isolation_level=None, timeout=30)
     db.execute("PRAGMA busy_timeout = 30000")
     # What the server's own pool uses: WAL without a sync per commit.
@@ -83,7 +106,12 @@ def fresh(db, url, count):
 
 def bulk(db, n):
     started = time.monotonic()
-    if isinstance(db, Postgres):
+    if isinstance(db, MySql):
+        db.execute(
+            "UPDATE tlog SET upd_timestamp = NOW() + INTERVAL ? SECOND ORDER BY id LIMIT ?",
+            (int(time.time()) % 100000, n),
+        )
+    elif isinstance(db, Postgres):
         db.execute(
             "UPDATE tlog SET upd_timestamp = now() + make_interval(secs => ?) "
             "WHERE id IN (SELECT id FROM tlog ORDER BY id LIMIT ?)",
@@ -106,5 +134,7 @@ if __name__ == "__main__":
         fresh(db, sys.argv[3], int(sys.argv[4]))
     elif mode == "bulk":
         bulk(db, int(sys.argv[3]))
+    elif mode == "sql":
+        db.execute(sys.argv[3])
     else:
         sys.exit(__doc__)

@@ -57,6 +57,36 @@ if command -v pg_createcluster >/dev/null; then
   logical_url="postgres://postgres@127.0.0.1:$port/postgres"
 fi
 
+# A MariaDB of the tests' own with a row-based binlog (full row images and column names), on a
+# free port, for the change-stream tests (the machine's server has no binlog). Its data lives in
+# /var/tmp/trigapi-binlog-mariadb and is throwaway.
+binlog_dir=/var/tmp/trigapi-binlog-mariadb
+binlog_port() { cat "$binlog_dir/port" 2>/dev/null; }
+if command -v mariadbd >/dev/null; then
+  if [ ! -f "$binlog_dir/port" ]; then
+    as_root rm -rf "$binlog_dir"
+    as_root mkdir -p "$binlog_dir/data"
+    as_root chown -R mysql:mysql "$binlog_dir"
+    as_root mariadb-install-db --user=mysql --datadir="$binlog_dir/data" \
+      --auth-root-authentication-method=normal >/dev/null
+    port=3307
+    while port_open "$port"; do port=$((port + 1)); done
+    echo "$port" | as_root tee "$binlog_dir/port" >/dev/null
+  fi
+  port=$(binlog_port)
+  if ! port_open "$port"; then
+    as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld
+    as_root setsid nohup /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$binlog_dir/data" \
+      --port="$port" --bind-address=127.0.0.1 --socket="$binlog_dir/mariadbd.sock" \
+      --pid-file="$binlog_dir/mariadbd.pid" --log-error="$binlog_dir/error.log" \
+      --log-bin=binlog --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL \
+      --server-id=1 --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
+      --max-connections=500 </dev/null >/dev/null 2>&1 &
+  fi
+  wait_port "$port"
+  binlog_url="mysql://root@127.0.0.1:$port/mysql"
+fi
+
 command -v redis-server >/dev/null || apt_install redis-server
 command -v redis-cli >/dev/null || apt_install redis-tools
 command -v openssl >/dev/null || apt_install openssl   # the TLS test makes a certificate
@@ -71,5 +101,6 @@ fi
 echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
 echo "export TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql"
 [ -n "${logical_url:-}" ] && echo "export TEST_POSTGRES_LOGICAL_URL=$logical_url"
+[ -n "${binlog_url:-}" ] && echo "export TEST_MYSQL_BINLOG_URL=$binlog_url"
 echo "export TRIGAPI_REQUIRE_REDIS=1"
 echo "export TRIGAPI_REQUIRE_S3=1"

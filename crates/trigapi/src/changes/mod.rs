@@ -18,12 +18,15 @@
 //! - A batch too broad to be worth naming tag by tag (a bulk update of a whole table) bumps
 //!   everything instead: one bump rather than hundreds of thousands.
 //!
-//! Sources: SQLite (triggers into a change table, read when `PRAGMA data_version` moves) and
-//! PostgreSQL (logical replication with `pgoutput`, through a replication slot).
+//! Sources: SQLite (triggers into a change table, read when `PRAGMA data_version` moves),
+//! PostgreSQL (logical replication with `pgoutput`, through a replication slot) and
+//! MySQL/MariaDB (the row-based binary log, read as a replica reads it).
 
+mod mysql;
 mod postgres;
 mod sqlite;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,7 +36,7 @@ use trigapi_cache::{Cache, Clock, GLOBAL, Target};
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::invalidation::{self, RowChange};
+use crate::invalidation::{self, Change, LogRow, PhotoRow, RowChange, UserRow};
 
 /// The role only one instance holds at a time.
 const ROLE: &str = "change-stream";
@@ -73,7 +76,10 @@ pub fn spawn(db: &Db, cache: &Cache, config: &Config) -> anyhow::Result<Option<A
             let replication = postgres::replication_config(config.database.database_url.expose(), fleet)?;
             Source::Postgres(Box::new(postgres::Source::new(pool.clone(), replication, !fleet)))
         }
-        Db::MySql(_) => anyhow::bail!("CHANGE_STREAM=on is not available on MySQL/MariaDB yet"),
+        Db::MySql(pool) => {
+            let (options, database) = mysql::binlog_options(config.database.database_url.expose())?;
+            Source::MySql(Box::new(mysql::Source::new(pool.clone(), options, database, fleet)))
+        }
     };
     let stats = Arc::new(ChangeStats::default());
     tokio::spawn(run(source, cache.clone(), Arc::downgrade(&stats)));
@@ -85,8 +91,10 @@ pub fn spawn(db: &Db, cache: &Cache, config: &Config) -> anyhow::Result<Option<A
 /// identity); the error says everything that is missing.
 pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<()> {
     match db {
-        Db::Postgres(pool) if config.cache.change_stream.is_on() => postgres::prepare(pool).await,
-        _ => Ok(()),
+        _ if !config.cache.change_stream.is_on() => Ok(()),
+        Db::Postgres(pool) => postgres::prepare(pool).await,
+        Db::MySql(pool) => mysql::prepare(pool).await,
+        Db::Sqlite(_) => Ok(()),
     }
 }
 
@@ -94,6 +102,7 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<()> {
 enum Source {
     Sqlite(sqlite::Source),
     Postgres(Box<postgres::Source>),
+    MySql(Box<mysql::Source>),
 }
 
 impl Source {
@@ -101,6 +110,7 @@ impl Source {
         match self {
             Self::Sqlite(_) => "sqlite",
             Self::Postgres(_) => "postgres",
+            Self::MySql(_) => "mysql",
         }
     }
 
@@ -109,6 +119,7 @@ impl Source {
         match self {
             Self::Sqlite(source) => source.read().await,
             Self::Postgres(source) => source.read().await,
+            Self::MySql(source) => source.read().await,
         }
     }
 
@@ -120,6 +131,7 @@ impl Source {
                 source.applied();
                 Ok(())
             }
+            Self::MySql(source) => source.applied().await,
         }
     }
 
@@ -127,7 +139,7 @@ impl Source {
     fn resume(&mut self) {
         match self {
             Self::Sqlite(source) => source.forget_version(),
-            Self::Postgres(_) => {}
+            Self::Postgres(_) | Self::MySql(_) => {}
         }
     }
 
@@ -136,13 +148,14 @@ impl Source {
         match self {
             Self::Sqlite(_) => {}
             Self::Postgres(source) => source.release(),
+            Self::MySql(source) => source.release(),
         }
     }
 
     /// What the source holds back on the database server, bytes: a PostgreSQL slot's WAL.
     async fn retained_bytes(&self) -> anyhow::Result<Option<u64>> {
         match self {
-            Self::Sqlite(_) => Ok(None),
+            Self::Sqlite(_) | Self::MySql(_) => Ok(None),
             Self::Postgres(source) => source.retained_bytes().await.map(Some),
         }
     }
@@ -151,7 +164,7 @@ impl Source {
     fn idle(&self) -> Duration {
         match self {
             Self::Sqlite(source) => source.poll_interval(),
-            Self::Postgres(_) => Duration::ZERO,
+            Self::Postgres(_) | Self::MySql(_) => Duration::ZERO,
         }
     }
 }
@@ -387,6 +400,102 @@ fn batch_tags(changes: &mut [(RowChange, i64)]) -> Vec<String> {
     }
     let tags = invalidation::tags(changes.iter().map(|(change, _)| change));
     if tags.len() > MAX_BATCH_TAGS { vec![GLOBAL.to_owned()] } else { tags }
+}
+
+/// A row as a replication source reads it: its columns by name. PostgreSQL sends text,
+/// the binary log typed values.
+trait Columns {
+    /// The text of `column`; `None` when it is null, not sent, or not a column.
+    fn text(&self, column: &str) -> Option<Cow<'_, str>>;
+
+    fn int(&self, column: &str) -> Option<i32> {
+        self.text(column)?.parse().ok()
+    }
+}
+
+/// A change to a row of `table` (old and new values, either absent for an insert or a
+/// delete) as the invalidation table reads it; `None` when a row cannot be read (the source
+/// then invalidates everything) or the table is not one the cache reads.
+fn row_change<C: Columns>(table: &str, old: Option<&C>, new: Option<&C>) -> Option<RowChange> {
+    match table {
+        "tlog" => change(old, new, |t| {
+            let (id, trig, user) = (t.int("id")?, t.int("trig_id")?, t.int("user_id")?);
+            Some(Some(LogRow { id, trig, user, photos: Vec::new() }))
+        })
+        .map(RowChange::Log),
+        // A photo flagged deleted is gone, as far as any entry shows.
+        "tphoto" => change(old, new, |t| {
+            let live = t.text("deleted_ind").as_deref() != Some("Y");
+            Some(live.then_some(PhotoRow { id: t.int("id")?, log: t.int("tlog_id")?, owner: None }))
+        })
+        .map(RowChange::Photo),
+        "user" => change(old, new, |t| Some(Some(UserRow { id: t.int("id")?, name: t.text("name")?.into_owned() })))
+            .map(RowChange::User),
+        "trig" => change(old, new, |t| Some(Some(t.int("id")?))).map(RowChange::Trig),
+        "trigstats" => change(old, new, |t| Some(Some(t.int("id")?))).map(RowChange::TrigStats),
+        other => whole(other),
+    }
+}
+
+/// The change from `old` to `new`, each row read by `row`: `Some(None)` for a row that is no
+/// row to the cache (a photo flagged deleted), `None` for one that cannot be read (then
+/// neither can the change).
+fn change<C, R>(old: Option<&C>, new: Option<&C>, row: impl Fn(&C) -> Option<Option<R>>) -> Option<Change<R>> {
+    let read = |r: Option<&C>| r.map_or(Some(None), &row);
+    Some(Change { old: read(old)?, new: read(new)? })
+}
+
+/// A table whose rows are invalidated together.
+fn whole(table: &str) -> Option<RowChange> {
+    match table {
+        "town" => Some(RowChange::Places),
+        "postcode6" | "postcodes" => Some(RowChange::Postcodes),
+        _ => None,
+    }
+}
+
+/// The logs whose live photos, and the logs whose trig and user, a batch from a replication
+/// source needs (the SQLite triggers read them at the time of the change; a replication
+/// source reads them after it, for the whole batch at once).
+fn wanted(changes: &[(RowChange, i64)]) -> (Vec<i32>, Vec<i32>) {
+    let (mut logs, mut photo_logs) = (Vec::new(), Vec::new());
+    for (change, _) in changes {
+        match change {
+            RowChange::Log(c) => logs.extend([&c.old, &c.new].into_iter().flatten().map(|l| l.id)),
+            RowChange::Photo(c) => photo_logs.extend([&c.old, &c.new].into_iter().flatten().map(|p| p.log)),
+            _ => {}
+        }
+    }
+    for ids in [&mut logs, &mut photo_logs] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    (logs, photo_logs)
+}
+
+/// Fill in what [`wanted`] asked for: `photos` (log, live photo) and `owners` (log, trig,
+/// user) as read from the database.
+fn fill(changes: &mut [(RowChange, i64)], photos: Vec<(i32, i32)>, owners: Vec<(i32, i32, i32)>) {
+    let mut by_log: HashMap<i32, Vec<i32>> = HashMap::new();
+    for (log, photo) in photos {
+        by_log.entry(log).or_default().push(photo);
+    }
+    let owners: HashMap<i32, (i32, i32)> = owners.into_iter().map(|(id, trig, user)| (id, (trig, user))).collect();
+    for (change, _) in changes.iter_mut() {
+        match change {
+            RowChange::Log(c) => {
+                for row in [&mut c.old, &mut c.new].into_iter().flatten() {
+                    row.photos = by_log.get(&row.id).cloned().unwrap_or_default();
+                }
+            }
+            RowChange::Photo(c) => {
+                for row in [&mut c.old, &mut c.new].into_iter().flatten() {
+                    row.owner = owners.get(&row.log).copied();
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Now, in Unix milliseconds (the triggers stamp changes with the same wall clock).

@@ -17,6 +17,7 @@
 //! photo's owner, which the triggers of the SQLite source read at the time of the change, are
 //! read after it, for the whole batch at once.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationE
 use sqlx::postgres::{PgConnectOptions, PgPool, PgSslMode};
 
 use super::{BATCH, Batch};
-use crate::invalidation::{Change, LogRow, PhotoRow, RowChange, UserRow};
+use crate::invalidation::RowChange;
 
 /// The publication: every table the cache reads.
 const PUBLICATION: &str = "trigapi_changes";
@@ -360,56 +361,24 @@ impl Source {
 
 /// A log's live photos and a photo's log's trig and user: read now, for the whole batch.
 async fn fill(pool: &PgPool, changes: &mut [(RowChange, i64)]) -> anyhow::Result<()> {
-    let mut logs = Vec::new();
-    let mut photo_logs = Vec::new();
-    for (change, _) in changes.iter() {
-        match change {
-            RowChange::Log(c) => logs.extend([&c.old, &c.new].into_iter().flatten().map(|l| l.id)),
-            RowChange::Photo(c) => photo_logs.extend([&c.old, &c.new].into_iter().flatten().map(|p| p.log)),
-            _ => {}
-        }
-    }
-    logs.sort_unstable();
-    logs.dedup();
-    photo_logs.sort_unstable();
-    photo_logs.dedup();
-    let mut photos: HashMap<i32, Vec<i32>> = HashMap::new();
-    if !logs.is_empty() {
-        let rows: Vec<(i32, i32)> =
-            sqlx::query_as("SELECT tlog_id, id FROM tphoto WHERE tlog_id = ANY($1) AND deleted_ind <> 'Y' ORDER BY id")
-                .bind(&logs)
-                .fetch_all(pool)
-                .await?;
-        for (log, photo) in rows {
-            photos.entry(log).or_default().push(photo);
-        }
-    }
-    let owners: HashMap<i32, (i32, i32)> = if photo_logs.is_empty() {
-        HashMap::new()
+    let (logs, photo_logs) = super::wanted(changes);
+    let photos: Vec<(i32, i32)> = if logs.is_empty() {
+        Vec::new()
     } else {
-        sqlx::query_as::<_, (i32, i32, i32)>("SELECT id, trig_id, user_id FROM tlog WHERE id = ANY($1)")
+        sqlx::query_as("SELECT tlog_id, id FROM tphoto WHERE tlog_id = ANY($1) AND deleted_ind <> 'Y' ORDER BY id")
+            .bind(&logs)
+            .fetch_all(pool)
+            .await?
+    };
+    let owners: Vec<(i32, i32, i32)> = if photo_logs.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as("SELECT id, trig_id, user_id FROM tlog WHERE id = ANY($1)")
             .bind(&photo_logs)
             .fetch_all(pool)
             .await?
-            .into_iter()
-            .map(|(id, trig, user)| (id, (trig, user)))
-            .collect()
     };
-    for (change, _) in changes.iter_mut() {
-        match change {
-            RowChange::Log(c) => {
-                for row in [&mut c.old, &mut c.new].into_iter().flatten() {
-                    row.photos = photos.get(&row.id).cloned().unwrap_or_default();
-                }
-            }
-            RowChange::Photo(c) => {
-                for row in [&mut c.old, &mut c.new].into_iter().flatten() {
-                    row.owner = owners.get(&row.log).copied();
-                }
-            }
-            _ => {}
-        }
-    }
+    super::fill(changes, photos, owners);
     Ok(())
 }
 
@@ -500,49 +469,11 @@ fn row_change(relations: &HashMap<u32, Relation>, data: &[u8]) -> Option<RowChan
             (Some(message.tuple()?), None)
         }
     };
-    let (old, new) = (old.as_deref(), new.as_deref());
-    let r = relation;
-    match relation.table.as_str() {
-        "tlog" => change(old, new, |t| {
-            let (id, trig, user) = (r.int(t, "id")?, r.int(t, "trig_id")?, r.int(t, "user_id")?);
-            Some(Some(LogRow { id, trig, user, photos: Vec::new() }))
-        })
-        .map(RowChange::Log),
-        // A photo flagged deleted is gone, as far as any entry shows.
-        "tphoto" => change(old, new, |t| {
-            let live = r.text(t, "deleted_ind") != Some("Y");
-            Some(live.then_some(PhotoRow { id: r.int(t, "id")?, log: r.int(t, "tlog_id")?, owner: None }))
-        })
-        .map(RowChange::Photo),
-        "user" => {
-            change(old, new, |t| Some(Some(UserRow { id: r.int(t, "id")?, name: r.text(t, "name")?.to_owned() })))
-                .map(RowChange::User)
-        }
-        "trig" => change(old, new, |t| Some(Some(r.int(t, "id")?))).map(RowChange::Trig),
-        "trigstats" => change(old, new, |t| Some(Some(r.int(t, "id")?))).map(RowChange::TrigStats),
-        other => whole(other),
-    }
-}
-
-/// The change from `old` to `new` (either absent for an insert or a delete), each tuple read by
-/// `row`: `Some(None)` for a tuple that is no row (a photo flagged deleted), `None` for one that
-/// cannot be read (then neither can the change).
-fn change<'v, R>(
-    old: Option<&[Value<'v>]>,
-    new: Option<&[Value<'v>]>,
-    row: impl Fn(&[Value<'v>]) -> Option<Option<R>>,
-) -> Option<Change<R>> {
-    let read = |tuple: Option<&[Value<'v>]>| tuple.map_or(Some(None), &row);
-    Some(Change { old: read(old)?, new: read(new)? })
-}
-
-/// A table whose rows are invalidated together.
-fn whole(table: &str) -> Option<RowChange> {
-    match table {
-        "town" => Some(RowChange::Places),
-        "postcode6" | "postcodes" => Some(RowChange::Postcodes),
-        _ => None,
-    }
+    let (old, new) = (
+        old.as_deref().map(|values| Tuple { relation, values }),
+        new.as_deref().map(|values| Tuple { relation, values }),
+    );
+    super::row_change(&relation.table, old.as_ref(), new.as_ref())
 }
 
 /// `TRUNCATE` of published tables: places or postcodes, or everything.
@@ -552,7 +483,7 @@ fn truncated(relations: &HashMap<u32, Relation>, message: &mut Message) -> Optio
     let mut change = None;
     for _ in 0..count {
         let table = relations.get(&message.u32()?).map(|r| r.table.as_str());
-        change = match (change, table.and_then(whole)) {
+        change = match (change, table.and_then(super::whole)) {
             (None, Some(c)) => Some(c),
             (Some(a), Some(b)) if a == b => Some(a),
             _ => return Some(RowChange::Everything),
@@ -561,18 +492,19 @@ fn truncated(relations: &HashMap<u32, Relation>, message: &mut Message) -> Optio
     change
 }
 
-impl Relation {
-    /// The text of `column` in `tuple`; `None` when it is null, not sent, or not a column.
-    fn text<'v>(&self, tuple: &[Value<'v>], column: &str) -> Option<&'v str> {
-        let i = self.columns.iter().position(|c| c == column)?;
-        match tuple.get(i)? {
-            Value::Text(text) => Some(text),
+/// A row of a relation as `pgoutput` sent it.
+struct Tuple<'r, 'v> {
+    relation: &'r Relation,
+    values: &'r [Value<'v>],
+}
+
+impl super::Columns for Tuple<'_, '_> {
+    fn text(&self, column: &str) -> Option<Cow<'_, str>> {
+        let i = self.relation.columns.iter().position(|c| c == column)?;
+        match self.values.get(i)? {
+            Value::Text(text) => Some(Cow::Borrowed(text)),
             Value::Null | Value::Unchanged => None,
         }
-    }
-
-    fn int(&self, tuple: &[Value], column: &str) -> Option<i32> {
-        self.text(tuple, column)?.parse().ok()
     }
 }
 
@@ -652,6 +584,7 @@ impl<'a> Message<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invalidation::{Change, PhotoRow};
 
     /// Builds `pgoutput` messages as the server sends them.
     #[derive(Default)]

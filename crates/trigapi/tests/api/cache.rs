@@ -718,7 +718,7 @@ async fn rename(app: &TestApp, id: i32, name: &str) {
 // when that call returns. Readers GET the trig and check the version against the history: a
 // read that started after version n was complete must return at least n.
 
-const HOT: [i32; 6] = [1, 2, 3, 4, 5, 6];
+pub(crate) const HOT: [i32; 6] = [1, 2, 3, 4, 5, 6];
 
 struct History {
     /// Per trig: the newest version whose write has completed.

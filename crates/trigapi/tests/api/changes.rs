@@ -1,11 +1,12 @@
-//! The change stream (`CHANGE_STREAM=on`) on SQLite and PostgreSQL: writes made by another
-//! program (the `sqlite3` shell or `psql`, as the legacy site or an administrator would) reach
-//! warm cached reads in milliseconds; a reader that lost changes invalidates everything; when
-//! the instance reading the stream dies, another takes over from its position and misses
-//! nothing.
+//! The change stream (`CHANGE_STREAM=on`) on SQLite, PostgreSQL and MariaDB: writes made by
+//! another program (the `sqlite3` shell, `psql` or `mariadb`, as the legacy site or an
+//! administrator would) reach warm cached reads in milliseconds; a reader that lost changes
+//! invalidates everything; when the instance reading the stream dies, another takes over from
+//! its position and misses nothing.
 //!
-//! PostgreSQL's tests run on a server of their own with `wal_level=logical`
-//! (`TEST_POSTGRES_LOGICAL_URL`, which `scripts/test-services.sh` starts on a free port).
+//! PostgreSQL's and MariaDB's tests run on servers of their own, with `wal_level=logical`
+//! (`TEST_POSTGRES_LOGICAL_URL`) and with a row-based binlog (`TEST_MYSQL_BINLOG_URL`), which
+//! `scripts/test-services.sh` starts on free ports.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ enum Server {
     Sqlite,
     /// The server with `wal_level=logical`.
     Postgres,
+    /// The MariaDB with a row-based binlog.
+    MariaDb,
 }
 
 impl Server {
@@ -36,8 +39,56 @@ impl Server {
         match self {
             Self::Sqlite => Some(private_database()),
             Self::Postgres => logical_database().await,
+            Self::MariaDb => binlog_database().await,
         }
     }
+
+    /// On MariaDB: a hold on the binlog's files, which the purge test removes (a reader that
+    /// reconnects while it runs would find its position gone).
+    async fn keep_binlog(self) -> Option<tokio::sync::RwLockReadGuard<'static, ()>> {
+        match self {
+            Self::MariaDb => Some(BINLOG_FILES.read().await),
+            Self::Sqlite | Self::Postgres => None,
+        }
+    }
+}
+
+/// Held to read by the MariaDB tests, to write by the one that purges the binlog.
+static BINLOG_FILES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// A database of its own on the MariaDB server with a row-based binlog, seeded.
+pub(crate) async fn binlog_database() -> Option<String> {
+    static ORPHANS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let Some(server) = std::env::var("TEST_MYSQL_BINLOG_URL").ok().filter(|v| !v.is_empty()) else {
+        eprintln!("skipped: TEST_MYSQL_BINLOG_URL is not set");
+        return None;
+    };
+    ORPHANS.get_or_init(|| drop_orphan_schemas(&server)).await;
+    let name = format!("trigapi_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    outside(&server, &format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).await;
+    let database = replace_database(&server, &name);
+    seed_demo(&database).await.expect("seed a database on the binlog server");
+    Some(database)
+}
+
+/// Drop the MariaDB databases of test processes that have exited.
+async fn drop_orphan_schemas(server: &str) {
+    let db = trigapi::db::Db::connect(server, 1).await.expect("connect to the binlog server");
+    let trigapi::db::Db::MySql(pool) = &db else { panic!("TEST_MYSQL_BINLOG_URL names MySQL/MariaDB") };
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'trigapi\\_test\\_%'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("list test databases");
+    for name in names {
+        let pid = name.split('_').nth(2).unwrap_or("");
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(pool).await;
+        }
+    }
+    db.close().await;
 }
 
 /// A database of its own on the PostgreSQL server with `wal_level=logical`, copied from one
@@ -92,8 +143,32 @@ async fn drop_orphans(server: &str) {
 }
 
 /// Run `sql` on `database` as another program: the `sqlite3` shell on a SQLite file, `psql`
-/// on PostgreSQL.
+/// on PostgreSQL, the `mariadb` client on MariaDB (with `ANSI_QUOTES`, so `"user"` names the
+/// table on all three).
 pub(crate) async fn outside(database: &str, sql: &str) {
+    if database.starts_with("mysql") {
+        let url = url::Url::parse(database).expect("a MySQL URL");
+        let mut args = vec![
+            "--protocol=TCP".to_owned(),
+            format!("--host={}", url.host_str().unwrap_or("127.0.0.1")),
+            format!("--port={}", url.port().unwrap_or(3306)),
+            format!("--user={}", url.username()),
+        ];
+        if let Some(password) = url.password() {
+            args.push(format!("--password={password}"));
+        }
+        args.extend([
+            url.path().trim_start_matches('/').to_owned(),
+            "-e".to_owned(),
+            format!("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'); {sql}"),
+        ]);
+        let out = tokio::task::spawn_blocking(move || std::process::Command::new("mariadb").args(args).output())
+            .await
+            .expect("mariadb thread")
+            .expect("the mariadb client runs");
+        assert!(out.status.success(), "mariadb {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
     if database.starts_with("postgres") {
         let (url, text) = (database.to_owned(), sql.to_owned());
         let out = tokio::task::spawn_blocking(move || {
@@ -183,10 +258,10 @@ pub(crate) async fn started(app: &TestApp) {
     stream_until(app, WINDOW, "never started reading", |s| s["fallbacks"] == start).await;
 }
 
-/// The fallbacks a new reader counts: a PostgreSQL slot made anew cannot say what was
-/// committed before it.
+/// The fallbacks a new reader counts: a PostgreSQL slot made anew, or a binlog read from its
+/// end, cannot say what was committed before it.
 fn start_fallbacks(app: &TestApp) -> u64 {
-    u64::from(app.db.backend() == trigapi::db::Backend::Postgres)
+    u64::from(app.db.backend() != trigapi::db::Backend::Sqlite)
 }
 
 /// Wait until `app` reads the stream.
@@ -251,6 +326,7 @@ async fn ids(app: &TestApp) -> Ids {
 }
 
 async fn writes_from_another_program_reach_warm_reads(server: Server, redis: Option<&RedisServer>) {
+    let _kept = server.keep_binlog().await;
     let Some((database, app)) = reading_on(server, redis).await else { return };
     // A second server over the same file without the stream: the control, which stays stale.
     let control = crate::cache::app(&database, None, |_| {}).await;
@@ -403,6 +479,7 @@ async fn takes_over(server: Server) {
     if !redis_available() {
         return;
     }
+    let _kept = server.keep_binlog().await;
     let redis = RedisServer::start();
     let Some((database, first)) = reading_on(server, Some(&redis)).await else { return };
     let second = app(&database, Some(&redis), streaming).await;
@@ -546,15 +623,157 @@ async fn only_the_stream_invalidates(server: Server) {
     if !redis_available() {
         return;
     }
+    let _kept = server.keep_binlog().await;
     let redis = RedisServer::start();
     let Some((database, writer)) = reading_on(server, Some(&redis)).await else { return };
     let writer = std::sync::Arc::new(writer);
     let other = std::sync::Arc::new(app(&database, Some(&redis), streaming).await);
-    let readers = vec![std::sync::Arc::clone(&writer), other];
+    let readers = vec![std::sync::Arc::clone(&writer), std::sync::Arc::clone(&other)];
     let report =
         crate::cache::check_writes(std::sync::Arc::clone(&writer), readers, 6_000, async {}, Invalidation::Stream)
             .await;
     eprintln!("writers behind the API's back, the change stream invalidating on {server:?}: {report:?}");
     assert_eq!(report.errors, 0, "{report:?}");
     assert!(report.max_staleness < Duration::from_millis(500), "stale past the window: {report:?}");
+    // The run is short: the cached reads must also have caught up with the last writes.
+    for id in crate::cache::HOT {
+        let uri = format!("/v1/trigs/{id}?include=details,stats,attrs");
+        let last = crate::cache::get_with(&writer, &uri, &[("cache-control", "no-cache")]).await.body["name"].clone();
+        for reader in [&writer, &other] {
+            until(reader, &uri, WINDOW, |b| b["name"] == last).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_from_mariadb_reach_warm_reads_in_process() {
+    writes_from_another_program_reach_warm_reads(Server::MariaDb, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_from_mariadb_reach_warm_reads_through_redis() {
+    if !redis_available() {
+        return;
+    }
+    let redis = RedisServer::start();
+    writes_from_another_program_reach_warm_reads(Server::MariaDb, Some(&redis)).await;
+}
+
+/// The same on MariaDB: the position stored in the database is where the next reader starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_takes_over_the_binlog_and_misses_nothing() {
+    takes_over(Server::MariaDb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_read_past_the_window_when_only_the_stream_invalidates_on_mariadb() {
+    only_the_stream_invalidates(Server::MariaDb).await;
+}
+
+/// The binlog session is killed on the server again and again while another program writes:
+/// the reader reconnects and resumes from the position it applied, so every write arrives and
+/// nothing counts as lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_binlog_session_resumes_and_misses_nothing() {
+    let _kept = Server::MariaDb.keep_binlog().await;
+    let redis = redis_available().then(RedisServer::start);
+    let Some((database, app)) = reading_on(Server::MariaDb, redis.as_ref()).await else { return };
+    let logs = five_logs(&app).await;
+    for l in &logs {
+        warm(&app, &format!("/v1/logs/{l}")).await;
+    }
+    let trigapi::db::Db::MySql(pool) = &app.db else { panic!("a MariaDB app") };
+    for round in 0..6 {
+        for l in &logs {
+            outside(&database, &format!("UPDATE tlog SET comment = 'Cut {round}' WHERE id = {l}")).await;
+        }
+        let sessions: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%' AND db = DATABASE()",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("the binlog sessions");
+        for id in sessions {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL {id}"))).execute(pool).await;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    for l in &logs {
+        until(&app, &format!("/v1/logs/{l}"), Duration::from_secs(10), |b| b["comment"] == "Cut 5").await;
+    }
+    let stats = stream_stats(&app).await;
+    assert_eq!(stats["fallbacks"], start_fallbacks(&app), "it resumed from its position: {stats}");
+    assert!(stats["errors"].as_u64() >= Some(1), "the session was killed: {stats}");
+}
+
+/// The binlog files holding the stored position purged while no instance read them: what was
+/// committed meanwhile is unknown, so the next reader starts at the end of the binlog and
+/// invalidates everything once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_binlog_invalidates_everything() {
+    if !redis_available() {
+        return;
+    }
+    let redis = RedisServer::start();
+    let Some((database, first)) = reading_on(Server::MariaDb, Some(&redis)).await else { return };
+    let Ids { log, other_trig, .. } = ids(&first).await;
+    let unrelated = format!("/v1/trigs/{other_trig}");
+    warm(&first, &unrelated).await;
+    let trigapi::db::Db::MySql(pool) = &first.db else { panic!("a MariaDB app") };
+    let pool = pool.clone();
+    let stored = async || -> Option<String> {
+        sqlx::query_scalar("SELECT file FROM trigapi_binlog_position WHERE reader = 'fleet'")
+            .fetch_optional(&pool)
+            .await
+            .expect("the stored position")
+    };
+    let started = Instant::now();
+    while stored().await.is_none() {
+        assert!(started.elapsed() < WINDOW, "the reader never stored its position");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The reader stops; a write comes; the binlog moves to a new file and the old ones go.
+    drop(first);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    outside(&database, &format!("UPDATE tlog SET comment = 'While purged' WHERE id = {log}")).await;
+    {
+        let _purging = BINLOG_FILES.write().await;
+        let before = stored().await.expect("a stored position");
+        outside(&database, "FLUSH BINARY LOGS").await;
+        let files = sqlx::query("SHOW BINARY LOGS").fetch_all(&pool).await.expect("the binlog's files");
+        let last: String = files.last().and_then(|f| sqlx::Row::try_get(f, 0).ok()).expect("a binlog file");
+        assert_ne!(before, last);
+        // The server keeps a file a binlog session still reads: the dead reader's, until the
+        // server notices it is gone.
+        let started = Instant::now();
+        loop {
+            outside(&database, &format!("PURGE BINARY LOGS TO '{last}'")).await;
+            let files = sqlx::query("SHOW BINARY LOGS").fetch_all(&pool).await.expect("the binlog's files");
+            if files.len() == 1 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "the old binlog files were not purged");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let second = app(&database, Some(&redis), streaming).await;
+    leading(&second, Duration::from_secs(10)).await;
+    stream_until(&second, WINDOW, "no fallback", |s| s["fallbacks"] == 1).await;
+    assert_eq!(second.get(&unrelated).await.headers["x-cache-status"], "MISS", "everything was invalidated");
+    assert_eq!(second.ok(&format!("/v1/logs/{log}")).await["comment"], "While purged");
+}
+
+/// A server whose MariaDB writes no binlog (the machine's own) refuses to start with the
+/// stream on, and says what is missing.
+#[tokio::test]
+async fn a_server_without_a_binlog_refuses_to_start() {
+    let Some(url) = crate::helpers::seeded_database(trigapi::db::Backend::MySql) else { return };
+    let mut config = crate::helpers::test_config(&url);
+    config.server.bind_addr = "127.0.0.1:0".into();
+    streaming(&mut config);
+    let error = match trigapi::startup::Application::build(config).await {
+        Ok(_) => panic!("started with CHANGE_STREAM=on and no binlog"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("log_bin is OFF"), "{error}");
 }

@@ -370,6 +370,13 @@ async fn every_write_made_in_psql_reaches_exactly_what_it_changes() {
     writes_in_sql(crate::helpers::test_config(&database), "BEGIN").await;
 }
 
+/// The same on MariaDB, written with the `mariadb` client and read back from the binlog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_made_in_mariadb_reaches_exactly_what_it_changes() {
+    let Some(database) = crate::changes::binlog_database().await else { return };
+    writes_in_sql(crate::helpers::test_config(&database), "BEGIN").await;
+}
+
 /// The matrix's writes in SQL on `config`'s database (`begin` opens a transaction there).
 async fn writes_in_sql(mut config: trigapi::config::Config, begin: &str) {
     config.auth.jwt_hs256_secret = Some(crate::helpers::TOKEN_SECRET.into());
@@ -388,7 +395,7 @@ async fn writes_in_sql(mut config: trigapi::config::Config, begin: &str) {
     let log = |id, photos: &[i32]| LogRow { id, trig: t, user: u, photos: photos.to_vec() };
     let photo = |id| PhotoRow { id, log: l, owner: Some((t, u)) };
     let create = format!(
-        "INSERT INTO tlog (trig_id, user_id, date, time, condition, comment, score) \
+        "INSERT INTO tlog (trig_id, user_id, date, time, \"condition\", comment, score) \
          VALUES ({t}, {u}, '2026-11-25', '09:30:00', 'G', 'New visit', 8)"
     );
     check_changes(&app, &ids, "create", &[RowChange::Log(Change::inserted(log(0, &[])))], false, async || {
@@ -396,7 +403,7 @@ async fn writes_in_sql(mut config: trigapi::config::Config, begin: &str) {
     })
     .await;
     let photos = live_photos(&app, l).await;
-    let edit = format!("UPDATE tlog SET date = '2026-11-24', condition = 'D', comment = 'Edited' WHERE id = {l}");
+    let edit = format!(r#"UPDATE tlog SET date = '2026-11-24', "condition" = 'D', comment = 'Edited' WHERE id = {l}"#);
     let edited = RowChange::Log(Change::updated(log(l, &photos), log(l, &photos)));
     check_changes(&app, &ids, "edit", &[edited], false, async || sql(edit).await).await;
     let caption = format!("UPDATE tphoto SET name = 'Edited caption' WHERE id = {p}");
