@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -45,6 +46,8 @@ const SILENCE: Duration = Duration::from_secs(5);
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 /// The MySQL error for a binlog position the server no longer has (or never had).
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
+/// Ids looked up at once when a batch's photos and owners are read.
+const FILL_CHUNK: usize = 10_000;
 /// MariaDB's compressed row events (`log_bin_compress`), which this source cannot read.
 const MARIADB_COMPRESSED_ROWS: std::ops::RangeInclusive<u8> = 166..=171;
 
@@ -332,16 +335,30 @@ impl Source {
             Some(stream) => stream,
             None => self.connect().await?,
         };
-        let mut wait = if self.ready.is_empty() { WAIT } else { Duration::ZERO };
+        let mut wait = self.ready.is_empty();
         let mut received: usize = self.ready.iter().map(|tx| tx.changes.len()).sum();
         while received < BATCH as usize {
-            let event = match tokio::time::timeout(wait, stream.next()).await {
-                Err(_) if self.heard.elapsed() > SILENCE => {
+            // The first event is waited for; after it, only what has already arrived is taken
+            // (a zero timeout would wait for the timer's next tick, a millisecond in which the
+            // next commit may come, and so on: at 1,000 commits/s a batch would never end).
+            let next = if std::mem::take(&mut wait) {
+                tokio::time::timeout(WAIT, stream.next()).await.ok()
+            } else {
+                // Polled once, with this task's waker (the session's reader keeps the waker it
+                // was first polled with).
+                std::future::poll_fn(|cx| match stream.poll_next_unpin(cx) {
+                    Poll::Ready(event) => Poll::Ready(Some(event)),
+                    Poll::Pending => Poll::Ready(None),
+                })
+                .await
+            };
+            let event = match next {
+                None if self.heard.elapsed() > SILENCE => {
                     anyhow::bail!("the binlog session was silent for {SILENCE:?}")
                 }
-                Err(_) => break,
-                Ok(None) => anyhow::bail!("the binlog session ended"),
-                Ok(Some(Err(mysql_async::Error::Server(e)))) if e.code == ER_MASTER_FATAL_ERROR_READING_BINLOG => {
+                None => break,
+                Some(None) => anyhow::bail!("the binlog session ended"),
+                Some(Some(Err(mysql_async::Error::Server(e)))) if e.code == ER_MASTER_FATAL_ERROR_READING_BINLOG => {
                     // The position is gone: start at the end, and say so.
                     self.position = None;
                     if self.fleet {
@@ -351,10 +368,9 @@ impl Source {
                     }
                     anyhow::bail!("the server cannot send the binlog from the position: {}", e.message)
                 }
-                Ok(Some(event)) => event?,
+                Some(Some(event)) => event?,
             };
             self.heard = Instant::now();
-            wait = Duration::ZERO;
             if let Some(n) = self.event(&stream, &event) {
                 received += n;
             }
@@ -541,32 +557,38 @@ fn statement_change(schema: &str, database: &str, statement: &str) -> Option<Row
     }
 }
 
-/// A log's live photos and a photo's log's trig and user: read now, for the whole batch.
+/// A log's live photos and a photo's log's trig and user: read now, for the whole batch (in
+/// chunks: a statement takes at most 65,535 parameters).
 async fn fill(pool: &MySqlPool, changes: &mut [(RowChange, i64)]) -> anyhow::Result<()> {
     let (logs, photo_logs) = super::wanted(changes);
     let mut photos: Vec<(i32, i32)> = Vec::new();
-    if !logs.is_empty() {
-        let mut query =
-            sqlx::QueryBuilder::new("SELECT tlog_id, id FROM tphoto WHERE deleted_ind <> 'Y' AND tlog_id IN (");
-        let mut ids = query.separated(", ");
-        for id in &logs {
-            ids.push_bind(*id);
-        }
-        query.push(") ORDER BY id");
-        photos = query.build_query_as().fetch_all(pool).await?;
+    for chunk in logs.chunks(FILL_CHUNK) {
+        photos.extend(
+            rows_in::<(i32, i32)>(pool, "SELECT tlog_id, id FROM tphoto WHERE deleted_ind <> 'Y' AND tlog_id", chunk)
+                .await?,
+        );
     }
+    photos.sort_unstable_by_key(|(_, photo)| *photo);
     let mut owners: Vec<(i32, i32, i32)> = Vec::new();
-    if !photo_logs.is_empty() {
-        let mut query = sqlx::QueryBuilder::new("SELECT id, trig_id, user_id FROM tlog WHERE id IN (");
-        let mut ids = query.separated(", ");
-        for id in &photo_logs {
-            ids.push_bind(*id);
-        }
-        query.push(")");
-        owners = query.build_query_as().fetch_all(pool).await?;
+    for chunk in photo_logs.chunks(FILL_CHUNK) {
+        owners.extend(rows_in::<(i32, i32, i32)>(pool, "SELECT id, trig_id, user_id FROM tlog WHERE id", chunk).await?);
     }
     super::fill(changes, photos, owners);
     Ok(())
+}
+
+/// The rows of `select` followed by ` IN (ids)`.
+async fn rows_in<T>(pool: &MySqlPool, select: &str, ids: &[i32]) -> anyhow::Result<Vec<T>>
+where
+    T: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow>,
+{
+    let mut query = sqlx::QueryBuilder::new(format!("{select} IN ("));
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+    Ok(query.build_query_as().fetch_all(pool).await?)
 }
 
 /// A row of a table the cache reads, as a rows event carried it.
