@@ -282,7 +282,10 @@ impl Source {
                 end
             }
         };
-        conn.query_drop(format!("SET @master_heartbeat_period = {}", HEARTBEAT.as_nanos())).await?;
+        // MySQL 8.4 reads the second name.
+        let period = HEARTBEAT.as_nanos();
+        conn.query_drop(format!("SET @master_heartbeat_period = {period}, @source_heartbeat_period = {period}"))
+            .await?;
         let request = BinlogStreamRequest::new(self.server_id).with_filename(start.file.as_bytes()).with_pos(start.pos);
         let stream = conn.get_binlog_stream(request).await?;
         self.file = start.file;
