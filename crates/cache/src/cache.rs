@@ -442,6 +442,14 @@ impl Cache {
         }
     }
 
+    /// Invalidations this instance made that have not reached Redis yet (it could not be
+    /// reached): they are replayed, in order, once it answers. Work that must not be marked done
+    /// before its invalidations are shared (a change stream's position) waits for 0. Always 0
+    /// without Redis.
+    pub fn pending_invalidations(&self) -> usize {
+        self.inner.remote.as_ref().map_or(0, Remote::pending_count)
+    }
+
     /// The tags of every invalidation this instance makes from now on, after its bumps are
     /// done: for those who must hear of them too, such as a CDN purged by tag. Invalidations
     /// other instances make (heard through Redis) are not repeated here, so across a fleet

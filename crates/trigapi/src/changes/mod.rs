@@ -52,6 +52,8 @@ const BATCH: i64 = 5_000;
 const RETRY: Duration = Duration::from_secs(1);
 /// Delays kept for the percentiles.
 const DELAYS_KEPT: usize = 4_096;
+/// How often a reader whose bumps wait for Redis looks whether they were replayed.
+const REPLAY_CHECK: Duration = Duration::from_millis(100);
 /// How often the reader looks at what its source holds back (PostgreSQL: the slot's WAL).
 const LOOK: Duration = Duration::from_secs(10);
 /// `slot_retained_bytes` not known (not PostgreSQL, or not looked at yet).
@@ -291,6 +293,9 @@ async fn run(mut source: Source, cache: Cache, stats: std::sync::Weak<ChangeStat
     let mut renew_at = tokio::time::Instant::now();
     let mut look_at = tokio::time::Instant::now();
     let mut failing = false;
+    // The last batch's bumps wait in this process for Redis: its position moves once they are
+    // replayed, so a process that dies meanwhile leaves the batch to the next reader.
+    let mut unshared = false;
     while let Some(stats) = stats.upgrade() {
         if tokio::time::Instant::now() >= renew_at {
             let held = cache.hold(ROLE, ROLE_TTL).await;
@@ -306,6 +311,7 @@ async fn run(mut source: Source, cache: Cache, stats: std::sync::Weak<ChangeStat
                 } else {
                     tracing::warn!(event = "cache_change_stream_stopped", "another instance reads the change stream");
                     source.release();
+                    unshared = false;
                     if stats.slot_retained_bytes().is_some() {
                         stats.slot_retained.store(0, Ordering::Relaxed);
                     }
@@ -326,8 +332,22 @@ async fn run(mut source: Source, cache: Cache, stats: std::sync::Weak<ChangeStat
                 }
             }
         }
+        if unshared {
+            // Looking drives the replay once Redis answers again.
+            if cache.local_stats().await.pending_invalidations > 0 {
+                tokio::time::sleep(REPLAY_CHECK).await;
+                continue;
+            }
+            unshared = false;
+            if let Err(error) = source.applied().await {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(event = "cache_change_stream_error", error = %error, "moving the position failed");
+            }
+            continue;
+        }
         match read_and_apply(&mut source, &cache, &stats).await {
-            Ok(more) => {
+            Ok(Applied::Waiting) => unshared = true,
+            Ok(Applied::Done { more }) => {
                 if std::mem::take(&mut failing) {
                     tracing::info!(event = "cache_change_stream_resumed", "the change stream is read again");
                 }
@@ -346,11 +366,19 @@ async fn run(mut source: Source, cache: Cache, stats: std::sync::Weak<ChangeStat
     }
 }
 
-/// Apply what the source has; true when more waits.
-async fn read_and_apply(source: &mut Source, cache: &Cache, stats: &ChangeStats) -> anyhow::Result<bool> {
+/// What applying a batch came to.
+enum Applied {
+    /// Its position moved; `more` changes wait.
+    Done { more: bool },
+    /// Its bumps wait for Redis, and so does its position.
+    Waiting,
+}
+
+/// Apply what the source has.
+async fn read_and_apply(source: &mut Source, cache: &Cache, stats: &ChangeStats) -> anyhow::Result<Applied> {
     let Some(mut batch) = source.read().await? else {
         stats.idle();
-        return Ok(false);
+        return Ok(Applied::Done { more: false });
     };
     if let Some(reason) = batch.lost {
         stats.fallbacks.fetch_add(1, Ordering::Relaxed);
@@ -366,8 +394,11 @@ async fn read_and_apply(source: &mut Source, cache: &Cache, stats: &ChangeStats)
         let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
         cache.invalidate(&tags).await;
     }
-    source.applied().await?;
     stats.record(&batch.changes, now_ms(), batch.behind);
+    if cache.pending_invalidations() > 0 {
+        return Ok(Applied::Waiting);
+    }
+    source.applied().await?;
     let lag = stats.lag_millis.load(Ordering::Relaxed);
     if lag > 1_000 {
         tracing::warn!(
@@ -377,7 +408,7 @@ async fn read_and_apply(source: &mut Source, cache: &Cache, stats: &ChangeStats)
             "the change stream is behind"
         );
     }
-    Ok(batch.more)
+    Ok(Applied::Done { more: batch.more })
 }
 
 /// The tags of a batch: photo owners the source could not read are taken from the batch's own

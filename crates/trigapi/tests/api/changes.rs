@@ -504,6 +504,95 @@ async fn takes_over(server: Server) {
     assert_eq!(stream_stats(&second).await["fallbacks"], 0, "it resumed from the stored position");
 }
 
+/// The reading instance takes a change while the network to Redis drops everything it sends
+/// (Redis itself is fine: the other instance reaches it): its bump can only wait in the process
+/// for replay. It dies before the network heals, and the bump with it. Its position must not
+/// have moved past the change: the instance that takes over reads it again, and the entry in
+/// Redis does not stay stale. (A frozen Redis would not do: it runs the commands waiting in
+/// its socket when it thaws.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_dies_with_its_bumps_unshared_leaves_the_change_to_the_next() {
+    if !redis_available() {
+        return;
+    }
+    for attempt in 1.. {
+        let redis = RedisServer::start();
+        let cut_off = Blackhole::start(&redis.url()).await;
+        let database = private_database();
+        let via = cut_off.url.clone();
+        let first = app(&database, Some(&redis), |c| {
+            streaming(c);
+            c.cache.redis_url = Some(via.into());
+        })
+        .await;
+        started(&first).await;
+        let second = app(&database, Some(&redis), streaming).await;
+        let Ids { log, .. } = ids(&second).await;
+        let uri = format!("/v1/logs/{log}");
+        warm(&second, &uri).await;
+        cut_off.cut.store(true, Ordering::Relaxed);
+        outside(&database, &format!("UPDATE tlog SET comment = 'Unshared' WHERE id = {log}")).await;
+        // The first reads it, unless its lease renewal met the cut first (then the run proves
+        // nothing, and is made again).
+        let started = Instant::now();
+        let mut taken = false;
+        while !taken && started.elapsed() < Duration::from_secs(2) {
+            taken = stream_stats(&first).await["changes"].as_u64() >= Some(1);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(first);
+        if !taken {
+            assert!(attempt < 3, "the reader never took the change while cut off from Redis");
+            continue;
+        }
+        leading(&second, Duration::from_secs(10)).await;
+        until(&second, &uri, WINDOW, |b| b["comment"] == "Unshared").await;
+        return;
+    }
+}
+
+/// A TCP proxy to Redis that, once `cut`, swallows whatever either side sends: a network that
+/// drops packets, with Redis alive behind it.
+struct Blackhole {
+    url: String,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Blackhole {
+    async fn start(redis: &str) -> Self {
+        let target = url::Url::parse(redis).expect("a Redis URL").port().expect("a port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let port = listener.local_addr().expect("the proxy's address").port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swallow = std::sync::Arc::clone(&cut);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { continue };
+                let ((client_read, client_write), (server_read, server_write)) =
+                    (client.into_split(), server.into_split());
+                tokio::spawn(pipe(client_read, server_write, std::sync::Arc::clone(&swallow)));
+                tokio::spawn(pipe(server_read, client_write, std::sync::Arc::clone(&swallow)));
+            }
+        });
+        Self { url: format!("redis://127.0.0.1:{port}"), cut }
+    }
+}
+
+/// Copy `from` to `to`, dropping what arrives while `cut`.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        if !cut.load(Ordering::Relaxed) && to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// The replication slot dropped (by an administrator, or invalidated): what was committed
 /// meanwhile is unknown, so the reader makes a new slot and invalidates everything once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
