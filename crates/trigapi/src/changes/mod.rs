@@ -38,6 +38,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::invalidation::{self, Change, LogRow, PhotoRow, RowChange, UserRow};
 
+/// The tables the cache reads, as the replication sources name them (unquoted).
+const TABLES: &[&str] = &["tlog", "tphoto", "user", "trig", "trigstats", "town", "postcode6", "postcodes"];
 /// The role only one instance holds at a time.
 const ROLE: &str = "change-stream";
 /// How long the role lasts without renewal.
@@ -79,8 +81,8 @@ pub fn spawn(db: &Db, cache: &Cache, config: &Config) -> anyhow::Result<Option<A
             Source::Postgres(Box::new(postgres::Source::new(pool.clone(), replication, !fleet)))
         }
         Db::MySql(pool) => {
-            let (options, database) = mysql::binlog_options(config.database.database_url.expose())?;
-            Source::MySql(Box::new(mysql::Source::new(pool.clone(), options, database, fleet)))
+            let options = mysql::binlog_options(config.database.database_url.expose())?;
+            Source::MySql(Box::new(mysql::Source::new(pool.clone(), options, fleet)))
         }
     };
     let stats = Arc::new(ChangeStats::default());

@@ -29,11 +29,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder, SslOpts, Value};
 use sqlx::mysql::MySqlPool;
 
-use super::{BATCH, Batch, Columns, now_ms};
+use super::{BATCH, Batch, Columns, TABLES, now_ms};
 use crate::invalidation::RowChange;
 
-/// The tables the cache reads.
-const TABLES: &[&str] = &["tlog", "tphoto", "user", "trig", "trigstats", "town", "postcode6", "postcodes"];
 /// Where the fleet keeps its position; its own writes are not changes to look at.
 const POSITION_TABLE: &str = "trigapi_binlog_position";
 /// How long a read waits for the first change before it lets the caller renew its role.
@@ -118,7 +116,7 @@ async fn end_of_binlog(pool: &MySqlPool) -> anyhow::Result<Position> {
 
 /// How the binlog session connects: `DATABASE_URL`'s server, user, password, database and
 /// TLS (`ssl-mode`, `ssl-ca`, as sqlx reads them).
-pub(super) fn binlog_options(url: &str) -> anyhow::Result<(Opts, String)> {
+pub(super) fn binlog_options(url: &str) -> anyhow::Result<Opts> {
     let parsed = url::Url::parse(url)?;
     let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
     let database = decode(parsed.path().trim_start_matches('/'));
@@ -148,10 +146,10 @@ pub(super) fn binlog_options(url: &str) -> anyhow::Result<(Opts, String)> {
         .tcp_port(parsed.port().unwrap_or(3306))
         .user(Some(decode(parsed.username())))
         .pass(parsed.password().map(decode))
-        .db_name(Some(database.clone()))
+        .db_name(Some(database))
         .prefer_socket(false)
         .ssl_opts(tls);
-    Ok((opts.into(), database))
+    Ok(opts.into())
 }
 
 /// A place in the binlog.
@@ -183,6 +181,8 @@ pub(super) struct Source {
     heard: Instant,
     /// The session's format description was read.
     described: bool,
+    /// The server refused to send from the position: the next session starts at the end.
+    unreadable_position: bool,
     /// Table ids in the current session that are tables the cache reads.
     tables: HashMap<u64, Table>,
     /// The changes of the transaction being received.
@@ -213,17 +213,18 @@ struct Transaction {
 }
 
 impl Source {
-    pub(super) fn new(pool: MySqlPool, opts: Opts, database: String, fleet: bool) -> Self {
+    pub(super) fn new(pool: MySqlPool, opts: Opts, fleet: bool) -> Self {
         Self {
             pool,
+            database: opts.db_name().unwrap_or_default().to_owned(),
             opts,
-            database,
             fleet,
             server_id: fastrand::u32(0x4000_0000..0x7fff_ffff),
             stream: None,
             file: String::new(),
             heard: Instant::now(),
             described: false,
+            unreadable_position: false,
             tables: HashMap::new(),
             open: Vec::new(),
             open_foreign: false,
@@ -268,10 +269,12 @@ impl Source {
         };
         let files: Vec<String> =
             conn.query::<mysql_async::Row, _>("SHOW BINARY LOGS").await?.iter().filter_map(|r| r.get(0)).collect();
+        let unreadable = std::mem::take(&mut self.unreadable_position);
         let start = match start {
-            Some(position) if files.contains(&position.file) => position,
+            Some(position) if files.contains(&position.file) && !unreadable => position,
             found => {
                 self.lose = Some(match (found, self.fleet) {
+                    (Some(_), _) if unreadable => "the server could not send the binlog from the stored position",
                     (Some(_), _) => "the binlog at the stored position was purged",
                     (None, true) => "no binlog position was stored (the first start, or it was removed)",
                     (None, false) => "a new reader: what was committed before it is unknown",
@@ -362,13 +365,8 @@ impl Source {
                 None => break,
                 Some(None) => anyhow::bail!("the binlog session ended"),
                 Some(Some(Err(mysql_async::Error::Server(e)))) if e.code == ER_MASTER_FATAL_ERROR_READING_BINLOG => {
-                    // The position is gone: start at the end, and say so.
-                    self.position = None;
-                    if self.fleet {
-                        sqlx::query("DELETE FROM trigapi_binlog_position WHERE reader = 'fleet'")
-                            .execute(&self.pool)
-                            .await?;
-                    }
+                    // The position is gone: the next session starts at the end, and says so.
+                    self.unreadable_position = true;
                     anyhow::bail!("the server cannot send the binlog from the position: {}", e.message)
                 }
                 Some(Some(event)) => event?,

@@ -24,15 +24,13 @@ use std::time::Duration;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgSslMode};
 
-use super::{BATCH, Batch};
+use super::{BATCH, Batch, TABLES};
 use crate::invalidation::RowChange;
 
 /// The publication: every table the cache reads.
 const PUBLICATION: &str = "trigapi_changes";
-/// The tables published, as they are named in SQL.
-const TABLES: &[&str] = &["tlog", "tphoto", "\"user\"", "trig", "trigstats", "town", "postcode6", "postcodes"];
 /// The tables whose updates and deletes must carry the old row, not just its key.
-const FULL_IDENTITY: &[&str] = &["tlog", "tphoto", "\"user\""];
+const FULL_IDENTITY: &[&str] = &["tlog", "tphoto", "user"];
 /// How long a read waits for the first change before it lets the caller renew its role.
 const WAIT: Duration = Duration::from_millis(250);
 /// How often the confirmed position is sent to the server.
@@ -61,19 +59,20 @@ pub(super) async fn prepare(pool: &PgPool) -> anyhow::Result<()> {
     }
     anyhow::ensure!(missing.is_empty(), "CHANGE_STREAM=on on PostgreSQL needs: {}", missing.join("; "));
 
-    let published: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(tablename::text) FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1",
-    )
-    .bind(PUBLICATION)
-    .fetch_all(pool)
-    .await?;
+    let published: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1")
+            .bind(PUBLICATION)
+            .fetch_all(pool)
+            .await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)")
         .bind(PUBLICATION)
         .fetch_one(pool)
         .await?;
-    let mut wanted: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
-    wanted.sort();
-    let list = TABLES.join(", ");
+    let mut wanted: Vec<&str> = TABLES.to_vec();
+    wanted.sort_unstable();
+    // Quoted: `user` is a keyword.
+    let quoted = |table: &str| format!("\"{table}\"");
+    let list = TABLES.iter().map(|t| quoted(t)).collect::<Vec<_>>().join(", ");
     if !exists {
         // Instances starting together may both find it missing.
         let create = format!("CREATE PUBLICATION {PUBLICATION} FOR TABLE {list}");
@@ -84,15 +83,16 @@ pub(super) async fn prepare(pool: &PgPool) -> anyhow::Result<()> {
     // A published table with no key cannot be updated or deleted from until it has a replica
     // identity: those get the whole row too (`town`).
     for table in TABLES {
+        let name = quoted(table);
         let (identity, keyed): (String, bool) = sqlx::query_as(
             "SELECT relreplident::text, EXISTS (SELECT 1 FROM pg_index WHERE indrelid = c.oid AND indisprimary) \
              FROM pg_class c WHERE oid = $1::regclass",
         )
-        .bind(table)
+        .bind(&name)
         .fetch_one(pool)
         .await?;
         if identity != "f" && (FULL_IDENTITY.contains(table) || !keyed) {
-            run(pool, &format!("ALTER TABLE {table} REPLICA IDENTITY FULL")).await?;
+            run(pool, &format!("ALTER TABLE {name} REPLICA IDENTITY FULL")).await?;
         }
     }
     Ok(())
@@ -456,14 +456,14 @@ fn row_change(relations: &HashMap<u32, Relation>, data: &[u8]) -> Option<RowChan
             }
             // Without the whole old row (the table's replica identity was changed back) the
             // old values are unknown.
-            if relation.identity != b'f' && matches!(relation.table.as_str(), "tlog" | "tphoto" | "user") {
+            if relation.identity != b'f' && FULL_IDENTITY.contains(&relation.table.as_str()) {
                 return Some(RowChange::Everything);
             }
             (Some(old.unwrap_or_else(|| new.clone())), Some(new))
         }
         _ => {
             let key = message.u8()?;
-            if key != b'O' && matches!(relation.table.as_str(), "tlog" | "tphoto" | "user") {
+            if key != b'O' && FULL_IDENTITY.contains(&relation.table.as_str()) {
                 return Some(RowChange::Everything);
             }
             (Some(message.tuple()?), None)

@@ -634,26 +634,55 @@ async fn a_cut_replication_session_resumes_and_misses_nothing() {
         return;
     }
     let redis = RedisServer::start();
-    let Some((database, app)) = reading_on(Server::Postgres, Some(&redis)).await else { return };
+    resumes_after_cuts(Server::Postgres, Some(&redis)).await;
+}
+
+/// Six rounds of writes from another program, each followed by the server ending the reader's
+/// session: every write arrives, and no reconnect counted as a loss.
+async fn resumes_after_cuts(server: Server, redis: Option<&RedisServer>) {
+    let _kept = server.keep_binlog().await;
+    let Some((database, app)) = reading_on(server, redis).await else { return };
     let logs = five_logs(&app).await;
     for l in &logs {
         warm(&app, &format!("/v1/logs/{l}")).await;
     }
-    let cut = "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
-               WHERE database = current_database() AND active_pid IS NOT NULL";
     for round in 0..6 {
         for l in &logs {
             outside(&database, &format!("UPDATE tlog SET comment = 'Cut {round}' WHERE id = {l}")).await;
         }
-        outside(&database, cut).await;
+        cut_session(&app, &database).await;
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     for l in &logs {
         until(&app, &format!("/v1/logs/{l}"), Duration::from_secs(10), |b| b["comment"] == "Cut 5").await;
     }
     let stats = stream_stats(&app).await;
-    assert_eq!(stats["fallbacks"], start_fallbacks(&app), "the slot kept what was not confirmed: {stats}");
+    assert_eq!(stats["fallbacks"], start_fallbacks(&app), "it resumed from its position: {stats}");
     assert!(stats["errors"].as_u64() >= Some(1), "the session was cut: {stats}");
+}
+
+/// The database server ends the sessions that stream `database`'s changes: PostgreSQL's
+/// replication session, MariaDB's binlog dump.
+async fn cut_session(app: &TestApp, database: &str) {
+    match &app.db {
+        trigapi::db::Db::Postgres(_) => {
+            let cut = "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
+                       WHERE database = current_database() AND active_pid IS NOT NULL";
+            outside(database, cut).await;
+        }
+        trigapi::db::Db::MySql(pool) => {
+            let sessions: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%' AND db = DATABASE()",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("the binlog sessions");
+            for id in sessions {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL {id}"))).execute(pool).await;
+            }
+        }
+        trigapi::db::Db::Sqlite(_) => panic!("SQLite has no session to cut"),
+    }
 }
 
 /// A server whose PostgreSQL cannot carry the stream (the machine's own: `wal_level=replica`)
@@ -784,35 +813,8 @@ async fn no_stale_read_past_the_window_when_only_the_stream_invalidates_on_maria
 /// nothing counts as lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_binlog_session_resumes_and_misses_nothing() {
-    let _kept = Server::MariaDb.keep_binlog().await;
     let redis = redis_available().then(RedisServer::start);
-    let Some((database, app)) = reading_on(Server::MariaDb, redis.as_ref()).await else { return };
-    let logs = five_logs(&app).await;
-    for l in &logs {
-        warm(&app, &format!("/v1/logs/{l}")).await;
-    }
-    let trigapi::db::Db::MySql(pool) = &app.db else { panic!("a MariaDB app") };
-    for round in 0..6 {
-        for l in &logs {
-            outside(&database, &format!("UPDATE tlog SET comment = 'Cut {round}' WHERE id = {l}")).await;
-        }
-        let sessions: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%' AND db = DATABASE()",
-        )
-        .fetch_all(pool)
-        .await
-        .expect("the binlog sessions");
-        for id in sessions {
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL {id}"))).execute(pool).await;
-        }
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-    for l in &logs {
-        until(&app, &format!("/v1/logs/{l}"), Duration::from_secs(10), |b| b["comment"] == "Cut 5").await;
-    }
-    let stats = stream_stats(&app).await;
-    assert_eq!(stats["fallbacks"], start_fallbacks(&app), "it resumed from its position: {stats}");
-    assert!(stats["errors"].as_u64() >= Some(1), "the session was killed: {stats}");
+    resumes_after_cuts(Server::MariaDb, redis.as_ref()).await;
 }
 
 /// The binlog files holding the stored position purged while no instance read them: what was
