@@ -9,6 +9,8 @@
 #   scripts/bench.sh writes [backend]  # POST /v1/logs latency with 1M other keys in Redis (default postgres)
 #   scripts/bench.sh writers [backend] # concurrent writers (PATCH /v1/logs over 400k logs): req/s, p99, non-2xx (default sqlite)
 #   scripts/bench.sh search sqlite ... # location search, cache off (or postgres, mysql); first imports the 1.74M GB unit postcodes
+#   scripts/bench.sh warm              # warming (SQLite, full scale): `cache warm --top 1000` after a flush, alone and
+#                                      # beside clients asking for the same requests
 #   scripts/bench.sh changes           # change stream (SQLite, a copy of the full scale): delay from another program's
 #                                      # commit to the bump and to a fresh read, CPU at 1,000 changes/s, a 100k-row update
 #   scripts/bench.sh changes mysql     # the same on MariaDB with a row-based binlog (test-services.sh's server)
@@ -602,6 +604,69 @@ changes_bench() { # [postgres|mysql]
   kill "$SERVER_PID" "$REDIS_PID"; wait 2>/dev/null || true
   trap - EXIT
 }
+
+# Warming: how fast `trigapi cache warm --top 1000` refills after a flush, and what clients asking
+# for the same 1,000 requests see meanwhile, against the same clients refilling it themselves.
+warm_bench() {
+  local url redis_port=6391 urls="$WORK/warm-urls.txt" lua="$WORK/warm-urls.lua"
+  url=$(url_for sqlite)
+  seed_if_needed sqlite "$url"
+  # The server's own warmer is off (CACHE_WARM_TOP=0): the command does the warming here.
+  CACHE_HOT_SAMPLE_EVERY=1 CACHE_WARM_TOP=0 start_with_redis "$url" "$redis_port"
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+  # 1,000 distinct requests: trig details with stats, trig log lists, user profiles; each asked
+  # 1-3 times so the record has an order.
+  python3 - "$urls" <<'PY'
+import random, sys
+random.seed(7)
+urls = [f"/v1/trigs/{t}?include=stats" for t in random.sample(range(1, 24000), 400)]
+urls += [f"/v1/trigs/{t}/logs" for t in random.sample(range(1, 24000), 400)]
+urls += [f"/v1/users/{u}" for u in random.sample(range(1, 15000), 200)]
+open(sys.argv[1], "w").write("\n".join(urls) + "\n")
+PY
+  python3 - "$urls" "$PORT" <<'PY'
+import http.client, sys
+urls = open(sys.argv[1]).read().split()
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[2]))
+for i, u in enumerate(urls):
+    for _ in range(1 + i % 3):
+        c.request("GET", u); c.getresponse().read()
+PY
+  sleep 2 # the record reaches Redis
+  cat > "$lua" <<LUA
+local urls = {}
+for line in io.lines("$urls") do urls[#urls + 1] = line end
+local i = 0
+request = function() i = i % #urls + 1; return wrk.format("GET", urls[i]) end
+LUA
+  flush() { redis-cli -p "$redis_port" --scan --pattern 'trigapi:development:*' | xargs -r redis-cli -p "$redis_port" DEL >/dev/null
+            curl -s -o /dev/null -X DELETE "http://127.0.0.1:$PORT/v1/admin/cache" -H "Authorization: Bearer $ADMIN"; }
+  live() { wrk -t1 -c4 -d"${1}s" --latency -s "$lua" "http://127.0.0.1:$PORT" | awk '/^ +50%/{p50=$2} /^ +99%/{p99=$2} /Requests\/sec/{rps=$2} END{printf "p50 %s, p99 %s, %s req/s", p50, p99, rps}'; }
+  cmd() { env RUST_LOG=warn DATABASE_URL="$url" REDIS_URL="redis://127.0.0.1:$redis_port" PHOTOS_DIR="$WORK/photos" "$@"; }
+  echo "| run | result |"
+  echo "|---|---|"
+  flush; echo "| live clients alone, 10 s from a flush (they refill it themselves) | $(live 10) |"
+  echo "| live clients on a warm cache (every request a hit), 10 s | $(live 10) |"
+  for rate in 200 100000; do
+    flush
+    local started=$(date +%s.%N)
+    cmd CACHE_WARM_RATE=$rate "$BIN" cache warm --top 1000 2>"$WORK/warm.log"
+    echo "| \`cache warm --top 1000\`, CACHE_WARM_RATE=$rate, alone | $(python3 -c "import sys,time; print(f'{time.time()-float(sys.argv[1]):.2f} s')" "$started"), $(tail -1 "$WORK/warm.log") |"
+  done
+  flush
+  cmd "$BIN" cache warm --top 1000 2>"$WORK/warm.log" &
+  local warm_pid=$!
+  echo "| live clients for 10 s while \`cache warm --top 1000\` (rate 200) runs from the same flush | $(live 10); warm: $(wait $warm_pid; tail -1 "$WORK/warm.log") |"
+  kill "$SERVER_PID" "$REDIS_PID"; wait 2>/dev/null || true
+  trap - EXIT
+}
+
+if [ "${1:-}" = warm ]; then
+  ADMIN=bench-admin
+  export ADMIN_TOKEN=$ADMIN
+  warm_bench
+  exit 0
+fi
 
 if [ "${1:-}" = changes ]; then
   changes_bench "${2:-sqlite}"

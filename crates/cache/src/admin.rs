@@ -4,8 +4,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::cache::Cache;
+use crate::envelope::Entry;
 use crate::events;
 use crate::generations::GLOBAL;
+use crate::groups::GroupStats;
+use crate::policy::Policy;
 use crate::remote::{Remote, may_evict_generations};
 use crate::stats::Snapshot;
 use crate::store::Store;
@@ -110,6 +113,45 @@ pub struct Stats {
     pub redis: Option<RedisInfo>,
     /// Redis's `maxmemory-policy`, as read at the last (re)connection (where allowed).
     pub redis_eviction_policy: Option<String>,
+    /// Figures per group of responses ([`crate::Policy::group`]), by name.
+    pub groups: Vec<GroupStats>,
+}
+
+/// Where one entry stands: what [`Cache::inspect`] finds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The key.
+    pub key: String,
+    /// The tags it depends on, the namespace-wide one included.
+    pub tags: Vec<String>,
+    /// How long it is fresh once stored.
+    pub ttl: Duration,
+    /// Each tag's current generation, in the order of `tags` (`None` when it could not be
+    /// read: Redis is configured but does not answer, or the in-process table does not know it).
+    pub generations: Vec<Option<u64>>,
+    /// The entry in the in-process tier, if there is one.
+    pub local: Option<EntryState>,
+    /// The entry in Redis, if there is one (`None` also when Redis does not answer).
+    pub redis: Option<EntryState>,
+    /// Whether Redis answered (false without Redis).
+    pub redis_answered: bool,
+}
+
+/// One stored copy of an entry.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EntryState {
+    /// Seconds since it was stored.
+    pub age_secs: u64,
+    /// Seconds of freshness left (negative once past its TTL, when only grace serves it).
+    pub fresh_secs_left: i64,
+    /// The generations it was computed under, in the order of the tags.
+    pub stamped: Vec<u64>,
+    /// Whether those are the current generations: whether it may be served.
+    pub current: bool,
+    /// Its body's size, as sent without compression.
+    pub body_bytes: usize,
 }
 
 impl Stats {
@@ -188,6 +230,17 @@ impl Cache {
         self.collect_stats(true).await
     }
 
+    /// Counters, tier sizes and Redis's `INFO`, without counting keys: cheap enough for a
+    /// dashboard polling every few seconds.
+    pub async fn stats_with_info(&self) -> Stats {
+        let mut stats = self.collect_stats(false).await;
+        if let Some(remote) = self.remote_ready().await {
+            stats.redis =
+                remote.store().server_info(&remote.generations.key(GLOBAL)).await.ok().map(|t| RedisInfo::parse(&t));
+        }
+        stats
+    }
+
     /// Counters and tier sizes without asking Redis anything (for a metrics scrape).
     pub async fn local_stats(&self) -> Stats {
         self.collect_stats(false).await
@@ -215,7 +268,69 @@ impl Cache {
             pending_invalidations: self.inner.remote.as_ref().map_or(0, Remote::pending_count),
             redis,
             redis_eviction_policy: policy,
+            groups: self.inner.groups.snapshot(),
         }
+    }
+
+    /// The `n` requests asked for most, hottest first, as `(target, score)`: a target is a
+    /// request's path and query as sent (only requests made with [`crate::RequestView::of`]
+    /// and open to the front door are counted), a score the requests it stood for, halved
+    /// every ten minutes. The fleet's record in Redis when it answers, else this process's
+    /// copy. A warmer replays them, hottest first, after the entries were lost
+    /// ([`crate::Snapshot::everything_invalidated`]): each replay is a request like any
+    /// other, so what it stores passes the same generation check.
+    pub async fn hottest(&self, n: usize) -> Vec<(String, f64)> {
+        if let Some(remote) = self.remote_ready().await {
+            let (key, _) = self.inner.heat_keys();
+            if let Ok(ranking) = remote.store().hottest(&key, n).await
+                && !ranking.is_empty()
+            {
+                return ranking;
+            }
+        }
+        self.inner.heat.local_hottest(n)
+    }
+
+    /// Times every entry was invalidated at once, as this instance saw it (cheap: for a
+    /// warmer polling it).
+    pub fn everything_invalidated(&self) -> u64 {
+        self.inner.counters.everything_invalidated.load(Ordering::Relaxed)
+    }
+
+    /// Where the entry of `policy` stands, in both tiers, without serving or changing anything:
+    /// for an operator asking why a response is (not) cached.
+    pub async fn inspect(&self, policy: &Policy) -> Inspection {
+        let now = self.inner.config.clock.now_millis();
+        let state = |entry: &Entry, generations: &[Option<u64>]| {
+            let stamped = entry.meta().generations.clone();
+            let age_ms = now.saturating_sub(entry.stored_at_millis());
+            EntryState {
+                age_secs: age_ms / 1000,
+                fresh_secs_left: i64::from(entry.meta().ttl_secs) - i64::try_from(age_ms / 1000).unwrap_or(i64::MAX),
+                current: stamped.len() == generations.len()
+                    && stamped.iter().zip(generations).all(|(s, g)| Some(*s) == *g),
+                stamped,
+                body_bytes: entry.identity_body().map_or(0, |b| b.len()),
+            }
+        };
+        let tags = policy.tags.clone();
+        let (mut generations, mut redis, mut redis_answered) = (vec![None; tags.len()], None, false);
+        match self.remote_ready().await {
+            Some(remote) => {
+                let keys: Vec<String> = tags.iter().map(|t| remote.generations.key(t)).collect();
+                if let Ok((value, counters)) = remote.store().get_with_counters(&policy.key, &keys).await {
+                    redis_answered = true;
+                    generations = counters.into_iter().map(Some).collect();
+                    redis = value.and_then(|v| Entry::decode(&v).ok()).map(|e| state(&e, &generations));
+                }
+            }
+            None if self.inner.remote.is_none() => {
+                generations = self.inner.local.known_generations(&tags);
+            }
+            None => {}
+        }
+        let local = self.inner.local.get_unchecked(&policy.key).map(|s| state(&s.entry, &generations));
+        Inspection { key: policy.key.clone(), ttl: policy.ttl, tags, generations, local, redis, redis_answered }
     }
 
     async fn redis_info(&self, remote: &Remote) -> Option<RedisInfo> {

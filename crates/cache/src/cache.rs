@@ -14,7 +14,9 @@ use crate::events;
 use crate::flight::{Aborted, SingleFlight};
 use crate::freshness::{Freshness, Timing, assess};
 use crate::front_door::{self, FrontDoor};
-use crate::generations::{Generations, Lookup};
+use crate::generations::{GLOBAL, Generations, Lookup};
+use crate::groups::{Groups, Served};
+use crate::hot::Heat;
 use crate::http::{Outcome, Render, RequestView, render};
 use crate::local::{LocalLookup, LocalTier};
 use crate::policy::{Origin, OriginError, Policy, Rendered};
@@ -71,6 +73,14 @@ pub(crate) struct Inner {
     /// The computations under way, shared by the requests that need them.
     pub(crate) flights: SingleFlight<FlightKey, Filled>,
     pub(crate) counters: Counters,
+    /// Figures per group of responses ([`Policy::group`]).
+    pub(crate) groups: Groups,
+    /// The record of hot requests ([`Cache::hottest`]).
+    pub(crate) heat: Heat,
+    /// Uses of owners' entries counted here (to order those of one millisecond).
+    pub(crate) owned_uses: AtomicU64,
+    /// The latest tags invalidated, newest last ([`Cache::latest_invalidations`]).
+    pub(crate) latest: std::sync::Mutex<std::collections::VecDeque<(u64, String)>>,
     /// Bumped by every invalidation: flights started before it are never joined after it.
     pub(crate) sequence: AtomicU64,
     /// The tags of each invalidation this instance makes ([`Cache::subscribe_invalidations`]).
@@ -172,16 +182,18 @@ impl Cache {
             }
             None => None,
         };
-        let local = LocalTier::new(config.local_max_bytes, config.local_ttl, remote.is_none());
+        let local =
+            LocalTier::new(config.local_max_bytes, config.local_ttl, remote.is_none(), config.per_owner_max_entries);
         let inner = Arc::new(Inner::new(config, true, local, remote));
         inner.subscribe();
+        inner.record_heat();
         Ok(Self { inner })
     }
 
     /// A cache that stores nothing: every request goes to the origin, with no cache headers.
     pub fn disabled() -> Self {
         let config = CacheConfig::new("disabled");
-        let local = LocalTier::new(0, std::time::Duration::from_secs(1), true);
+        let local = LocalTier::new(0, std::time::Duration::from_secs(1), true, 0);
         Self { inner: Arc::new(Inner::new(config, false, local, None)) }
     }
 
@@ -212,19 +224,35 @@ impl Cache {
         F: Origin<E>,
         E: OriginError,
     {
+        if let Some(slot) = &request.explain {
+            let _ = slot.set(policy);
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = http::StatusCode::NO_CONTENT;
+            return Ok(response);
+        }
         if !self.inner.enabled {
             return Ok(uncached(origin().await?, &policy));
         }
+        let started = std::time::Instant::now();
         let tags = &policy.tags;
         let remote = self.remote_gating_local().await;
         let sequence = self.inner.sequence.load(Ordering::Acquire);
+        let group = self.inner.groups.get(&policy.group);
         let (outcome, stored) = if request.bypass {
-            self.bypass(&policy, tags, remote, origin).await?
+            let served = self.bypass(&policy, tags, remote, origin).await;
+            group.record(Served::Bypass, started.elapsed());
+            served?
         } else {
-            self.lookup_or_fill(&policy, tags, remote, sequence, origin).await?
+            let served = self.lookup_or_fill(&policy, tags, remote, sequence, origin).await;
+            let kind = served.as_ref().map_or(Served::Miss, |(outcome, _)| served_as(*outcome));
+            group.record(kind, started.elapsed());
+            served?
         };
         let response = render(&stored, outcome, request, &Render::of(&self.inner.config.name, &policy));
         if let Some(target) = &request.target {
+            if !request.unrecorded {
+                self.inner.heat.record(target);
+            }
             self.inner.front.learn(target, policy);
         }
         Ok(response)
@@ -242,6 +270,7 @@ impl Cache {
         if !self.inner.enabled {
             return None;
         }
+        let started = std::time::Instant::now();
         let target = front_door::target(&request.method, &request.uri, &request.headers)?;
         let policy = self.inner.front.route(target)?;
         let view = RequestView::new(&request.headers);
@@ -257,8 +286,11 @@ impl Cache {
         };
         Counters::add(&self.inner.counters.front_door_hits, 1);
         self.count_hit(Tier::Local, &policy.key, age_secs);
+        self.inner.heat.record(target);
         let outcome = Outcome::Hit { remaining_secs, age_secs };
-        Some(render(&stored, outcome, &view, &Render::of(&self.inner.config.name, &policy)))
+        let response = render(&stored, outcome, &view, &Render::of(&self.inner.config.name, &policy));
+        self.inner.groups.get(&policy.group).record(Served::Hit, started.elapsed());
+        Some(response)
     }
 
     /// Routes the front door knows.
@@ -290,6 +322,15 @@ impl Cache {
         let mut origin = origin;
         match self.local_get(&policy.key, tags, remote).await {
             LocalLookup::Valid(stored) => {
+                // An owner's entry is used: last in its owner's order, here and in Redis.
+                match remote {
+                    Some(remote) => self.own(policy, remote).await,
+                    None => {
+                        if let Some(owner) = &policy.owner {
+                            self.inner.local.touch_owned(owner, &policy.key);
+                        }
+                    }
+                }
                 let refresh = MissContext::refreshing(&stored, token);
                 match self.serve_found(Tier::Local, policy, tags, stored, refresh, sequence, origin) {
                     Ok(served) => return Ok(served),
@@ -310,6 +351,7 @@ impl Cache {
                         Ok(stored) => {
                             let stored = Arc::new(stored);
                             self.inner.local.insert(token, policy.key.clone(), Arc::clone(&stored));
+                            self.own(policy, remote).await;
                             let refresh = ctx.replacing();
                             match self.serve_found(Tier::Redis, policy, tags, stored, refresh, sequence, origin) {
                                 Ok(served) => return Ok(served),
@@ -431,7 +473,11 @@ impl Cache {
         Counters::add(&self.inner.counters.invalidations, tags.len() as u64);
         match &self.inner.remote {
             None => {
+                self.inner.remember_invalidated(tags.iter().map(String::as_str));
                 let _ = self.inner.local.bump(&tags);
+                if tags.iter().any(|t| t == GLOBAL) {
+                    Counters::add(&self.inner.counters.everything_invalidated, 1);
+                }
             }
             Some(remote) => remote.invalidate(&tags, &self.inner.local, &self.inner.counters).await,
         }
@@ -440,6 +486,13 @@ impl Cache {
             // A subscriber gone meanwhile is not an error.
             let _ = self.inner.announced.send(tags.into());
         }
+    }
+
+    /// The latest tags invalidated, newest first, with the time (Unix ms) this instance heard
+    /// of them: every instance's through Redis, or this one's without it. At most 32.
+    pub fn latest_invalidations(&self) -> Vec<(u64, String)> {
+        let latest = self.inner.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        latest.iter().rev().cloned().collect()
     }
 
     /// Invalidations this instance made that have not reached Redis yet (it could not be
@@ -474,6 +527,16 @@ impl Cache {
     }
 }
 
+/// How a response was served, for its group's figures.
+fn served_as(outcome: Outcome) -> Served {
+    match outcome {
+        Outcome::Hit { .. } => Served::Hit,
+        Outcome::Stale { .. } => Served::Stale,
+        Outcome::Miss { .. } => Served::Miss,
+        Outcome::Bypass { .. } => Served::Bypass,
+    }
+}
+
 /// Which tier an entry came from (for counters and events).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tier {
@@ -490,16 +553,35 @@ impl Tier {
     }
 }
 
+/// Tags [`Cache::latest_invalidations`] remembers.
+const LATEST: usize = 32;
+
 impl Inner {
+    /// Remember `tags` as the latest invalidated (heard through Redis, or made here without it).
+    pub(crate) fn remember_invalidated<'a>(&self, tags: impl IntoIterator<Item = &'a str>) {
+        let now = self.config.clock.now_millis();
+        let mut latest = self.latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for tag in tags {
+            if latest.len() == LATEST {
+                latest.pop_front();
+            }
+            latest.push_back((now, tag.to_owned()));
+        }
+    }
+
     fn new(config: CacheConfig, enabled: bool, local: LocalTier, remote: Option<Remote>) -> Self {
         Self {
             enabled,
             local,
             front: FrontDoor::new(if enabled { config.front_door_max_bytes } else { 0 }),
+            heat: Heat::new(if enabled { config.hot_sample_every } else { 0 }, config.hot_max_targets),
+            latest: std::sync::Mutex::default(),
+            owned_uses: AtomicU64::new(0),
             config,
             remote,
             flights: SingleFlight::new(),
             counters: Counters::default(),
+            groups: Groups::default(),
             sequence: AtomicU64::new(0),
             announced: tokio::sync::broadcast::channel(ANNOUNCED).0,
             instance: format!("{:016x}", fastrand::u64(..)),

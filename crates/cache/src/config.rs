@@ -110,6 +110,14 @@ pub struct CacheConfig {
     /// Upper bound, in bytes, of the front door's map from requests as sent to policies
     /// ([`Cache::front_door`]); zero closes the door.
     pub front_door_max_bytes: u64,
+    /// Entries each owner ([`crate::Policy::owner`]) keeps in each tier, at most; the least
+    /// recently used go first (zero: no bound).
+    pub per_owner_max_entries: usize,
+    /// One request in this many is counted in the record of hot requests
+    /// ([`Cache::hottest`]); zero keeps no record.
+    pub hot_sample_every: u32,
+    /// Requests the record of hot requests keeps, the hottest.
+    pub hot_max_targets: usize,
     /// The time entries are judged by ([`Clock::system`] unless a test mocks it).
     pub clock: Clock,
     /// **Test only; never in production.** Stamp entries with the generations current when
@@ -121,7 +129,8 @@ pub struct CacheConfig {
 
 impl CacheConfig {
     /// Defaults for `namespace`: no Redis, 64 MiB in process, 5 min grace, compression from
-    /// 1 KiB, entries of any size up to 16 MiB, 2 s leases, 8 MiB of front-door routes.
+    /// 1 KiB, entries of any size up to 16 MiB, 2 s leases, 8 MiB of front-door routes, 50
+    /// entries per owner, one request in 16 sampled for the 10,000 hottest.
     pub fn new(namespace: impl Into<String>) -> Self {
         Self {
             namespace: namespace.into(),
@@ -141,6 +150,9 @@ impl CacheConfig {
             subscription_timeout: Duration::from_secs(1),
             early_refresh_beta: 1.0,
             front_door_max_bytes: 8 << 20,
+            per_owner_max_entries: 50,
+            hot_sample_every: 16,
+            hot_max_targets: 10_000,
             clock: Clock::system(),
             unsafe_stamp_at_store: false,
         }
@@ -253,6 +265,12 @@ impl CacheBuilder {
         early_refresh_beta: f64,
         /// Bytes of routes the front door remembers (zero closes it).
         front_door_max_bytes: u64,
+        /// Entries each owner keeps in each tier (zero: no bound).
+        per_owner_max_entries: usize,
+        /// One request in this many is counted in the record of hot requests (zero: none).
+        hot_sample_every: u32,
+        /// Requests the record of hot requests keeps.
+        hot_max_targets: usize,
         /// The time entries are judged by (tests pass a [`Clock::mock`]).
         clock: Clock,
     }

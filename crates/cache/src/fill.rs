@@ -193,8 +193,34 @@ impl Cache {
             }
         }
         self.inner.local.insert(ctx.token, policy.key.clone(), Arc::clone(&stored));
+        if let Some(remote) = remote {
+            self.own(&policy, remote).await;
+        } else if let Some(owner) = &policy.owner {
+            self.inner.local.touch_owned(owner, &policy.key);
+        }
         Counters::add(&self.inner.counters.stores, 1);
         tracing::debug!(event = events::CACHE_MISS_STORED, key = %policy.key, ttl = policy.ttl.as_secs());
         Ok((stored, true))
+    }
+
+    /// Count a use of an owner's entry ([`Policy::owner`]) in both tiers, and delete the
+    /// entries it pushes past the owner's bound. A hit waits for it too (one round trip, for
+    /// an owner's entries only): the order in Redis is then the order of use, as it is here.
+    pub(crate) async fn own(&self, policy: &Policy, remote: &Remote) {
+        let Some(owner) = &policy.owner else { return };
+        let max = self.inner.config.per_owner_max_entries;
+        if max == 0 {
+            return;
+        }
+        self.inner.local.touch_owned(owner, &policy.key);
+        let index = format!("{}:owner:{owner}", self.inner.config.namespace);
+        let ttl = policy.ttl.as_secs() + self.inner.config.grace.as_secs();
+        // Ordered by time, and among uses in the same millisecond by this process's count.
+        let tick = self.inner.owned_uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000;
+        let used = self.inner.config.clock.now_millis() * 1000 + tick;
+        let Ok(dropped) = remote.store().own(&index, &policy.key, max, used, ttl).await else { return };
+        for key in dropped {
+            let _ = remote.store().delete(&key).await;
+        }
     }
 }

@@ -54,6 +54,11 @@ pub struct RequestView {
     gzip: bool,
     /// The target the front door learns this request's policy under ([`RequestView::of`]).
     pub(crate) target: Option<Box<str>>,
+    /// Where [`crate::Cache::serve`] leaves the policy instead of serving
+    /// ([`RequestView::explaining`]).
+    pub(crate) explain: Option<std::sync::Arc<std::sync::OnceLock<crate::Policy>>>,
+    /// Left out of the record of hot requests ([`RequestView::unrecorded`]).
+    pub(crate) unrecorded: bool,
 }
 
 impl RequestView {
@@ -74,7 +79,31 @@ impl RequestView {
             })
         };
         let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Self { bypass, if_none_match, zstd: accepts("zstd"), gzip: accepts("gzip"), target: None }
+        Self {
+            bypass,
+            if_none_match,
+            zstd: accepts("zstd"),
+            gzip: accepts("gzip"),
+            target: None,
+            explain: None,
+            unrecorded: false,
+        }
+    }
+
+    /// Ask [`crate::Cache::serve`] not to serve this request but to leave the policy it would
+    /// serve it under in `slot` (and answer `204 No Content`, running neither a lookup nor the
+    /// origin): how a tool learns which entry a request maps to, through the application's own
+    /// code, to [`crate::Cache::inspect`] it.
+    pub fn explaining(mut self, slot: std::sync::Arc<std::sync::OnceLock<crate::Policy>>) -> Self {
+        self.explain = Some(slot);
+        self
+    }
+
+    /// Leave this request out of the record of hot requests ([`crate::Cache::hottest`]): a
+    /// warmer's replay, which would otherwise count itself.
+    pub fn unrecorded(mut self) -> Self {
+        self.unrecorded = true;
+        self
     }
 
     /// `If-None-Match` matches `etag`, the identity tag (weak comparison, as RFC 9110 asks for

@@ -50,7 +50,10 @@ pub mod flight;
 pub mod freshness;
 mod front_door;
 mod generations;
+mod groups;
 mod hearing;
+mod hot;
+mod hot_flush;
 pub mod http;
 pub mod key;
 mod lease;
@@ -66,12 +69,13 @@ mod subscriber;
 #[cfg(feature = "redis")]
 mod tier_redis;
 
-pub use admin::{RedisInfo, Stats, Target, UnsupportedPattern};
+pub use admin::{EntryState, Inspection, RedisInfo, Stats, Target, UnsupportedPattern};
 pub use cache::Cache;
 pub use clock::{Clock, MockClock};
 pub use config::{BuildError, CacheBuilder, CacheConfig, RedisTierConfig};
 pub use flight::Aborted;
 pub use generations::GLOBAL;
+pub use groups::{DEFAULT_GROUP, GroupStats, Latency};
 pub use http::RequestView;
 pub use policy::{Origin, OriginError, Policy, Rendered};
 pub use stats::Snapshot;

@@ -14,7 +14,7 @@
 //! epoch moved meanwhile. Without that, a value read before an outage could be merged after
 //! it and vouch for an entry that other processes invalidated while nobody was listening.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -43,10 +43,16 @@ pub(crate) struct LocalTier {
     authority: bool,
     /// Times the tier went from serving to suspended.
     suspensions: AtomicU64,
+    /// Each owner's keys, least recently used first ([`crate::Policy::owner`]).
+    owned: Mutex<HashMap<String, VecDeque<String>, foldhash::fast::RandomState>>,
+    per_owner_max: usize,
 }
 
+/// Owners tracked before those whose entries are all gone are forgotten.
+const OWNERS_TRACKED: usize = 10_000;
+
 impl LocalTier {
-    pub(crate) fn new(max_bytes: u64, safety_ttl: Duration, authority: bool) -> Self {
+    pub(crate) fn new(max_bytes: u64, safety_ttl: Duration, authority: bool, per_owner_max: usize) -> Self {
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|_k: &String, v: &Arc<Stored>| u32::try_from(v.weight()).unwrap_or(u32::MAX))
@@ -59,6 +65,8 @@ impl LocalTier {
             generations: RwLock::new(HashMap::default()),
             authority,
             suspensions: AtomicU64::new(0),
+            owned: Mutex::default(),
+            per_owner_max,
         }
     }
 
@@ -172,6 +180,12 @@ impl LocalTier {
         tags.iter().map(|t| self.known(&table, t)).collect()
     }
 
+    /// Each tag's generation as this table knows it (for an inspection).
+    pub(crate) fn known_generations(&self, tags: &[String]) -> Vec<Option<u64>> {
+        let table = self.table();
+        tags.iter().map(|t| self.known(&table, t)).collect()
+    }
+
     /// `tag`'s generation as far as `table` knows; in authority mode an unseen tag is at 0.
     fn known(&self, table: &HashMap<String, u64, foldhash::fast::RandomState>, tag: &str) -> Option<u64> {
         table.get(tag).copied().or(self.authority.then_some(0))
@@ -200,6 +214,28 @@ impl LocalTier {
     pub(crate) fn insert(&self, token: Option<u64>, key: String, stored: Arc<Stored>) {
         if token.is_some() && token == self.token() {
             self.entries.insert(key, stored);
+        }
+    }
+
+    /// `owner` used `key` now (stored or served it): it goes last in the owner's order, and
+    /// the owner's least recently used entries beyond the bound are dropped.
+    pub(crate) fn touch_owned(&self, owner: &str, key: &str) {
+        if self.per_owner_max == 0 {
+            return;
+        }
+        let mut owned = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
+        if owned.len() >= OWNERS_TRACKED && !owned.contains_key(owner) {
+            owned.retain(|_, keys| keys.iter().any(|k| self.entries.contains_key(k)));
+        }
+        let keys = owned.entry(owner.to_owned()).or_default();
+        if let Some(at) = keys.iter().position(|k| k == key) {
+            keys.remove(at);
+        }
+        keys.push_back(key.to_owned());
+        while keys.len() > self.per_owner_max {
+            if let Some(oldest) = keys.pop_front() {
+                self.entries.invalidate(&oldest);
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! What the application tells the cache about one response: its [`Policy`] (key, tags, TTL),
 //! its [`Origin`] (how to compute it) and what the origin returns ([`Rendered`]).
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -22,6 +23,10 @@ pub struct Policy {
     pub(crate) private: bool,
     pub(crate) min_entry_bytes: Option<usize>,
     pub(crate) max_entry_bytes: Option<usize>,
+    /// The group its figures are counted in ([`Policy::group`]).
+    pub(crate) group: Cow<'static, str>,
+    /// The caller whose own entry this is ([`Policy::owner`]).
+    pub(crate) owner: Option<String>,
     /// Made the first time a response of this policy is sent; a front-door route keeps its
     /// policy, so its hits reuse them.
     tag_headers: OnceLock<TagHeaders>,
@@ -47,6 +52,8 @@ impl Policy {
             private: false,
             min_entry_bytes: None,
             max_entry_bytes: None,
+            group: Cow::Borrowed(crate::groups::DEFAULT_GROUP),
+            owner: None,
             tag_headers: OnceLock::new(),
         }
     }
@@ -84,9 +91,35 @@ impl Policy {
         self
     }
 
+    /// Count this response's figures in `group` ([`crate::Stats::groups`]): an endpoint
+    /// family, say. Keep the number of groups small; each has its own counters.
+    pub fn group(mut self, group: impl Into<Cow<'static, str>>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// This entry is `owner`'s own (a response personalised for one caller): each owner keeps
+    /// at most [`crate::CacheConfig::per_owner_max_entries`] entries in each tier, the least
+    /// recently used going first, so that one caller cannot push out other callers' entries or
+    /// the shared ones.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
     /// The key.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The tags, the namespace-wide one included.
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// How long the entry is fresh.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// The tag headers ([`TagHeaders`]), made once.

@@ -122,6 +122,9 @@ impl<S: Store> Remote<S> {
         let mut flushed = restarted;
         if restarted {
             Counters::add(&counters.redis_restarts, 1);
+            if !first {
+                Counters::add(&counters.everything_invalidated, 1);
+            }
             if first {
                 // This process's first connection: nothing of its own to lose.
                 tracing::info!(
@@ -146,6 +149,7 @@ impl<S: Store> Remote<S> {
                 self.generations.bump(&[GLOBAL]).await.ok()?;
                 flushed = true;
                 Counters::add(&counters.outage_flushes, 1);
+                Counters::add(&counters.everything_invalidated, 1);
                 tracing::warn!(
                     event = events::CACHE_OUTAGE_FLUSH,
                     "redis back after an outage; entries stored before it invalidated"

@@ -84,6 +84,10 @@ counters! {
     subscription_losses,
     /// Gaps in the numbered sequence of announcements (a missed bump).
     sequence_gaps,
+    /// Times every entry was invalidated at once, as this instance saw it: a flush of
+    /// everything (its own or another instance's), a Redis restart, an outage flush. What a
+    /// warmer waits for ([`crate::Cache::hottest`]).
+    everything_invalidated,
 }
 
 impl Counters {

@@ -104,6 +104,15 @@ impl Store for NoStore {
     async fn count_keys(&self, _: &str, _: Duration) -> (u64, bool) {
         match *self {}
     }
+    async fn add_heat(&self, _: &str, _: &str, _: &[(String, u64)], _: usize, _: Duration) -> Answer<()> {
+        match *self {}
+    }
+    async fn hottest(&self, _: &str, _: usize) -> Answer<Vec<(String, f64)>> {
+        match *self {}
+    }
+    async fn own(&self, _: &str, _: &str, _: usize, _: u64, _: u64) -> Answer<Vec<String>> {
+        match *self {}
+    }
 }
 
 /// What a store answers, or why it did not.
@@ -204,4 +213,32 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// How many keys match `pattern`, counting for at most `budget`; false when the count
     /// stopped before the end.
     fn count_keys(&self, pattern: &str, budget: Duration) -> impl Future<Output = (u64, bool)> + Send;
+
+    /// Add `increments` to the scores of their members in the ranking under `key`, keep its
+    /// `keep` highest, and halve every score once per `half_life` (the key `gate` marks the
+    /// last halving). `key` and `gate` share a cluster slot.
+    fn add_heat(
+        &self,
+        key: &str,
+        gate: &str,
+        increments: &[(String, u64)],
+        keep: usize,
+        half_life: Duration,
+    ) -> impl Future<Output = Answer<()>> + Send;
+
+    /// The `n` highest members of the ranking under `key`, highest first, with their scores.
+    fn hottest(&self, key: &str, n: usize) -> impl Future<Output = Answer<Vec<(String, f64)>>> + Send;
+
+    /// Mark `member` used at `used` (a number that grows with time) in the index under `index`
+    /// (kept for `ttl_secs`), and
+    /// drop from it the least recently used beyond `max`: returns those dropped, whose entries
+    /// the caller deletes.
+    fn own(
+        &self,
+        index: &str,
+        member: &str,
+        max: usize,
+        used: u64,
+        ttl_secs: u64,
+    ) -> impl Future<Output = Answer<Vec<String>>> + Send;
 }

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 
 use crate::cache::Inner;
 use crate::events;
-use crate::generations::{Sequence, parse_announcement};
+use crate::generations::{GLOBAL, Sequence, parse_announcement};
 use crate::stats::Counters;
 use crate::store::Store;
 
@@ -125,6 +125,10 @@ fn receive(inner: &Inner, payload: &str, last: &mut Option<u64>) {
             "an invalidation announcement was missed; in-process tier restarted"
         );
     }
+    if announcement.bumps.iter().any(|(tag, _)| *tag == GLOBAL) {
+        Counters::add(&inner.counters.everything_invalidated, 1);
+    }
+    inner.remember_invalidated(announcement.bumps.iter().map(|(tag, _)| *tag));
     inner.local.learn(announcement.bumps);
     for key in announcement.deleted {
         inner.local.remove(key);

@@ -25,6 +25,11 @@ use crate::state::AppState;
 
 /// First segment of every key.
 pub const PREFIX: &str = "trigapi";
+/// Set on a request (as an extension, which no client can send) to learn the policy its
+/// handler serves under instead of serving it (`trigapi cache explain`).
+#[derive(Clone, Default)]
+pub struct Explain(pub Arc<std::sync::OnceLock<Policy>>);
+
 /// Response-shape version: change it when a cached body's shape changes.
 pub const VERSION: &str = "v1";
 
@@ -86,6 +91,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Cache> {
         .min_entry_bytes(config.cache.cache_min_entry_bytes)
         .strict(config.cache.cache_strict)
         .front_door_max_bytes(if config.cache.cache_front_door { FRONT_DOOR_BYTES } else { 0 })
+        .per_owner_max_entries(config.cache.cache_per_user_max_entries)
+        .hot_sample_every(config.cache.cache_hot_sample_every)
         .lease_ttl(Duration::from_millis(config.cache.cache_lease_ms))
         .unsafe_stamp_at_store(config.cache.cache_unsafe_stamp_at_store);
     if let Some(url) = &config.cache.redis_url {
@@ -105,11 +112,20 @@ pub struct Cached {
     tags: Vec<String>,
     cache_control: Option<&'static str>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    owner: Option<i32>,
 }
 
 impl Cached {
     pub fn new(resource: Resource, ttl: Duration) -> Self {
-        Self { resource, params: KeyParams::new(), ttl, tags: Vec::new(), cache_control: None, headers: Vec::new() }
+        Self {
+            resource,
+            params: KeyParams::new(),
+            ttl,
+            tags: Vec::new(),
+            cache_control: None,
+            headers: Vec::new(),
+            owner: None,
+        }
     }
 
     pub fn params(mut self, params: KeyParams) -> Self {
@@ -120,6 +136,13 @@ impl Cached {
     /// Also depend on `tag` (beyond the resource path's own tags).
     pub fn tag(mut self, tag: String) -> Self {
         self.tags.push(tag);
+        self
+    }
+
+    /// The response is personalised for `user`: it counts against their
+    /// `CACHE_PER_USER_MAX_ENTRIES`, not against everyone's room.
+    pub fn owner(mut self, user: i32) -> Self {
+        self.owner = Some(user);
         self
     }
 
@@ -153,7 +176,10 @@ impl Cached {
         }
         let mut tags = key.tags();
         tags.extend(self.tags);
-        let mut policy = Policy::new(key.build(VERSION), tags, self.ttl);
+        let mut policy = Policy::new(key.build(VERSION), tags, self.ttl).group(name);
+        if let Some(user) = self.owner {
+            policy = policy.owner(format!("user:{user}"));
+        }
         if let Some(cc) = self.cache_control {
             policy = policy.cache_control(cc);
         }

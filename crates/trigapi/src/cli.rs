@@ -1,6 +1,6 @@
 //! Command line: `trigapi [serve]`, `trigapi migrate`, `trigapi seed [--scale demo|full]`,
 //! `trigapi import places|postcodes FILE`, `trigapi token --user N [--scope S] [--ttl 1h]`,
-//! `trigapi cache stats|flush [PATTERN]`.
+//! `trigapi cache stats|flush [PATTERN]|warm [--top N]|explain URL`.
 
 use std::path::PathBuf;
 
@@ -12,7 +12,8 @@ use crate::config::{Config, Secret};
 use crate::db::{self, Db};
 use crate::gazetteer::{self, Dataset};
 use crate::seed::{self, Scale};
-use crate::startup::{Application, shutdown_signal};
+use crate::startup::{App, Application, build_router, shutdown_signal};
+use crate::state::AppState;
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
@@ -83,6 +84,23 @@ enum CacheAction {
     /// Invalidate every entry of this deployment, or those PATTERN names: `trig:123:*`,
     /// `trigs:list:*`, `*`, or one exact key. Running servers hear of it at once.
     Flush { pattern: Option<String> },
+    /// Recompute the hottest entries (the servers' sampled record of the requests asked for
+    /// most), hottest first, throttled by CACHE_WARM_CONCURRENCY and CACHE_WARM_RATE.
+    Warm {
+        /// How many of the hottest requests (default: CACHE_WARM_TOP).
+        #[arg(long)]
+        top: Option<usize>,
+    },
+    /// Show the entry a request maps to: its key, tags and TTL, the tags' generations now,
+    /// whether Redis holds it and how old it is, and which writes invalidate it.
+    Explain {
+        /// The request: `/v1/trigs/1?include=stats`, or a whole URL.
+        url: String,
+        /// A bearer token to send with it (for a caller's own entries, such as
+        /// `/v1/trigs?exclude_found=true`).
+        #[arg(long)]
+        bearer: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -198,8 +216,103 @@ async fn cache_command(config: &Config, action: CacheAction) -> anyhow::Result<(
                 ),
             }
         }
+        CacheAction::Warm { top } => {
+            let (app, state) = offline_app(config, cache.clone()).await?;
+            let mut settings = crate::warm::WarmSettings::from(&config.cache);
+            settings.top = top.unwrap_or(settings.top);
+            let last = std::sync::Mutex::new(std::time::Instant::now());
+            let report = |done: u64, total: u64| {
+                let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if last.elapsed() >= std::time::Duration::from_secs(1) || done == total {
+                    eprintln!("  {done}/{total} replayed");
+                    *last = std::time::Instant::now();
+                }
+            };
+            let stats = crate::warm::WarmStats::default();
+            let started = std::time::Instant::now();
+            let (replayed, failed) = crate::warm::warm(&app, &cache, &state.db, settings, &stats, report).await;
+            eprintln!("warmed {replayed} entries in {:.1} s ({failed} failed)", started.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                replayed + failed > 0 || settings.top == 0,
+                "no hot requests recorded yet: nothing to warm"
+            );
+        }
+        CacheAction::Explain { url, bearer } => {
+            let (app, _) = offline_app(config, cache.clone()).await?;
+            print!("{}", explain(&app, &cache, &url, bearer.as_deref()).await?);
+        }
     }
     Ok(())
+}
+
+/// The server's router over the configured database and `cache`, without listening, the
+/// change stream or the warmer: what `cache warm` and `cache explain` send requests through.
+async fn offline_app(config: &Config, cache: trigapi_cache::Cache) -> anyhow::Result<(App, AppState)> {
+    let mut config = config.clone();
+    config.cache.change_stream = crate::config::Switch::Off;
+    let db = connect(&config).await?;
+    let state = AppState::new(db, config, cache)?;
+    Ok((build_router(state.clone()), state))
+}
+
+/// `trigapi cache explain`: the entry `url` maps to, as text.
+async fn explain(app: &App, cache: &trigapi_cache::Cache, url: &str, bearer: Option<&str>) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    use tower::ServiceExt;
+    let target = match url.find("://") {
+        Some(at) => url[at + 3..].find('/').map_or("/", |slash| &url[at + 3 + slash..]),
+        None => url,
+    };
+    let slot = crate::cache::Explain::default();
+    let mut request = axum::http::Request::get(target).extension(slot.clone());
+    if let Some(token) = bearer {
+        request = request.header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(axum::body::Body::empty()).with_context(|| format!("{url} is not a request target"))?;
+    let Ok(response) = app.clone().oneshot(request).await;
+    let Some(policy) = slot.0.get() else {
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 64 << 10).await.unwrap_or_default();
+        anyhow::bail!("GET {target} is not served from the cache: {status} {}", String::from_utf8_lossy(&body));
+    };
+    let found = cache.inspect(policy).await;
+    let mut out = String::new();
+    let _ = writeln!(out, "request      GET {target}");
+    let _ = writeln!(out, "key          {}", found.key);
+    let _ = writeln!(out, "ttl          {} s", found.ttl.as_secs());
+    let _ = writeln!(out, "tags         generation now");
+    for (tag, generation) in found.tags.iter().zip(&found.generations) {
+        let generation = generation.map_or_else(|| "unknown".to_owned(), |g| g.to_string());
+        let _ = writeln!(out, "  {tag:<24} {generation}");
+    }
+    let redis = match (&found.redis, found.redis_answered) {
+        (_, false) => "did not answer".to_owned(),
+        (None, true) => "no entry".to_owned(),
+        (Some(e), true) => {
+            let fresh = if e.fresh_secs_left >= 0 {
+                format!("fresh for {} s more", e.fresh_secs_left)
+            } else {
+                format!("{} s past its TTL", -e.fresh_secs_left)
+            };
+            let verdict =
+                if e.current { "current: served" } else { "invalidated since: recomputed on the next request" };
+            format!(
+                "stored {} s ago, {fresh}, {} bytes, computed under generations {:?} ({verdict})",
+                e.age_secs, e.body_bytes, e.stamped
+            )
+        }
+    };
+    let _ = writeln!(out, "redis        {redis}");
+    let _ = writeln!(
+        out,
+        "in process   each server keeps its own copy, checked against these generations; this command holds none"
+    );
+    let _ = writeln!(out, "invalidated by:");
+    for write in crate::invalidation::writes_reaching(&found.tags) {
+        let _ = writeln!(out, "  {write}");
+    }
+    let _ = writeln!(out, "  a flush naming the key, one of its tags as `<tag>:*`, or `*`");
+    Ok(out)
 }
 
 /// The configured cache, through whose shared tier a command's writes reach running servers.

@@ -38,6 +38,12 @@ pub const ENV_VARS: &[&str] = &[
     "CDN_PURGE_TOKEN",
     "CACHE_STRICT",
     "CACHE_FRONT_DOOR",
+    "CACHE_PER_USER_MAX_ENTRIES",
+    "CACHE_HOT_SAMPLE_EVERY",
+    "CACHE_WARM_ON_START",
+    "CACHE_WARM_TOP",
+    "CACHE_WARM_CONCURRENCY",
+    "CACHE_WARM_RATE",
     "CACHE_REDIS_TIMEOUT_MS",
     "CACHE_LEASE_MS",
     "CHANGE_STREAM",
@@ -184,6 +190,20 @@ pub struct CacheSettings {
     pub cache_strict: bool,
     /// Answer repeat requests from the in-process tier before routing (`trigapi_cache::Cache::front_door`).
     pub cache_front_door: bool,
+    /// Entries each caller keeps of the responses personalised for them (`exclude_found`
+    /// lists), in each tier, the least recently used going first (0: no bound).
+    pub cache_per_user_max_entries: usize,
+    /// One request in this many is counted in the record of hot requests (0: no record).
+    pub cache_hot_sample_every: u32,
+    /// Warm the hottest entries at start-up (they are warmed after a Redis restart or a full
+    /// flush in any case).
+    pub cache_warm_on_start: bool,
+    /// How many of the hottest requests a warming replays.
+    pub cache_warm_top: usize,
+    /// Replays a warming runs at once.
+    pub cache_warm_concurrency: usize,
+    /// Replays a warming starts per second, at most.
+    pub cache_warm_rate: u32,
     /// Upper bound of one Redis command, ms.
     pub cache_redis_timeout_ms: u64,
     /// Redis lease on a miss, ms (0 = no lease).
@@ -291,6 +311,12 @@ struct RawConfig {
     cache_strict: bool,
     /// Answer repeat requests from the in-process tier before routing.
     cache_front_door: bool,
+    cache_per_user_max_entries: usize,
+    cache_hot_sample_every: u32,
+    cache_warm_on_start: bool,
+    cache_warm_top: usize,
+    cache_warm_concurrency: usize,
+    cache_warm_rate: u32,
     /// Upper bound of one Redis command, ms.
     cache_redis_timeout_ms: u64,
     /// Redis lease on a miss, ms (0 = no lease).
@@ -368,6 +394,12 @@ impl Default for RawConfig {
             cdn_purge_token: String::new(),
             cache_strict: false,
             cache_front_door: true,
+            cache_per_user_max_entries: 50,
+            cache_hot_sample_every: 16,
+            cache_warm_on_start: false,
+            cache_warm_top: 1000,
+            cache_warm_concurrency: 2,
+            cache_warm_rate: 200,
             cache_redis_timeout_ms: 50,
             cache_lease_ms: 2000,
             change_stream: Switch::Off,
@@ -430,6 +462,12 @@ impl From<RawConfig> for Config {
                 cdn_purge_token: set(r.cdn_purge_token),
                 cache_strict: r.cache_strict,
                 cache_front_door: r.cache_front_door,
+                cache_per_user_max_entries: r.cache_per_user_max_entries,
+                cache_hot_sample_every: r.cache_hot_sample_every,
+                cache_warm_on_start: r.cache_warm_on_start,
+                cache_warm_top: r.cache_warm_top,
+                cache_warm_concurrency: r.cache_warm_concurrency.max(1),
+                cache_warm_rate: r.cache_warm_rate.max(1),
                 cache_redis_timeout_ms: r.cache_redis_timeout_ms,
                 cache_lease_ms: r.cache_lease_ms,
                 change_stream: r.change_stream,

@@ -362,9 +362,112 @@ fn photo_counts(owner: Option<(i32, i32)>) -> Vec<String> {
     tags
 }
 
+/// The writes that reach an entry depending on `entry_tags`, in words, most general first:
+/// `log created`, `log edited on trig 12`, `user renamed (user 5)`.
+///
+/// Worked out by [`tags`] itself, so it cannot disagree with what writes bump: each kind of
+/// row change in the table above is tried with the ids the entry's tags name and with an id
+/// they do not name ("any other"), and the least specific forms that reach a tag of the entry
+/// are kept.
+pub fn writes_reaching(entry_tags: &[String]) -> Vec<String> {
+    const ANY: i32 = -1;
+    let ids = |prefixes: &[&str]| -> Vec<i32> {
+        let mut found: Vec<i32> = entry_tags
+            .iter()
+            .filter_map(|t| {
+                let mut parts = t.split(':');
+                let head = parts.next()?;
+                prefixes.contains(&head).then(|| parts.next()?.parse().ok()).flatten()
+            })
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    };
+    let (trigs, users) = (ids(&["trig", "trigstats"]), ids(&["user", "profile", "found", "userstats"]));
+    let (logs, photos) = (ids(&["log", "logfields"]), ids(&["photo"]));
+    let choices = |named: &[i32]| std::iter::once(ANY).chain(named.iter().copied()).collect::<Vec<_>>();
+    let reaches = |change: RowChange| tags(&[change]).iter().any(|t| entry_tags.contains(t));
+    let mut found = Vec::new();
+    for (kind, make) in WRITE_KINDS {
+        let mut forms: Vec<(usize, String)> = Vec::new();
+        for &t in &choices(&trigs) {
+            for &u in &choices(&users) {
+                for &l in &choices(&logs) {
+                    for &p in &choices(&photos) {
+                        if !reaches(make(t, u, l, p)) {
+                            continue;
+                        }
+                        let named: Vec<String> = [("trig", t), ("user", u), ("log", l), ("photo", p)]
+                            .into_iter()
+                            .filter(|(_, id)| *id != ANY)
+                            .map(|(what, id)| format!("{what} {id}"))
+                            .collect();
+                        forms.push((named.len(), named.join(", ")));
+                    }
+                }
+            }
+        }
+        // The least specific forms only: "log created" makes "log created (trig 1)" redundant.
+        let Some(least) = forms.iter().map(|(n, _)| *n).min() else { continue };
+        let mut kept: Vec<String> = forms.into_iter().filter(|(n, _)| *n == least).map(|(_, f)| f).collect();
+        kept.sort();
+        kept.dedup();
+        for form in kept {
+            found.push(if form.is_empty() { (*kind).to_owned() } else { format!("{kind} ({form})") });
+        }
+    }
+    found
+}
+
+type MakeChange = fn(i32, i32, i32, i32) -> RowChange;
+
+/// Each kind of row change of the table above, made from (trig, user, log, photo) ids.
+const WRITE_KINDS: &[(&str, MakeChange)] = &[
+    ("log created", |t, u, l, _| RowChange::Log(Change::inserted(LogRow { id: l, trig: t, user: u, photos: vec![] }))),
+    ("log edited", |t, u, l, p| {
+        let row = LogRow { id: l, trig: t, user: u, photos: vec![p] };
+        RowChange::Log(Change::updated(row.clone(), row))
+    }),
+    ("log deleted", |t, u, l, p| RowChange::Log(Change::deleted(LogRow { id: l, trig: t, user: u, photos: vec![p] }))),
+    ("user registered", |_, u, _, _| RowChange::User(Change::inserted(UserRow { id: u, name: "a".into() }))),
+    ("profile changed", |_, u, _, _| {
+        RowChange::User(Change::updated(UserRow { id: u, name: "a".into() }, UserRow { id: u, name: "a".into() }))
+    }),
+    ("user renamed", |_, u, _, _| {
+        RowChange::User(Change::updated(UserRow { id: u, name: "a".into() }, UserRow { id: u, name: "b".into() }))
+    }),
+    ("user deleted", |_, u, _, _| RowChange::User(Change::deleted(UserRow { id: u, name: "a".into() }))),
+    ("photo added", |t, u, l, p| RowChange::Photo(Change::inserted(PhotoRow { id: p, log: l, owner: Some((t, u)) }))),
+    ("photo edited or rotated", |t, u, l, p| {
+        let row = PhotoRow { id: p, log: l, owner: Some((t, u)) };
+        RowChange::Photo(Change::updated(row, row))
+    }),
+    ("photo deleted", |t, u, l, p| RowChange::Photo(Change::deleted(PhotoRow { id: p, log: l, owner: Some((t, u)) }))),
+    ("trig created, changed or deleted", |t, _, _, _| RowChange::Trig(Change::updated(t, t))),
+    ("trigstats row changed", |t, _, _, _| RowChange::TrigStats(Change::updated(t, t))),
+    ("places changed (town)", |_, _, _, _| RowChange::Places),
+    ("postcodes changed (postcode6, postcodes)", |_, _, _, _| RowChange::Postcodes),
+    ("a table emptied at once (TRUNCATE), or a flush of everything", |_, _, _, _| RowChange::Everything),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_writes_reaching_an_entry_come_from_the_tags_writes_bump() {
+        let owned = |tags: &[&str]| tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+        let trig_logs = writes_reaching(&owned(&[GLOBAL, "trig", "trig:12", "trig:12:logs", "trigdata"]));
+        assert!(trig_logs.contains(&"log created (trig 12)".to_owned()), "{trig_logs:?}");
+        assert!(
+            trig_logs.contains(&"trig created, changed or deleted".to_owned()),
+            "any trig, through trigdata: {trig_logs:?}"
+        );
+        assert!(!trig_logs.iter().any(|w| w.starts_with("places")), "{trig_logs:?}");
+        let places = writes_reaching(&owned(&[GLOBAL, "search_places", "places"]));
+        assert_eq!(places, ["places changed (town)", "a table emptied at once (TRUNCATE), or a flush of everything"]);
+    }
 
     fn log(trig: i32, user: i32) -> LogRow {
         LogRow { id: 5, trig, user, photos: vec![9] }

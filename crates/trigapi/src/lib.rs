@@ -10,7 +10,8 @@
 //! * [`wire`]: the JSON shapes of the contract, separate from rows.
 //! * [`cache`]: the response cache (crate `trigapi-cache`) as the API uses it: key shape, TTL
 //!   table, and `Cached`, which every cacheable handler goes through; admin endpoints in
-//!   `routes/admin.rs`.
+//!   `routes/admin.rs`, the operators' dashboard in `routes/dashboard.rs`; [`warm`] replays the
+//!   hottest requests after the cache lost its entries.
 //! * [`invalidation`]: the table from each write to the cache tags it invalidates; [`cdn`]
 //!   sends those tags on to a CDN in front, to purge.
 //! * [`error`]: `ApiError`, the single mapping from errors to HTTP.
@@ -46,4 +47,5 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod warm;
 pub mod wire;

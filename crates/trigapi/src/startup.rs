@@ -28,6 +28,7 @@ use crate::request_id::{FastRequestId, REQUEST_ID};
 use crate::routes;
 use crate::seed::{self, Scale};
 use crate::state::{AppState, WritesInFlight};
+use crate::warm::WarmSettings;
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -69,7 +70,11 @@ impl Application {
             "bearer token verification, photo store"
         );
         let (writes, cache) = (state.writes.clone(), state.cache.clone());
+        let warming =
+            (Arc::clone(&state.warm), WarmSettings::from(&state.config.cache), state.config.cache.cache_warm_on_start);
         let router = build_router(state);
+        let (stats, settings, on_start) = warming;
+        crate::warm::spawn(router.clone(), cache.clone(), db.clone(), settings, on_start, stats);
         Ok(Self { listener, router, db, cache, writes })
     }
 

@@ -31,6 +31,8 @@ pub struct AppState {
     pub cdn: Option<Arc<crate::cdn::PurgeStats>>,
     /// The change stream's counters, when `CHANGE_STREAM=on`.
     pub changes: Option<Arc<crate::changes::ChangeStats>>,
+    /// The warmer's figures (`crate::warm`).
+    pub warm: Arc<crate::warm::WarmStats>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
             cpu: Default::default(),
             cdn,
             changes,
+            warm: Default::default(),
         })
     }
 }

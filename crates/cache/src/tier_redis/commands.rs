@@ -28,6 +28,34 @@ redis.call('PUBLISH', ARGV[1], table.concat(msg, '\n'))
 return out
 ";
 
+/// Halve every score of KEYS[1] when the gate KEYS[2] (set for ARGV[2] ms at each halving)
+/// has expired, then ZINCRBY each (ARGV[4 + 2i], ARGV[3 + 2i]) into it and keep its ARGV[1]
+/// highest.
+const HEAT_SCRIPT: &str = r"
+if redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[2]) and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[1], 1, KEYS[1], 'WEIGHTS', 0.5)
+end
+for i = 3, #ARGV, 2 do
+  redis.call('ZINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[1]) + 1))
+return 1
+";
+
+/// Score ARGV[1] with the use ARGV[3] in the index KEYS[1] (kept ARGV[4] s), then pop and
+/// return the oldest members beyond ARGV[2].
+const OWN_SCRIPT: &str = r"
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+if over <= 0 then
+  return {}
+end
+local dropped = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+return dropped
+";
+
 /// Hold KEYS[1] for the holder ARGV[1] for ARGV[2] ms: take it when free, extend it when this
 /// holder has it; 1 when the holder has it now.
 const HOLD_SCRIPT: &str = r"
@@ -246,6 +274,45 @@ impl Store for RedisTier {
         // A script that names the key runs on the node holding it (on a cluster).
         self.call(|mut c| async move {
             redis::cmd("EVAL").arg("return redis.call('INFO')").arg(1).arg(route_key).query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn add_heat(
+        &self,
+        key: &str,
+        gate: &str,
+        increments: &[(String, u64)],
+        keep: usize,
+        half_life: Duration,
+    ) -> Answer<()> {
+        let half_life_ms = u64::try_from(half_life.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.call(|mut c| async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(HEAT_SCRIPT).arg(2).arg(key).arg(gate).arg(keep).arg(half_life_ms);
+            for (member, n) in increments {
+                cmd.arg(*n).arg(member);
+            }
+            cmd.query_async::<i64>(&mut c).await.map(drop)
+        })
+        .await
+    }
+
+    async fn hottest(&self, key: &str, n: usize) -> Answer<Vec<(String, f64)>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        self.call(|mut c| async move {
+            redis::cmd("ZREVRANGE").arg(key).arg(0).arg(n - 1).arg("WITHSCORES").query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn own(&self, index: &str, member: &str, max: usize, used: u64, ttl_secs: u64) -> Answer<Vec<String>> {
+        self.call(|mut c| async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(OWN_SCRIPT).arg(1).arg(index).arg(member).arg(max).arg(used).arg(ttl_secs.max(1));
+            cmd.query_async(&mut c).await
         })
         .await
     }

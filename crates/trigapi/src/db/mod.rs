@@ -261,6 +261,17 @@ impl Db {
         self.fetch_count(&stmt).await.map(drop)
     }
 
+    /// Connections idle in the pool, and whether the pool may open more: none idle and no room
+    /// means live requests are waiting for the database (what background work yields to).
+    pub fn saturated(&self) -> bool {
+        let (idle, size, max) = match self {
+            Db::Sqlite(p) => (p.num_idle(), p.size(), p.options().get_max_connections()),
+            Db::Postgres(p) => (p.num_idle(), p.size(), p.options().get_max_connections()),
+            Db::MySql(p) => (p.num_idle(), p.size(), p.options().get_max_connections()),
+        };
+        idle == 0 && size >= max
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Sqlite(p) => p.close().await,

@@ -25,7 +25,7 @@ use utoipa_redoc::Redoc;
 use utoipa::Modify;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{admin, health, images, logs, metrics, photo_writes, photos, search, stats, trigs, users};
+use super::{admin, dashboard, health, images, logs, metrics, photo_writes, photos, search, stats, trigs, users};
 use crate::db::logs::LogColumn;
 use crate::domain::include::IncludeRules;
 use crate::domain::params::MAX_TEXT;
@@ -45,10 +45,12 @@ use crate::wire::bodies::{self, FIELD_PATTERNS, HIDDEN, VISIBLE};
         images::trig_map, images::user_map, images::badge,
         search::search, search::all, search::search_trigpoints, search::search_station_numbers, search::search_places,
         search::search_users, search::search_postcodes, search::search_logs_substring, search::search_logs_regex,
-        admin::stats, admin::flush, admin::flush_export,
+        admin::stats, admin::flush, admin::flush_export, dashboard::data,
     ),
     components(schemas(bodies::LogCreate, bodies::PhotoUpload, bodies::PhotoPatch, bodies::Rotation,
-        bodies::ProfilePatch, bodies::Registration, bodies::Registered, crate::wire::admin::CacheStatsBody, crate::wire::admin::LocalTierBody)),
+        bodies::ProfilePatch, bodies::Registration, bodies::Registered, crate::wire::admin::CacheStatsBody, crate::wire::admin::LocalTierBody,
+        dashboard::DashboardBody, dashboard::GroupBody, dashboard::LocalBody, dashboard::RedisBody,
+        dashboard::InvalidationBody, dashboard::HotBody, dashboard::WarmBody)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "trigs", description = "Trig points"), (name = "users", description = "Users"),

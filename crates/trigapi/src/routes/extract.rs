@@ -242,7 +242,14 @@ impl<S: Send + Sync> FromRequestParts<S> for CacheRequest {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(CacheRequest(RequestView::of(parts)))
+        let mut view = RequestView::of(parts);
+        if let Some(explain) = parts.extensions.get::<crate::cache::Explain>() {
+            view = view.explaining(std::sync::Arc::clone(&explain.0));
+        }
+        if parts.extensions.get::<crate::warm::Warming>().is_some() {
+            view = view.unrecorded();
+        }
+        Ok(CacheRequest(view))
     }
 }
 

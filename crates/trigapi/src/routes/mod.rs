@@ -12,11 +12,13 @@
 //! | `photo_files.rs` | `/photos/{key}`: the store's files, only while a live photo names them |
 //! | `search.rs` | `/v1/locations/search`, `/search/all`, `/search/{trigpoints,station-numbers,places,users,postcodes}`, `/search/logs/{substring,regex}` |
 //! | `admin.rs` | `GET /v1/admin/cache/stats`, `DELETE /v1/admin/cache[?pattern=]`, `DELETE /v1/admin/cache/trigs/export` |
+//! | `dashboard.rs` | `GET /admin/cache` (the cockpit page and its vendored uPlot), `GET /v1/admin/cache/dashboard` |
 //! | `health.rs` | `GET /health` |
 //! | `metrics.rs` | `GET /metrics` (Prometheus) |
 //! | `docs.rs` | `GET /v1/openapi.json`, `GET /docs`, `GET /redoc` |
 
 pub(crate) mod admin;
+pub(crate) mod dashboard;
 mod docs;
 pub(crate) mod extract;
 mod health;
@@ -57,6 +59,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/admin/cache/stats", get(admin::stats))
         .route("/v1/admin/cache", delete(admin::flush))
         .route("/v1/admin/cache/trigs/export", delete(admin::flush_export))
+        .route("/v1/admin/cache/dashboard", get(dashboard::data))
+        .route("/admin/cache", get(dashboard::page))
+        .route("/admin/cache/uPlot.iife.min.js", get(dashboard::uplot_script))
+        .route("/admin/cache/uPlot.min.css", get(dashboard::uplot_style))
         .merge(docs::routes())
         .layer(CompressionLayer::new());
     Router::new()

@@ -75,7 +75,7 @@ pub async fn list(
         // Personalised: keyed by the caller, invalidated with the caller's entries, never
         // stored by shared caches downstream.
         key.insert("caller", user.to_string());
-        cached = cached.tag(tag::found(user)).cache_control("private");
+        cached = cached.tag(tag::found(user)).cache_control("private").owner(user);
     }
     cached.params(key).json(&app, &request, move |app| async move { trig_list(&app, tq, exclude_user).await }).await
 }

@@ -78,7 +78,7 @@ pub(crate) fn header<'a>(r: &'a TestResponse, name: &str) -> &'a str {
     r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn cache_status(r: &TestResponse) -> &str {
+pub(crate) fn cache_status(r: &TestResponse) -> &str {
     header(r, "x-cache-status")
 }
 
@@ -233,14 +233,14 @@ async fn admin_endpoints_need_the_admin_token() {
     assert_eq!(admin(&unconfigured, Method::GET, "/v1/admin/cache/stats").await.status, StatusCode::UNAUTHORIZED);
 }
 
-const SECRET: &str = "test-jwt-secret";
+pub(crate) const SECRET: &str = "test-jwt-secret";
 
-fn token(user: i32, scopes: &[&str]) -> String {
+pub(crate) fn token(user: i32, scopes: &[&str]) -> String {
     let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
     trigapi::auth::mint(SECRET, user, &scopes, Duration::from_secs(600)).expect("mint")
 }
 
-async fn get_as(app: &TestApp, uri: &str, token: &str) -> TestResponse {
+pub(crate) async fn get_as(app: &TestApp, uri: &str, token: &str) -> TestResponse {
     get_with(app, uri, &[("authorization", &format!("Bearer {token}"))]).await
 }
 
@@ -695,7 +695,7 @@ async fn an_optional_token_that_cannot_be_checked_is_503_not_anonymous() {
     );
 }
 
-async fn statuses(app: &TestApp, uris: &[&str]) -> Vec<String> {
+pub(crate) async fn statuses(app: &TestApp, uris: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for u in uris {
         out.push(cache_status(&app.get(u).await).to_owned());

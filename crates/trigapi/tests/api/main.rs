@@ -8,6 +8,7 @@ mod redis_harness;
 mod auth;
 mod cache;
 mod changes;
+mod cockpit;
 
 mod cli;
 mod counts;
