@@ -237,15 +237,15 @@ impl Cache {
         let tags = &policy.tags;
         let remote = self.remote_gating_local().await;
         let sequence = self.inner.sequence.load(Ordering::Acquire);
-        let group = self.inner.groups.get(&policy.group);
+        let groups = &self.inner.groups;
         let (outcome, stored) = if request.bypass {
             let served = self.bypass(&policy, tags, remote, origin).await;
-            group.record(Served::Bypass, started.elapsed());
+            groups.record(&policy.group, Served::Bypass, started.elapsed());
             served?
         } else {
             let served = self.lookup_or_fill(&policy, tags, remote, sequence, origin).await;
             let kind = served.as_ref().map_or(Served::Miss, |(outcome, _)| served_as(*outcome));
-            group.record(kind, started.elapsed());
+            groups.record(&policy.group, kind, started.elapsed());
             served?
         };
         let response = render(&stored, outcome, request, &Render::of(&self.inner.config.name, &policy));
@@ -289,7 +289,7 @@ impl Cache {
         self.inner.heat.record(target);
         let outcome = Outcome::Hit { remaining_secs, age_secs };
         let response = render(&stored, outcome, &view, &Render::of(&self.inner.config.name, &policy));
-        self.inner.groups.get(&policy.group).record(Served::Hit, started.elapsed());
+        self.inner.groups.record(&policy.group, Served::Hit, started.elapsed());
         Some(response)
     }
 

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 /// The group of a policy that names none.
@@ -155,17 +155,19 @@ impl GroupStats {
 /// Every group's counters, made on first use.
 #[derive(Default)]
 pub(crate) struct Groups {
-    map: RwLock<HashMap<Cow<'static, str>, Arc<GroupCounters>, foldhash::fast::RandomState>>,
+    map: RwLock<HashMap<Cow<'static, str>, GroupCounters, foldhash::fast::RandomState>>,
 }
 
 impl Groups {
-    /// The counters of `name` (made on first use).
-    pub(crate) fn get(&self, name: &str) -> Arc<GroupCounters> {
+    /// Count one response of group `name` (made on first use), without taking a reference to
+    /// its counters: no shared reference count moves on the hit path.
+    pub(crate) fn record(&self, name: &str, served: Served, took: Duration) {
         if let Some(found) = self.map.read().unwrap_or_else(PoisonError::into_inner).get(name) {
-            return Arc::clone(found);
+            found.record(served, took);
+            return;
         }
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(map.entry(Cow::Owned(name.to_owned())).or_default())
+        map.entry(Cow::Owned(name.to_owned())).or_default().record(served, took);
     }
 
     /// Every group's figures, by name.
@@ -220,9 +222,9 @@ mod tests {
     #[test]
     fn groups_are_made_once_and_listed_by_name() {
         let groups = Groups::default();
-        groups.get("b").record(Served::Hit, Duration::from_micros(10));
-        groups.get("a").record(Served::Miss, Duration::from_millis(10));
-        groups.get("b").record(Served::Miss, Duration::from_millis(10));
+        groups.record("b", Served::Hit, Duration::from_micros(10));
+        groups.record("a", Served::Miss, Duration::from_millis(10));
+        groups.record("b", Served::Miss, Duration::from_millis(10));
         let s = groups.snapshot();
         assert_eq!(s.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!((s[1].hits, s[1].misses, s[1].hit_ratio()), (1, 1, Some(0.5)));
