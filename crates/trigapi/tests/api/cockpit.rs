@@ -435,3 +435,34 @@ async fn each_user_keeps_at_most_their_bound_of_personalised_entries_least_recen
     // The evicted list is computed again.
     assert_eq!(cache_status(&get_as(&app, &list(2), &alice).await), "MISS");
 }
+
+#[tokio::test]
+async fn after_redis_restarts_empty_the_hottest_entries_are_warmed_from_the_record_kept_in_process() {
+    if !redis_available() {
+        return;
+    }
+    let _turn = crate::helpers::cpu_heavy().await;
+    let mut redis = RedisServer::start();
+    let server = Listening::start(&private_database(), &redis, |c| c.cache.cache_hot_sample_every = 1).await;
+    let paths: Vec<String> = (1..=10).map(|t| format!("/v1/trigs/{t}/logs")).collect();
+    for path in &paths {
+        server.status(path).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the record is flushed
+    // Redis comes back empty: entries, generations and the fleet's record are gone.
+    redis.restart();
+    let mut warm = Value::Null;
+    for _ in 0..150 {
+        warm = server.dashboard().await["warm"].clone();
+        if warm["planned"].as_u64() == Some(10) && warm["running"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((warm["planned"].as_u64(), warm["replayed"].as_u64()), (Some(10), Some(10)), "{warm}");
+    let mut statuses = Vec::new();
+    for path in &paths {
+        statuses.push(server.status(path).await);
+    }
+    assert!(statuses.iter().all(|s| s == "HIT"), "warmed after the restart: {statuses:?}");
+}
