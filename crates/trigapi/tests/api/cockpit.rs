@@ -70,6 +70,20 @@ impl Listening {
         json(response).await
     }
 
+    /// The warmer's figures once a run of `planned` replays has finished (or after 15 s). A
+    /// warming of nothing may run at start: a new Redis counts as a restart.
+    async fn warming_of(&self, planned: u64) -> Value {
+        let mut warm = Value::Null;
+        for _ in 0..150 {
+            warm = self.dashboard().await["warm"].clone();
+            if warm["planned"].as_u64() == Some(planned) && warm["running"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        warm
+    }
+
     async fn metrics(&self) -> String {
         self.get("/metrics").await.text().await.expect("metrics")
     }
@@ -366,15 +380,7 @@ async fn a_flush_of_everything_is_followed_by_warming_and_a_write_during_it_is_n
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cache.invalidate(&["trigstats:20"]).await;
-    let mut warm = Value::Null;
-    for _ in 0..100 {
-        warm = server.dashboard().await["warm"].clone();
-        // A warming of nothing may run at start (the new Redis counted as a restart).
-        if warm["planned"].as_u64() == Some(40) && warm["running"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let warm = server.warming_of(40).await;
     assert_eq!((warm["running"].clone(), warm["planned"].as_u64()), (Value::Bool(false), Some(40)), "{warm}");
     assert_eq!(warm["replayed"].as_u64(), Some(40), "{warm}");
     let metrics = server.metrics().await;
@@ -451,14 +457,7 @@ async fn after_redis_restarts_empty_the_hottest_entries_are_warmed_from_the_reco
     tokio::time::sleep(Duration::from_millis(1500)).await; // the record is flushed
     // Redis comes back empty: entries, generations and the fleet's record are gone.
     redis.restart();
-    let mut warm = Value::Null;
-    for _ in 0..150 {
-        warm = server.dashboard().await["warm"].clone();
-        if warm["planned"].as_u64() == Some(10) && warm["running"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let warm = server.warming_of(10).await;
     assert_eq!((warm["planned"].as_u64(), warm["replayed"].as_u64()), (Some(10), Some(10)), "{warm}");
     let mut statuses = Vec::new();
     for path in &paths {
