@@ -227,30 +227,25 @@ impl Cache {
     /// Counters, tier sizes and Redis's own figures (an `INFO` and a bounded `SCAN`: for an
     /// admin page, not for frequent scrapes; see [`Cache::local_stats`]).
     pub async fn stats(&self) -> Stats {
-        self.collect_stats(true).await
+        self.collect_stats(Ask::InfoAndKeys).await
     }
 
     /// Counters, tier sizes and Redis's `INFO`, without counting keys: cheap enough for a
     /// dashboard polling every few seconds.
     pub async fn stats_with_info(&self) -> Stats {
-        let mut stats = self.collect_stats(false).await;
-        if let Some(remote) = self.remote_ready().await {
-            stats.redis =
-                remote.store().server_info(&remote.generations.key(GLOBAL)).await.ok().map(|t| RedisInfo::parse(&t));
-        }
-        stats
+        self.collect_stats(Ask::Info).await
     }
 
     /// Counters and tier sizes without asking Redis anything (for a metrics scrape).
     pub async fn local_stats(&self) -> Stats {
-        self.collect_stats(false).await
+        self.collect_stats(Ask::Nothing).await
     }
 
-    async fn collect_stats(&self, with_redis: bool) -> Stats {
+    async fn collect_stats(&self, ask: Ask) -> Stats {
         let (local_entries, local_bytes) = self.inner.local.size();
         let remote = self.remote_ready().await;
         let redis = match remote {
-            Some(remote) if with_redis => self.redis_info(remote).await,
+            Some(remote) if ask != Ask::Nothing => self.redis_info(remote, ask == Ask::InfoAndKeys).await,
             _ => None,
         };
         let policy = self.inner.remote.as_ref().and_then(Remote::eviction_policy);
@@ -333,14 +328,27 @@ impl Cache {
         Inspection { key: policy.key.clone(), ttl: policy.ttl, tags, generations, local, redis, redis_answered }
     }
 
-    async fn redis_info(&self, remote: &Remote) -> Option<RedisInfo> {
+    /// Redis's `INFO`, and with `count_keys` a count of the namespace's keys bounded in time.
+    async fn redis_info(&self, remote: &Remote, count_keys: bool) -> Option<RedisInfo> {
         // On a cluster: the figures of the node holding this namespace's generations.
         let text = remote.store().server_info(&remote.generations.key(GLOBAL)).await.ok()?;
+        let info = RedisInfo::parse(&text);
+        if !count_keys {
+            return Some(info);
+        }
         let pattern = format!("{}:*", self.inner.config.namespace);
         let (namespace_keys, namespace_keys_complete) =
             remote.store().count_keys(&pattern, Duration::from_millis(200)).await;
-        Some(RedisInfo { namespace_keys, namespace_keys_complete, ..RedisInfo::parse(&text) })
+        Some(RedisInfo { namespace_keys, namespace_keys_complete, ..info })
     }
+}
+
+/// What [`Cache::collect_stats`] asks Redis.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    Nothing,
+    Info,
+    InfoAndKeys,
 }
 
 #[cfg(test)]

@@ -323,14 +323,7 @@ impl Cache {
         match self.local_get(&policy.key, tags, remote).await {
             LocalLookup::Valid(stored) => {
                 // An owner's entry is used: last in its owner's order, here and in Redis.
-                match remote {
-                    Some(remote) => self.own(policy, remote).await,
-                    None => {
-                        if let Some(owner) = &policy.owner {
-                            self.inner.local.touch_owned(owner, &policy.key);
-                        }
-                    }
-                }
+                self.own(policy, remote).await;
                 let refresh = MissContext::refreshing(&stored, token);
                 match self.serve_found(Tier::Local, policy, tags, stored, refresh, sequence, origin) {
                     Ok(served) => return Ok(served),
@@ -351,7 +344,7 @@ impl Cache {
                         Ok(stored) => {
                             let stored = Arc::new(stored);
                             self.inner.local.insert(token, policy.key.clone(), Arc::clone(&stored));
-                            self.own(policy, remote).await;
+                            self.own(policy, Some(remote)).await;
                             let refresh = ctx.replacing();
                             match self.serve_found(Tier::Redis, policy, tags, stored, refresh, sequence, origin) {
                                 Ok(served) => return Ok(served),

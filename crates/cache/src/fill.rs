@@ -193,11 +193,7 @@ impl Cache {
             }
         }
         self.inner.local.insert(ctx.token, policy.key.clone(), Arc::clone(&stored));
-        if let Some(remote) = remote {
-            self.own(&policy, remote).await;
-        } else if let Some(owner) = &policy.owner {
-            self.inner.local.touch_owned(owner, &policy.key);
-        }
+        self.own(&policy, remote).await;
         Counters::add(&self.inner.counters.stores, 1);
         tracing::debug!(event = events::CACHE_MISS_STORED, key = %policy.key, ttl = policy.ttl.as_secs());
         Ok((stored, true))
@@ -206,13 +202,14 @@ impl Cache {
     /// Count a use of an owner's entry ([`Policy::owner`]) in both tiers, and delete the
     /// entries it pushes past the owner's bound. A hit waits for it too (one round trip, for
     /// an owner's entries only): the order in Redis is then the order of use, as it is here.
-    pub(crate) async fn own(&self, policy: &Policy, remote: &Remote) {
+    pub(crate) async fn own(&self, policy: &Policy, remote: Option<&Remote>) {
         let Some(owner) = &policy.owner else { return };
         let max = self.inner.config.per_owner_max_entries;
         if max == 0 {
             return;
         }
         self.inner.local.touch_owned(owner, &policy.key);
+        let Some(remote) = remote else { return };
         let index = format!("{}:owner:{owner}", self.inner.config.namespace);
         let ttl = policy.ttl.as_secs() + self.inner.config.grace.as_secs();
         // Ordered by time, and among uses in the same millisecond by this process's count.
